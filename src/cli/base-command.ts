@@ -1,0 +1,216 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import chalk from 'chalk'
+
+import type {SessionStore} from '../stores/contract.js'
+
+import {ExitCode, SessionctlError, UsageError} from '../errors.js'
+import {
+  getPreset, layoutFor, PRESET_NAMES, userPathFor,
+} from '../formats/presets.js'
+import {openStore} from '../stores/index.js'
+import {assertTimeZone} from '../stores/sql-time.js'
+import {
+  loadConfig, resolveStores, type StoreSettings, type StoreSpec,
+} from './config.js'
+import {Progress} from './progress.js'
+import {redact, registerSecret} from './redact.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SessionsCommand)['baseFlags'] & T['flags']>
+
+/**
+ * The one base command: common flags, store opening, --json, errors, exit codes, prompts,
+ * the spinner and signals. Commands stay thin: parse → open stores → call → render.
+ */
+export abstract class SessionsCommand extends Command {
+  static baseFlags = {
+    config: Flags.string({
+      env: 'SESSIONCTL_CONFIG',
+      helpGroup: 'STORE',
+      summary: 'Config file with store profiles (default ./sessionctl.json).',
+    }),
+    'connect-timeout': Flags.integer({
+      default: 4,
+      helpGroup: 'STORE',
+      max: 300,
+      min: 1,
+      summary: 'Seconds to wait for a store to answer when connecting.',
+    }),
+    format: Flags.string({
+      char: 'f',
+      helpGroup: 'FORMAT',
+      options: PRESET_NAMES,
+      summary: 'Session format preset (default: the profile’s, else django).',
+    }),
+    salt: Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Signing salt of a custom SessionStore class (default django.contrib.sessions.SessionStore).',
+    }),
+    'secret-key': Flags.string({
+      env: 'DJANGO_SECRET_KEY',
+      helpGroup: 'FORMAT',
+      multiple: true,
+      summary: 'Verify signatures with this SECRET_KEY (repeat for SECRET_KEY_FALLBACKS); bad signatures then match nobody.',
+    }),
+    'show-keys': Flags.boolean({
+      summary: 'Print raw session keys instead of fingerprints. Session keys are bearer credentials.',
+    }),
+    store: Flags.string({
+      char: 's',
+      env: 'SESSIONCTL_STORE',
+      helpGroup: 'STORE',
+      multiple: true,
+      summary: 'Store URL (mysql://user@host:3306/db) or profile name; repeat to cover several stores.',
+    }),
+    table: Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Session table, or database.table (default from the format, e.g. django_session).',
+    }),
+    'time-zone': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Zone of naive DATETIME expiry columns: UTC for Django USE_TZ=True (default), else TIME_ZONE.',
+    }),
+    'user-path': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Dotted path of the user id in the session (default from the format, e.g. _auth_user_id).',
+    }),
+  }
+  static enableJsonFlag = true
+  protected progress = Progress.forTerminal()
+  private readonly openedStores: SessionStore[] = []
+  private removeSignalHandlers: (() => void) | undefined
+  private signalController: AbortController | undefined
+
+  /** One line, redacted, with the command's exit code; `{"error":…}` with --json. */
+  override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+    this.progress.stop()
+    const exitCode
+      = error instanceof SessionctlError ? error.exitCode : (error.oclif?.exit === 2 ? ExitCode.USAGE : (error.oclif?.exit ?? ExitCode.ERROR))
+    // oclif's own exit (e.g. --help, --version) is not an error.
+    if ((error as {code?: string}).code === 'EEXIT') throw error
+    const message = redact(oneLine(error, exitCode))
+    if (process.env.SESSIONCTL_DEBUG && error.stack) process.stderr.write(`${redact(error.stack)}\n`)
+    process.exitCode = exitCode
+    if (this.jsonEnabled()) {
+      this.logJson({error: {exitCode, message}})
+    } else {
+      process.stderr.write(`${chalk.red('sessionctl:')} ${message}\n`)
+    }
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    this.progress.stop()
+    this.removeSignalHandlers?.()
+    await Promise.allSettled(this.openedStores.map(s => s.close()))
+    await super.finally(error)
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    // chalk 5 ignores NO_COLOR; oclif's own colouring honours it.
+    if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
+    if (!process.stdout.isTTY && process.env.FORCE_COLOR === undefined) chalk.level = 0
+  }
+
+  /**
+   * Resolves --store values and profiles, validates every setting before any I/O, then opens
+   * the stores. They are closed when the command ends, whatever happens.
+   */
+  protected async openStores(flags: BaseFlags<typeof SessionsCommand>): Promise<SessionStore[]> {
+    const specs = this.storeSpecs(flags)
+    const plans = specs.map(spec => this.plan(spec, flags))
+    for (const plan of plans) {
+      const store = await openStore(plan.url, plan.options)
+      this.openedStores.push(store)
+    }
+
+    return [...this.openedStores]
+  }
+
+  /** Aborted by the first SIGINT/SIGTERM: work stops at the next batch boundary. */
+  protected stopSignal(onStop: (signal: NodeJS.Signals) => void): AbortSignal {
+    if (this.signalController) return this.signalController.signal
+    const controller = new AbortController()
+    this.signalController = controller
+    let received = 0
+    const handler = (signal: NodeJS.Signals): void => {
+      received++
+      if (received > 1) {
+        process.stderr.write('sessionctl: second signal, exiting now\n')
+        process.exit(130)
+      }
+
+      onStop(signal)
+      controller.abort()
+    }
+
+    process.on('SIGINT', handler)
+    process.on('SIGTERM', handler)
+    this.removeSignalHandlers = () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    }
+
+    return controller.signal
+  }
+
+  protected userId(raw: string): string {
+    if (raw.trim() === '') throw new UsageError('--user must not be empty')
+    if (raw !== raw.trim()) throw new UsageError(`--user "${raw}" has leading or trailing spaces; user ids match exactly`)
+    return raw
+  }
+
+  private plan(spec: StoreSpec, flags: BaseFlags<typeof SessionsCommand>) {
+    const preset = getPreset(spec.format ?? 'django')
+    const timeZone = spec.timeZone ?? 'UTC'
+    try {
+      assertTimeZone(timeZone)
+    } catch {
+      throw new UsageError(`unknown time zone "${timeZone}": use an IANA name such as UTC or Europe/Paris`)
+    }
+
+    // An env var gives a multiple flag one string, not a list.
+    const secretKeys = [flags['secret-key'] ?? []].flat()
+    for (const key of secretKeys) registerSecret(key)
+    if (secretKeys.some(k => k.length === 0)) throw new UsageError('--secret-key must not be empty')
+    const codec = preset.createCodec({salt: spec.salt, secretKeys, userPath: userPathFor(preset, spec.userPath)})
+    return {
+      options: {
+        codec,
+        connectTimeoutMs: flags['connect-timeout'] * 1000,
+        layout: layoutFor(preset, spec),
+        timeZone,
+      },
+      url: spec.url,
+    }
+  }
+
+  private storeSpecs(flags: BaseFlags<typeof SessionsCommand>): StoreSpec[] {
+    const values = [flags.store ?? []].flat()
+    if (values.length === 0) {
+      throw new UsageError('no store given: pass --store mysql://user@host:3306/db (or a profile name), or set SESSIONCTL_STORE')
+    }
+
+    const overrides: StoreSettings = {}
+    if (flags.format !== undefined) overrides.format = flags.format
+    if (flags.table !== undefined) overrides.table = flags.table
+    if (flags['time-zone'] !== undefined) overrides.timeZone = flags['time-zone']
+    if (flags['user-path'] !== undefined) overrides.userPath = flags['user-path']
+    if (flags.salt !== undefined) overrides.salt = flags.salt
+    const needsConfig = flags.config !== undefined || values.some(v => !/^[a-z][\d+.a-z-]*:\/\//i.test(v))
+    const config = needsConfig ? loadConfig(flags.config, this.config.configDir) : undefined
+    return resolveStores(values, config, overrides)
+  }
+}
+
+function oneLine(error: Error, exitCode: number): string {
+  const lines = String(error.message || error).split('\n').map(l => l.trim()).filter(Boolean)
+  let text = lines[0] ?? 'unknown error'
+  // oclif parse errors put the useful part first and "See more help with --help" after it.
+  if (exitCode === ExitCode.USAGE && !(error instanceof SessionctlError)) {
+    text = lines.filter(l => !/^see more help/i.test(l)).join('; ') + ' (see --help)'
+  } else if (!(error instanceof SessionctlError)) {
+    text = `unexpected error: ${text}`
+  }
+
+  return text
+}

@@ -1,0 +1,37 @@
+import ora, {type Ora} from 'ora'
+
+import {redact} from './redact.js'
+
+/**
+ * A spinner with counts and rate on a terminal (stderr), and nothing at all without one, so
+ * cron mails and pipes stay clean.
+ */
+export class Progress {
+  private spinner: Ora | undefined
+  private started = 0
+
+  constructor(private readonly enabled: boolean) {}
+
+  static forTerminal(): Progress {
+    return new Progress(Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI)
+  }
+
+  start(text: string): void {
+    if (!this.enabled) return
+    this.started = Date.now()
+    this.spinner = ora({discardStdin: false, stream: process.stderr, text: redact(text)}).start()
+  }
+
+  stop(): void {
+    this.spinner?.stop()
+    this.spinner = undefined
+  }
+
+  /** `verb` e.g. "Scanning"; the rate is computed from the start of this phase. */
+  update(verb: string, count: number, noun: string, extra = ''): void {
+    if (!this.spinner) return
+    const seconds = (Date.now() - this.started) / 1000
+    const rate = seconds > 0.5 ? ` (${Math.round(count / seconds).toLocaleString('en-US')}/s)` : ''
+    this.spinner.text = redact(`${verb} ${count.toLocaleString('en-US')} ${noun}${rate}${extra}`)
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Confirmation prompts. "No terminal" is decided up front: prompts throw when stdin is at
+ * end-of-file, and a purge from a script must refuse cleanly rather than half-ask.
+ */
+export function canPrompt(): boolean {
+  return Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY)
+}
+
+/** Asks on stderr (stdout may carry JSON); the default answer is no. */
+export async function confirmOnTerminal(message: string): Promise<boolean> {
+  const {confirm} = await import('@inquirer/prompts')
+  try {
+    return await confirm({default: false, message}, {output: process.stderr})
+  } catch {
+    // Ctrl-C or a closed terminal while asking: treat as "no".
+    return false
+  }
+}

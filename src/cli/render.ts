@@ -1,0 +1,182 @@
+import chalk from 'chalk'
+
+import type {ScanTotals, StoreScan} from '../sessions/scan.js'
+import type {Session} from '../stores/contract.js'
+
+import {displayKey} from '../sessions/keys.js'
+
+/** A session as printed in JSON, NDJSON and CSV: the key masked unless --show-keys. */
+export interface SessionJson {
+  expired: boolean
+  expiresAt: null | string
+  id: string
+  size: number
+  state: 'expired' | 'live'
+  store: string
+  userId: null | string
+}
+
+export function sessionJson(session: Session, showKeys: boolean): SessionJson {
+  return {
+    expired: session.expired,
+    expiresAt: session.expiresAt ? session.expiresAt.toISOString() : null,
+    id: displayKey(session.key, showKeys),
+    size: session.size,
+    state: session.expired ? 'expired' : 'live',
+    store: session.store,
+    userId: session.userId,
+  }
+}
+
+export function storeScanJson(scan: StoreScan): Record<string, unknown> {
+  if (scan.error) return {error: scan.error.message, store: scan.store}
+  const s = scan.summary!
+  return {
+    badSignature: s.badSignature,
+    kept: s.kept,
+    matched: s.matched,
+    scanned: s.scanned,
+    store: s.store,
+    undecodable: s.undecodable,
+  }
+}
+
+const CSV_COLUMNS: Array<keyof SessionJson> = ['id', 'userId', 'expiresAt', 'state', 'size', 'store']
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(',')
+}
+
+export function csvRow(row: SessionJson): string {
+  return CSV_COLUMNS.map(c => csvField(row[c])).join(',')
+}
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return ''
+  const text = String(value)
+  // Leading = + - @ would be formulas in a spreadsheet; quote-and-prefix them.
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
+  return /[\n\r",]/.test(safe) || safe !== text ? `"${safe.replaceAll('"', '""')}"` : safe
+}
+
+/** "in 13d", "5h ago": how far an expiry is from the store's clock. */
+export function relative(date: Date | null, now: Date): string {
+  if (!date) return 'no expiry'
+  const diff = date.getTime() - now.getTime()
+  const abs = Math.abs(diff)
+  const units: Array<[number, string]> = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ]
+  let text = 'now'
+  for (const [size, unit] of units) {
+    if (abs >= size) {
+      text = `${Math.floor(abs / size)}${unit}`
+      break
+    }
+  }
+
+  if (text === 'now') return text
+  return diff >= 0 ? `in ${text}` : `${text} ago`
+}
+
+export function isoMinute(date: Date | null): string {
+  if (!date) return '-'
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`
+}
+
+export interface Column<T> {
+  align?: 'left' | 'right'
+  color?(text: string, row: T): string
+  header: string
+  value(row: T): string
+}
+
+/**
+ * A table that streams: the first rows fix the column widths, later rows follow them (a
+ * longer value widens its own line rather than being cut, so nothing is hidden).
+ */
+export class StreamingTable<T> {
+  private buffered: T[] = []
+  private widths: number[] | undefined
+
+  constructor(
+    private readonly columns: Array<Column<T>>,
+    private readonly write: (line: string) => void,
+    private readonly bufferRows = 500,
+  ) {}
+
+  get started(): boolean {
+    return this.widths !== undefined || this.buffered.length > 0
+  }
+
+  /** Writes what is buffered; `sort` applies only when every row is in the buffer. */
+  end(sort?: (a: T, b: T) => number): void {
+    if (!this.widths && sort) this.buffered.sort(sort)
+    this.flush()
+  }
+
+  push(rows: readonly T[]): void {
+    if (this.widths) {
+      for (const row of rows) this.writeRow(row)
+      return
+    }
+
+    this.buffered.push(...rows)
+    if (this.buffered.length >= this.bufferRows) this.flush()
+  }
+
+  private flush(): void {
+    if (!this.widths) {
+      this.widths = this.columns.map(c => Math.max(c.header.length, ...this.buffered.map(r => c.value(r).length)))
+      this.write(this.columns.map((c, i) => chalk.bold(this.pad(c.header, i, c.align))).join('  ').trimEnd())
+    }
+
+    for (const row of this.buffered) this.writeRow(row)
+    this.buffered = []
+  }
+
+  private pad(text: string, i: number, align: 'left' | 'right' = 'left'): string {
+    const width = this.widths![i]
+    return align === 'right' ? text.padStart(width) : text.padEnd(width)
+  }
+
+  private writeRow(row: T): void {
+    const cells = this.columns.map((c, i) => {
+      const text = this.pad(c.value(row), i, c.align)
+      return c.color ? c.color(text, row) : text
+    })
+    this.write(cells.join('  ').trimEnd())
+  }
+}
+
+export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean): Array<Column<Session>> {
+  const columns: Array<Column<Session>> = [
+    {header: 'SESSION', value: s => displayKey(s.key, showKeys)},
+    {header: 'USER', value: s => s.userId ?? '(anonymous)'},
+    {header: 'EXPIRES (UTC)', value: s => `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`},
+    {
+      color: (text, s) => (s.expired ? chalk.yellow(text) : chalk.green(text)),
+      header: 'STATE',
+      value: s => (s.expired ? 'expired' : 'live'),
+    },
+    {align: 'right', header: 'SIZE', value: s => `${s.size}`},
+  ]
+  if (showStore) columns.push({header: 'STORE', value: s => s.store})
+  return columns
+}
+
+/** "2 undecodable (bad zlib: 1, not JSON: 1)", or undefined when there were none. */
+export function undecodableNote(t: ScanTotals): string | undefined {
+  if (t.undecodable === 0) return undefined
+  const reasons = Object.entries(t.undecodableReasons)
+  .map(([reason, n]) => `${reason}: ${n}`)
+  .join(', ')
+  return `${plural(t.undecodable, 'undecodable value')} skipped (${reasons}); never matched, never deleted`
+}
+
+export function plural(n: number, noun: string): string {
+  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`
+}

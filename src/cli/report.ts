@@ -1,0 +1,63 @@
+import type {Command} from '@oclif/core'
+
+import chalk from 'chalk'
+
+import type {ScanTotals, StoreScan} from '../sessions/scan.js'
+
+import {ExitCode, SessionctlError} from '../errors.js'
+import {redact} from './redact.js'
+import {plural, undecodableNote} from './render.js'
+
+export function storeFailures(scans: ReadonlyArray<{error?: Error; store: string}>): Array<{error: Error; store: string}> {
+  return scans.filter((s): s is {error: Error; store: string} => s.error !== undefined)
+}
+
+/** A warning on stderr: stdout stays the data (table, JSON, NDJSON, CSV). */
+export function warn(text: string): void {
+  process.stderr.write(`${chalk.yellow('sessionctl: warning:')} ${redact(text)}\n`)
+}
+
+export interface ScanReport {
+  failures: Array<{error: Error; store: string}>
+  headline: string
+  output: 'csv' | 'json' | 'ndjson' | 'table'
+  scans: StoreScan[]
+  seconds: number
+  stopped: boolean
+  totals: ScanTotals
+}
+
+/**
+ * The end of a scan, said the same way by every command: a summary line (stdout with a table,
+ * stderr on a terminal otherwise), warnings on stderr, and the exit code. When every store
+ * failed this throws the first failure; when some did, the others' results stand and the
+ * exit code says "partial".
+ */
+export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
+  const {failures, scans, totals: t} = r
+  if (failures.length > 0 && failures.length === scans.length) {
+    throw failures.length === 1 ? failures[0].error : new SessionctlError(failureText(failures))
+  }
+
+  const stores = scans.length > 1 ? ` in ${scans.length} stores` : ''
+  const summary = `${r.headline} (scanned ${t.scanned.toLocaleString('en-US')}${stores} in ${r.seconds.toFixed(1)} s)`
+  if (r.output === 'table') command.log(summary)
+  else if (r.output !== 'json' && process.stderr.isTTY) process.stderr.write(`${summary}\n`)
+
+  const note = undecodableNote(t)
+  if (note) warn(note)
+  if (t.badSignature > 0) {
+    warn(`${plural(t.badSignature, 'session')} with a bad signature ignored (Django treats them as empty)`)
+  }
+
+  for (const failure of failures) warn(`${failure.store} failed: ${failure.error.message}`)
+  if (failures.length > 0) process.exitCode = ExitCode.PARTIAL
+  if (r.stopped) {
+    warn('stopped by signal before the scan finished: the results above are incomplete')
+    process.exitCode = ExitCode.STOPPED
+  }
+}
+
+export function failureText(failures: ReadonlyArray<{error: Error; store: string}>): string {
+  return failures.map(f => `${f.store}: ${f.error.message}`).join('; ')
+}

@@ -1,0 +1,186 @@
+import {Flags} from '@oclif/core'
+
+import type {Session} from '../../stores/contract.js'
+
+import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
+import {
+  plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+} from '../../cli/render.js'
+import {
+  failureText, report, storeFailures, warn,
+} from '../../cli/report.js'
+import {ExitCode, SessionctlError} from '../../errors.js'
+import {KeepList} from '../../sessions/keys.js'
+import {
+  deleteSelection, type PurgeSelection, selectForPurge, type StoreDeletion,
+} from '../../sessions/purge.js'
+import {totals} from '../../sessions/scan.js'
+
+export interface PurgeResult {
+  changed: number
+  deleted: number
+  dryRun: boolean
+  gone: number
+  kept: number
+  matched: number
+  sessions: SessionJson[]
+  stores: Array<Record<string, unknown>>
+  user: string
+}
+
+export default class Purge extends SessionsCommand {
+  static description = `Selects the user's sessions exactly as "list --all" does (or only the expired ones), asks for \
+confirmation, then deletes them in short batches. Each session is deleted only if it is unchanged since it was selected: \
+one re-written, extended or taken over meanwhile survives. Sessions named by --except survive, as do values that cannot \
+be decoded.
+
+On a terminal it asks before deleting; without one it refuses unless --yes (or --dry-run). --dry-run prints exactly \
+what would be deleted and deletes nothing.`
+  static examples = [
+    {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --except abcd…1a2b3c4d', description: 'Log user 42 out everywhere but one session'},
+    {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --dry-run', description: 'What a purge would delete'},
+    {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --expired-only --yes', description: 'Only the expired leftovers, no prompt'},
+  ]
+  static flags = {
+    'batch-size': Flags.integer({
+      default: 500, max: 10_000, min: 1, summary: 'Sessions deleted per batch (each batch is one short transaction).',
+    }),
+    'dry-run': Flags.boolean({summary: 'Print what would be deleted; delete nothing.'}),
+    except: Flags.string({
+      multiple: true,
+      summary: 'A session key, or its fingerprint as printed by list, that must survive (repeatable).',
+    }),
+    'expired-only': Flags.boolean({summary: 'Only the user’s expired sessions.'}),
+    user: Flags.string({char: 'u', required: true, summary: 'The user whose sessions are deleted (compared as text).'}),
+    yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
+  }
+  static summary = 'Delete the sessions of a user (all, all but some, or only expired ones).'
+
+  async run(): Promise<PurgeResult | undefined> {
+    const {flags} = await this.parse(Purge)
+    const userId = this.userId(flags.user)
+    const dryRun = flags['dry-run']
+    if (!dryRun && !flags.yes && !canPrompt()) {
+      throw new SessionctlError(
+        'refusing to delete without confirmation: there is no terminal to ask on; add --yes, or --dry-run to preview',
+        ExitCode.REFUSED,
+      )
+    }
+
+    const keep = new KeepList(flags.except ?? [])
+    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
+    let stoppedBy: string | undefined
+    const signal = this.stopSignal(s => {
+      stoppedBy = s
+      this.progress.stop()
+    })
+
+    const started = Date.now()
+    this.progress.start('Selecting')
+    const selection = await selectForPurge(stores, {
+      expiredOnly: flags['expired-only'], keep, signal, userId,
+    }, p =>
+      this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`))
+    this.progress.stop()
+    const t = totals(selection.scans)
+    const selected = [...selection.sessions.values()].flat()
+    const json = this.jsonEnabled()
+    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, flags['show-keys'])
+    report(this, {
+      failures: storeFailures(selection.scans),
+      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected`,
+      output: json ? 'json' : 'table',
+      scans: selection.scans,
+      seconds: (Date.now() - started) / 1000,
+      stopped: signal.aborted,
+      totals: t,
+    })
+    for (const entry of keep.unmatched()) warn(`--except ${entry} is not among user ${userId}'s sessions; nothing to keep for it`)
+
+    const result = this.result(selection, [], {dryRun, showKeys: flags['show-keys'], userId})
+    if (signal.aborted) {
+      warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
+      return json ? result : undefined
+    }
+
+    if (selected.length === 0 || dryRun) {
+      if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
+      return json ? result : undefined
+    }
+
+    if (!flags.yes) {
+      const where = stores.map(s => s.label).join(', ')
+      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}?`)
+      if (!ok) throw new SessionctlError('not confirmed: nothing was deleted', ExitCode.REFUSED)
+    }
+
+    this.progress.start('Deleting')
+    const deletions = await deleteSelection(selection, {
+      batchSize: flags['batch-size'],
+      onProgress: p => this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`),
+      signal,
+    })
+    this.progress.stop()
+    const final = this.result(selection, deletions, {dryRun, showKeys: flags['show-keys'], userId})
+    this.finish(final, deletions, stoppedBy)
+    return json ? final : undefined
+  }
+
+  private finish(result: PurgeResult, deletions: StoreDeletion[], stoppedBy: string | undefined): void {
+    const failures = deletions.filter(d => d.error)
+    const notes: string[] = []
+    if (result.changed > 0) notes.push(`${plural(result.changed, 'session')} changed since selection and kept`)
+    if (result.gone > 0) notes.push(`${plural(result.gone, 'session')} already gone`)
+    this.log(`Deleted ${plural(result.deleted, 'session')} of user ${result.user}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}.`)
+    if (deletions.length > 1) {
+      for (const d of deletions) this.log(`  ${d.store}: ${d.error ? `failed after deleting ${d.deletedBeforeError ?? 0}` : `deleted ${d.summary!.deleted}`}`)
+    }
+
+    if (failures.length > 0) {
+      const text = `${failureText(failures as Array<{error: Error; store: string}>)}`
+      if (result.deleted === 0 && failures.length === deletions.length) throw new SessionctlError(text)
+      warn(text)
+      process.exitCode = ExitCode.PARTIAL
+    }
+
+    if (deletions.some(d => d.summary?.stopped)) {
+      warn(`stopped by ${stoppedBy ?? 'signal'} after ${plural(result.deleted, 'deleted session')}; rerun the same command to finish`)
+      process.exitCode = ExitCode.STOPPED
+    }
+  }
+
+  private printSessions(sessions: Session[], multiStore: boolean, showKeys: boolean): void {
+    const table = new StreamingTable(sessionColumns(new Date(), showKeys, multiStore), line => this.log(line))
+    table.push(sessions)
+    table.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
+  }
+
+  private result(
+    selection: PurgeSelection,
+    deletions: StoreDeletion[],
+    o: {dryRun: boolean; showKeys: boolean; userId: string},
+  ): PurgeResult {
+    const t = totals(selection.scans)
+    const byStore = new Map(deletions.map(d => [d.store, d]))
+    const sum = (pick: (d: StoreDeletion) => number): number => deletions.reduce((n, d) => n + pick(d), 0)
+    return {
+      changed: sum(d => d.summary?.changed ?? 0),
+      deleted: sum(d => d.summary?.deleted ?? d.deletedBeforeError ?? 0),
+      dryRun: o.dryRun,
+      gone: sum(d => d.summary?.gone ?? 0),
+      kept: t.kept,
+      matched: t.matched,
+      sessions: [...selection.sessions.values()].flat().map(s => sessionJson(s, o.showKeys)),
+      stores: selection.scans.map(scan => {
+        const d = byStore.get(scan.store)
+        return {
+          ...storeScanJson(scan),
+          ...(d ? {changed: d.summary?.changed ?? 0, deleted: d.summary?.deleted ?? d.deletedBeforeError ?? 0, gone: d.summary?.gone ?? 0} : {deleted: 0}),
+          ...(d?.error ? {error: d.error.message} : {}),
+        }
+      }),
+      user: o.userId,
+    }
+  }
+}

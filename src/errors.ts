@@ -1,0 +1,64 @@
+/**
+ * Exit codes are part of the operator contract (README, "Exit codes"): scripts and cron wrappers
+ * branch on them, so each failure mode maps to exactly one code.
+ */
+export const ExitCode = {
+  /** Something failed before anything was deleted (connection, query, unexpected error). */
+  ERROR: 1,
+  /** Another cleanup holds the lock; this one did nothing. */
+  LOCKED: 5,
+  /** The command did what was asked (including "nothing matched"). */
+  OK: 0,
+  /** Some work was done, then a store failed: the message says what completed. Rerun to finish. */
+  PARTIAL: 4,
+  /** The operator declined, or a guard refused (no terminal and no --yes); nothing was deleted. */
+  REFUSED: 3,
+  /** Stopped early (signal or run-time cap) after a clean batch boundary; rerun to finish. */
+  STOPPED: 6,
+  /** The command line, a config file or a profile is invalid; nothing was touched. */
+  USAGE: 2,
+} as const
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** An error the operator can act on: one line, no stack, a defined exit code. */
+export class SessionctlError extends Error {
+  readonly exitCode: ExitCodeValue
+
+  constructor(message: string, exitCode: ExitCodeValue = ExitCode.ERROR, options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = 'SessionctlError'
+    this.exitCode = exitCode
+  }
+}
+
+/** Bad operator input: flags, URLs, identifiers, config files. Always exit 2, always before any I/O. */
+export class UsageError extends SessionctlError {
+  constructor(message: string) {
+    super(message, ExitCode.USAGE)
+    this.name = 'UsageError'
+  }
+}
+
+/** A store could not be reached or used (connection, authentication, missing table...). */
+export class StoreError extends SessionctlError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, ExitCode.ERROR, options)
+    this.name = 'StoreError'
+  }
+}
+
+/**
+ * A delete run that failed after it had already removed sessions. It carries the counts so the
+ * operator learns exactly what happened; the store is consistent (every delete is exact) and a
+ * rerun finishes the job.
+ */
+export class PartialFailureError extends SessionctlError {
+  readonly deleted: number
+
+  constructor(message: string, deleted: number, options?: {cause?: unknown}) {
+    super(message, deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR, options)
+    this.name = 'PartialFailureError'
+    this.deleted = deleted
+  }
+}

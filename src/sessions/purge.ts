@@ -1,0 +1,80 @@
+import type {
+  DeleteProgress, DeleteSummary, Session, SessionStore,
+} from '../stores/contract.js'
+import type {KeepList} from './keys.js'
+
+import {PartialFailureError} from '../errors.js'
+import {scanStores, type StoreScan} from './scan.js'
+
+export interface PurgeRequest {
+  expiredOnly: boolean
+  keep: KeepList
+  signal?: AbortSignal
+  userId: string
+}
+
+/** The sessions a purge will delete, per store, chosen by the same code a dry run uses. */
+export interface PurgeSelection {
+  scans: StoreScan[]
+  sessions: Map<SessionStore, Session[]>
+}
+
+export async function selectForPurge(
+  stores: readonly SessionStore[],
+  request: PurgeRequest,
+  onProgress?: Parameters<typeof scanStores>[3],
+): Promise<PurgeSelection> {
+  const sessions = new Map<SessionStore, Session[]>(stores.map(s => [s, []]))
+  const byLabel = new Map(stores.map(s => [s.label, s]))
+  const scans = await scanStores(
+    stores,
+    {
+      keep: request.keep, signal: request.signal, state: request.expiredOnly ? 'expired' : 'all', userId: request.userId,
+    },
+    batch => {
+      for (const session of batch) sessions.get(byLabel.get(session.store)!)!.push(session)
+    },
+    onProgress,
+  )
+  return {scans, sessions}
+}
+
+export interface StoreDeletion {
+  /** Deleted before the error, when there was one. */
+  deletedBeforeError?: number
+  error?: Error
+  store: string
+  summary?: DeleteSummary
+}
+
+/**
+ * Deletes the selection store by store. A store that fails is recorded with what it deleted
+ * before failing; the other stores still run.
+ */
+export async function deleteSelection(
+  selection: PurgeSelection,
+  options: {batchSize?: number; onProgress?: (p: DeleteProgress) => void; signal?: AbortSignal;},
+): Promise<StoreDeletion[]> {
+  const results: StoreDeletion[] = []
+  for (const [store, sessions] of selection.sessions) {
+    if (sessions.length === 0) continue
+    if (options.signal?.aborted) {
+      results.push({
+        store: store.label, summary: {
+          changed: 0, deleted: 0, gone: 0, stopped: true, store: store.label,
+        },
+      })
+      continue
+    }
+
+    try {
+      const summary = await store.deleteSessions(sessions, options)
+      results.push({store: store.label, summary})
+    } catch (error) {
+      const deleted = error instanceof PartialFailureError ? error.deleted : 0
+      results.push({deletedBeforeError: deleted, error: error as Error, store: store.label})
+    }
+  }
+
+  return results
+}

@@ -1,0 +1,45 @@
+import type {SessionStore, StoreOptions} from './contract.js'
+
+import {safeUrl} from '../cli/redact.js'
+import {UsageError} from '../errors.js'
+
+export type {SessionStore, StoreOptions} from './contract.js'
+
+type Opener = (url: string, options: StoreOptions) => Promise<SessionStore>
+
+/**
+ * Adapters load lazily, keyed by URL scheme, so `--store redis://…` never loads mysql2 and
+ * `--help` loads neither.
+ */
+const adapters = new Map<string, () => Promise<Opener>>([
+  ['mariadb:', async () => (await import('./mysql.js')).openMysqlStore],
+  ['mysql:', async () => (await import('./mysql.js')).openMysqlStore],
+])
+
+const PUBLIC_SCHEMES = [...adapters.keys()]
+
+// Process-wide, so a test and the command it runs in-process share it even if a TypeScript
+// loader gives them separate copies of this module.
+const registered: Map<string, () => Promise<Opener>> = ((globalThis as Record<symbol, unknown>)[
+Symbol.for('sessionctl.test-adapters')
+] ??= new Map()) as Map<string, () => Promise<Opener>>
+
+/** Test seam: command tests register an in-memory adapter under a scheme of their own. */
+export function registerAdapter(scheme: string, load: () => Promise<Opener>): void {
+  registered.set(scheme, load)
+}
+
+function loaderFor(url: string): () => Promise<Opener> {
+  const scheme = /^[a-z][\d+.a-z-]*:/i.exec(url)?.[0].toLowerCase()
+  const load = scheme ? (adapters.get(scheme) ?? registered.get(scheme)) : undefined
+  if (!load) {
+    throw new UsageError(`unsupported store URL "${safeUrl(url)}": use ${PUBLIC_SCHEMES.map(s => `${s}//`).join(', ')}`)
+  }
+
+  return load
+}
+
+export async function openStore(url: string, options: StoreOptions): Promise<SessionStore> {
+  const open = await loaderFor(url)()
+  return open(url, options)
+}

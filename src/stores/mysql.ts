@@ -1,0 +1,463 @@
+import type {Connection as PromiseConnection, RowDataPacket} from 'mysql2/promise'
+import type {Readable} from 'node:stream'
+
+import mysql from 'mysql2'
+import {userInfo} from 'node:os'
+
+import type {
+  DeleteOptions,
+  DeleteSummary,
+  ExpiryUnit,
+  ScanSummary,
+  Session,
+  SessionFilter,
+  SessionSink,
+  SessionStore,
+  SqlLayout,
+  StoreOptions,
+} from './contract.js'
+
+import {registerSecret, safeUrl} from '../cli/redact.js'
+import {PartialFailureError, StoreError, UsageError} from '../errors.js'
+import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
+import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
+
+const SCAN_BATCH = 1000
+const DEFAULT_DELETE_BATCH = 500
+const DEFAULT_CONNECT_TIMEOUT_MS = 4000
+// A purge waits at most this long for a row another transaction holds, then reports and stops.
+const LOCK_WAIT_TIMEOUT_S = 10
+
+/** `mysql://user:password@host:port/database?socket=/path&ssl=true` (also `mariadb://`). */
+export interface MysqlTarget {
+  config: mysql.ConnectionOptions
+  database: string | undefined
+  label: string
+}
+
+const URL_PARAMS = new Set(['socket', 'ssl', 'ssl-ca'])
+
+export function parseMysqlUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): MysqlTarget {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected mysql://user@host:3306/database`)
+  }
+
+  const password = url.password ? decodeURIComponent(url.password) : process.env.MYSQL_PWD
+  registerSecret(password)
+  for (const key of url.searchParams.keys()) {
+    if (!URL_PARAMS.has(key)) {
+      throw new UsageError(`unknown option "${key}" in ${safeUrl(raw)}: supported are ${[...URL_PARAMS].join(', ')}`)
+    }
+  }
+
+  const database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined
+  if (database !== undefined) checkIdentifier(database, 'database name')
+  const ssl = url.searchParams.get('ssl')
+  const sslCa = url.searchParams.get('ssl-ca')
+  const config: mysql.ConnectionOptions = {
+    bigNumberStrings: true,
+    charset: 'utf8mb4',
+    connectTimeout: connectTimeoutMs,
+    database,
+    dateStrings: true,
+    host: url.hostname.replaceAll(/^\[|]$/g, '') || '127.0.0.1',
+    password,
+    port: url.port ? Number(url.port) : 3306,
+    supportBigNumbers: true,
+    user: url.username ? decodeURIComponent(url.username) : userInfo().username,
+  }
+  const socket = url.searchParams.get('socket')
+  if (socket) config.socketPath = socket
+  if (ssl !== null || sslCa !== null) {
+    if (ssl !== null && !['false', 'skip-verify', 'true'].includes(ssl)) {
+      throw new UsageError(`invalid ssl=${ssl} in ${safeUrl(raw)}: use ssl=true, ssl=skip-verify or ssl=false`)
+    }
+
+    if (ssl !== 'false') {
+      config.ssl = {rejectUnauthorized: ssl !== 'skip-verify'}
+      if (sslCa) config.ssl.ca = sslCa
+    }
+  }
+
+  return {config, database, label: safeUrl(raw)}
+}
+
+const IDENTIFIER = /^[\w$]{1,64}$/
+
+/** Identifiers are validated against a strict alphabet, then quoted: never built from raw input. */
+export function checkIdentifier(name: string, what: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new UsageError(`invalid ${what} "${name}": use 1-64 letters, digits, _ or $`)
+  }
+
+  return name
+}
+
+function quote(name: string): string {
+  return `\`${name}\``
+}
+
+/** `table` or `database.table`, validated. */
+function splitTable(table: string, database: string | undefined): {database: string; table: string} {
+  const parts = table.split('.')
+  if (parts.length > 2) throw new UsageError(`invalid table name "${table}": use table or database.table`)
+  const [db, name] = parts.length === 2 ? parts : [database, parts[0]]
+  checkIdentifier(name, 'table name')
+  if (db === undefined) {
+    throw new UsageError(`no database given: add it to the store URL (mysql://host:3306/DATABASE) or use --table DATABASE.${name}`)
+  }
+
+  checkIdentifier(db, 'database name')
+  return {database: db, table: name}
+}
+
+type ExpiryKind = Exclude<ExpiryUnit, 'auto'>
+
+interface Columns {
+  data: string
+  expiry: string
+  expiryKind: ExpiryKind
+  key: string
+}
+
+export async function openMysqlStore(url: string, options: StoreOptions): Promise<SessionStore> {
+  const target = parseMysqlUrl(url, options.connectTimeoutMs)
+  const layout = options.layout.sql
+  if (!layout) throw new UsageError(`the ${options.codec.name} format has no MySQL table layout`)
+  const {database, table} = splitTable(layout.table, target.database)
+  for (const [what, name] of [
+    ['key column', layout.keyColumn],
+    ['data column', layout.dataColumn],
+    ['expiry column', layout.expiryColumn],
+  ]) {
+    checkIdentifier(name, what)
+  }
+
+  const label = `${target.label} (table ${database}.${table})`
+  const core = await connect(target, label)
+  try {
+    const columns = await inspectTable(core.promise(), database, table, layout, label)
+    return new MysqlStore(core, label, `${quote(database)}.${quote(table)}`, columns, options)
+  } catch (error) {
+    core.destroy()
+    throw error instanceof StoreError ? error : storeError(error, label, target)
+  }
+}
+
+async function connect(target: MysqlTarget, label: string): Promise<mysql.Connection> {
+  const core = mysql.createConnection(target.config)
+  const conn = core.promise()
+  try {
+    await conn.connect()
+    // The session default can be minutes: a purge must not hang behind a long transaction.
+    await conn.query(`SET SESSION innodb_lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}`)
+    return core
+  } catch (error) {
+    core.destroy()
+    throw storeError(error, label, target)
+  }
+}
+
+async function inspectTable(
+  conn: PromiseConnection,
+  database: string,
+  table: string,
+  layout: SqlLayout,
+  label: string,
+): Promise<Columns> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [database, table],
+  )
+  if (rows.length === 0) {
+    throw new StoreError(`table ${database}.${table} does not exist on ${label.replace(/ \(table .*\)$/, '')} (use --table to name the session table)`)
+  }
+
+  const types = new Map(rows.map(r => [String(r.name).toLowerCase(), String(r.type).toLowerCase()]))
+  const find = (name: string, what: string): string => {
+    if (!types.has(name.toLowerCase())) {
+      throw new StoreError(`table ${database}.${table} has no ${what} "${name}" (it has ${[...types.keys()].join(', ')}); check --format or the column options`)
+    }
+
+    return name
+  }
+
+  const key = find(layout.keyColumn, 'key column')
+  const data = find(layout.dataColumn, 'data column')
+  const expiry = find(layout.expiryColumn, 'expiry column')
+  const type = types.get(expiry.toLowerCase())!
+  return {
+    data, expiry, expiryKind: expiryKind(type, layout.expiryUnit, `${table}.${expiry}`), key,
+  }
+}
+
+const DATETIME_TYPES = new Set(['datetime', 'timestamp'])
+const INTEGER_TYPES = new Set(['bigint', 'decimal', 'int', 'integer', 'mediumint'])
+
+function expiryKind(type: string, unit: ExpiryUnit, column: string): ExpiryKind {
+  if (DATETIME_TYPES.has(type)) {
+    if (unit !== 'auto' && unit !== 'datetime') throw new StoreError(`${column} is a ${type} column, not ${unit}`)
+    return 'datetime'
+  }
+
+  if (INTEGER_TYPES.has(type)) {
+    if (unit === 'datetime') throw new StoreError(`${column} is an integer column, not a datetime`)
+    if (unit === 'auto') {
+      throw new StoreError(`${column} is an integer column: say whether it holds unix-seconds or unix-ms (--expiry-unit)`)
+    }
+
+    return unit
+  }
+
+  throw new StoreError(`${column} has type ${type}, which cannot hold an expiry time`)
+}
+
+class MysqlStore implements SessionStore {
+  readonly capabilities = {keepsExpired: true}
+  private readonly conn: PromiseConnection
+
+  constructor(
+    private readonly core: mysql.Connection,
+    readonly label: string,
+    private readonly table: string,
+    private readonly columns: Columns,
+    private readonly options: StoreOptions,
+  ) {
+    this.conn = core.promise()
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.conn.end()
+    } catch {
+      this.core.destroy()
+    }
+  }
+
+  async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
+    const summary: DeleteSummary = {
+      changed: 0, deleted: 0, gone: 0, stopped: false, store: this.label,
+    }
+    const batchSize = options.batchSize ?? DEFAULT_DELETE_BATCH
+    const {data, expiry, key} = this.columns
+    const select = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table} WHERE ${quote(key)} IN (?) FOR UPDATE`
+    const remove = `DELETE FROM ${this.table} WHERE ${quote(key)} IN (?)`
+    for (let i = 0; i < sessions.length; i += batchSize) {
+      if (options.signal?.aborted) {
+        summary.stopped = true
+        break
+      }
+
+      const batch = sessions.slice(i, i + batchSize)
+      const wanted = new Map(batch.map(s => [s.key, s.version]))
+      try {
+        await this.conn.beginTransaction()
+        // Lock the selected rows, re-read them and delete only those still identical.
+        const [rows] = await this.conn.query({
+          rowsAsArray: true, sql: select, typeCast: bufferSecondColumn, values: [[...wanted.keys()]],
+        })
+        const current = new Map<string, string>()
+        for (const row of rows as unknown as Array<[string, Buffer | null, null | number | string]>) {
+          current.set(row[0], sessionVersion(row[1] ?? Buffer.alloc(0), expiryToken(row[2])))
+        }
+
+        const doomed: string[] = []
+        for (const [k, version] of wanted) {
+          const now = current.get(k)
+          if (now === undefined) summary.gone++
+          else if (now === version) doomed.push(k)
+          else summary.changed++
+        }
+
+        if (doomed.length > 0) await this.conn.query(remove, [doomed])
+        await this.conn.commit()
+        summary.deleted += doomed.length
+      } catch (error) {
+        await this.conn.rollback().catch(() => {})
+        const cause = storeError(error, this.label)
+        throw new PartialFailureError(
+          `${cause.message}; ${summary.deleted} of ${sessions.length} sessions were deleted before the failure, the rest are intact: rerun to finish`,
+          summary.deleted,
+          {cause},
+        )
+      }
+
+      options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})
+    }
+
+    return summary
+  }
+
+  async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
+    const clock = await this.clock()
+    const selector = new Selector(this.options.codec, filter, this.label, clock.now)
+    const {data, expiry, key} = this.columns
+    const [where, params] = this.stateCondition(filter.state, clock)
+    const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table}${where}`
+    const stream = this.core
+    .query({
+      rowsAsArray: true, sql, typeCast: bufferSecondColumn, values: params,
+    })
+    .stream({highWaterMark: SCAN_BATCH}) as Readable
+
+    let batch: RawSession[] = []
+    const flush = async (): Promise<void> => {
+      const selected = selector.select(batch)
+      batch = []
+      sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+      if (selected.length > 0) await sink.onSessions?.(selected)
+    }
+
+    try {
+      for await (const row of stream) {
+        batch.push(this.toRaw(row as [string, Buffer | null, null | number | string], clock))
+        if (batch.length >= SCAN_BATCH) {
+          await flush()
+          if (filter.signal?.aborted) break
+        }
+      }
+
+      if (batch.length > 0) await flush()
+    } catch (error) {
+      throw storeError(error, this.label)
+    } finally {
+      // Leaving the loop early (abort) must not leave the connection mid-result.
+      if (!stream.destroyed) stream.destroy()
+    }
+
+    return selector.summary
+  }
+
+  /** The server's clock, so a skewed client clock cannot turn live sessions into expired ones. */
+  private async clock(): Promise<Clock> {
+    try {
+      const [rows] = await this.conn.query<RowDataPacket[]>('SELECT UTC_TIMESTAMP(6) AS now')
+      const utc = String(rows[0].now)
+      const now = parseNaive(utc, 'UTC')!
+      const timeZone = this.options.timeZone ?? 'UTC'
+      const micros = Number(utc.slice(23, 26) || 0)
+      return {now, timeZone, wallNow: timeZone === 'UTC' ? normalizeNaive(utc) : formatNaive(now, timeZone, micros)}
+    } catch (error) {
+      throw storeError(error, this.label)
+    }
+  }
+
+  private cutoff(clock: Clock): number | string {
+    switch (this.columns.expiryKind) {
+    case 'datetime': {
+      return clock.wallNow
+    }
+
+    case 'unix-ms': {
+      return clock.now.getTime()
+    }
+
+    case 'unix-seconds': {
+      return Math.floor(clock.now.getTime() / 1000)
+    }
+    }
+  }
+
+  /** SQL condition for a state, by the framework's rule: live is `expiry > now`. */
+  private stateCondition(state: SessionFilter['state'], clock: Clock): [string, unknown[]] {
+    if (state === 'all') return ['', []]
+    const column = quote(this.columns.expiry)
+    const cutoff = this.cutoff(clock)
+    return state === 'live' ? [` WHERE ${column} > ?`, [cutoff]] : [` WHERE ${column} <= ?`, [cutoff]]
+  }
+
+  private toRaw(row: [string, Buffer | null, null | number | string], clock: Clock): RawSession {
+    const [key, value, expiry] = row
+    const token = expiryToken(expiry)
+    let expiresAt: Date | null = null
+    let expired = false
+    if (this.columns.expiryKind === 'datetime') {
+      if (expiry !== null) {
+        expiresAt = parseNaive(String(expiry), clock.timeZone)
+        expired = normalizeNaive(String(expiry)) <= clock.wallNow
+      }
+    } else if (expiry !== null) {
+      const n = Number(expiry)
+      expiresAt = new Date(this.columns.expiryKind === 'unix-ms' ? n : n * 1000)
+      expired = (n as number) <= (this.cutoff(clock) as number)
+    }
+
+    return {
+      expired, expiresAt, expiryToken: token, key: String(key), value: value ?? Buffer.alloc(0),
+    }
+  }
+}
+
+interface Clock {
+  now: Date
+  timeZone: string
+  /** Now as naive DATETIME(6) text in the store's zone, for exact comparisons with the column. */
+  wallNow: string
+}
+
+function expiryToken(value: null | number | string): string {
+  return value === null ? '' : String(value)
+}
+
+const DATA_ALIAS = '__sessionctl_data'
+
+/** Reads the data column as raw bytes: payloads are decoded by the codec, not by the driver. */
+function bufferSecondColumn(field: {buffer(): Buffer | null; name: string}, next: () => unknown): unknown {
+  return field.name === DATA_ALIAS ? field.buffer() : next()
+}
+
+/** Driver errors rewritten as one line that names the problem and never carries a password. */
+export function storeError(error: unknown, label: string, target?: MysqlTarget): StoreError {
+  if (error instanceof StoreError) return error
+  const e = error as {code?: string; errno?: number; message?: string; sqlMessage?: string}
+  const where = target ? `${target.config.host}:${target.config.port}` : label
+  const user = target?.config.user
+  switch (e.code) {
+  case 'ER_ACCESS_DENIED_ERROR': {
+    return new StoreError(`access denied for user "${user ?? '?'}" on ${where}: check the user and password`, {cause: error})
+  }
+
+  case 'ER_DBACCESS_DENIED_ERROR': {
+    return new StoreError(`user "${user ?? '?'}" may not use database "${target?.database}" on ${where}`, {cause: error})
+  }
+
+  case 'ER_BAD_DB_ERROR': {
+    return new StoreError(`database "${target?.database}" does not exist on ${where}`, {cause: error})
+  }
+
+  case 'ECONNREFUSED': {
+    return new StoreError(`cannot connect to ${where}: connection refused (is the MySQL/MariaDB server running there?)`, {cause: error})
+  }
+
+  case 'ETIMEDOUT': {
+    return new StoreError(`cannot connect to ${where}: timed out`, {cause: error})
+  }
+
+  case 'EAI_AGAIN':
+  case 'ENOTFOUND': {
+    return new StoreError(`cannot connect to ${where}: unknown host`, {cause: error})
+  }
+
+  case 'ECONNRESET':
+  case 'EPIPE':
+  case 'PROTOCOL_CONNECTION_LOST': {
+    return new StoreError(`lost the connection to ${label}`, {cause: error})
+  }
+
+  case 'ER_LOCK_WAIT_TIMEOUT': {
+    return new StoreError(`rows of ${label} stayed locked by another transaction for ${LOCK_WAIT_TIMEOUT_S} s`, {cause: error})
+  }
+
+  case 'ER_TABLEACCESS_DENIED_ERROR': {
+    return new StoreError(`permission denied on ${label}: ${e.sqlMessage ?? e.message}`, {cause: error})
+  }
+
+  default: {
+    const message = e.sqlMessage ?? e.message ?? String(error)
+    return new StoreError(`${label}: ${message}`, {cause: error})
+  }
+  }
+}

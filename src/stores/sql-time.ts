@@ -1,0 +1,77 @@
+/**
+ * Naive SQL DATETIME values carry no zone. Django with USE_TZ=True (the default) stores UTC;
+ * with USE_TZ=False it stores wall time in TIME_ZONE. These helpers convert between such text
+ * ("2026-11-26 12:30:00.000000") and instants, for any IANA zone, without a dependency.
+ */
+const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+/** Throws RangeError for a zone the runtime does not know. */
+export function assertTimeZone(timeZone: string): void {
+  formatter(timeZone)
+}
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      day: '2-digit',
+      hour: '2-digit',
+      hourCycle: 'h23',
+      minute: '2-digit',
+      month: '2-digit',
+      second: '2-digit',
+      timeZone,
+      year: 'numeric',
+    })
+    formatters.set(timeZone, f)
+  }
+
+  return f
+}
+
+function isUtc(timeZone: string): boolean {
+  return timeZone === 'UTC' || timeZone === 'Etc/UTC' || timeZone === '+00:00'
+}
+
+/** Milliseconds the zone's wall clock is ahead of UTC at `instant`. */
+function offsetAt(instant: number, timeZone: string): number {
+  const parts: Record<string, number> = {}
+  for (const p of formatter(timeZone).formatToParts(new Date(instant))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value)
+  }
+
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second)
+  return wall - (Math.floor(instant / 1000) * 1000)
+}
+
+/** Parses naive DATETIME text as wall time in `timeZone`; null for text it cannot read. */
+export function parseNaive(text: string, timeZone = 'UTC'): Date | null {
+  const m = NAIVE.exec(text)
+  if (!m) return null
+  const ms = Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3))
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms)
+  if (isUtc(timeZone)) return new Date(wall)
+  // The offset at the wall time read as UTC is a first guess; one correction settles DST edges.
+  let instant = wall - offsetAt(wall, timeZone)
+  instant = wall - offsetAt(instant, timeZone)
+  return new Date(instant)
+}
+
+/** Formats an instant as naive DATETIME(6) text in `timeZone`. */
+export function formatNaive(date: Date, timeZone = 'UTC', micros = 0): string {
+  const shifted = isUtc(timeZone) ? date.getTime() : date.getTime() + offsetAt(date.getTime(), timeZone)
+  const iso = new Date(shifted).toISOString() // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const fraction = `${iso.slice(20, 23)}${String(micros).padStart(3, '0')}`
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction}`
+}
+
+/**
+ * Naive DATETIME text padded to microseconds, so two values compare correctly as strings
+ * ("…:00" and "…:00.000000" are the same instant).
+ */
+export function normalizeNaive(text: string): string {
+  if (text.length === 19) return `${text}.000000`
+  return text.length < 26 ? text.padEnd(26, '0') : text
+}

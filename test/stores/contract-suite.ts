@@ -1,0 +1,235 @@
+/**
+ * The store-adapter conformance suite. Every adapter runs it (see the *.contract.test.ts files,
+ * a few lines each): what "list", "purge" and "compare-and-delete" mean must not depend on the
+ * backend. Sessions are written in Django's signed format, natively for each backend.
+ */
+import assert from 'node:assert/strict'
+
+import type {Session, SessionFilter, SessionStore} from '../../src/stores/contract.js'
+
+import {createDjangoCodec} from '../../src/formats/django.js'
+import {KeepList} from '../../src/sessions/keys.js'
+import {encodeSigned} from '../support/django-encode.js'
+
+export interface ContractFixture {
+  drop(): Promise<void>
+  /** The session keys present now. */
+  keys(): Promise<string[]>
+  /** Opens the adapter on this fixture's location with the Django codec. */
+  open(options?: {secretKeys?: string[]}): Promise<SessionStore>
+  /** Writes a session the way the framework would (row, or key with TTL). */
+  put(key: string, value: string, expiresAt: Date): Promise<void>
+}
+
+export interface ContractHarness {
+  /** A fresh, empty location (database table, key prefix) for one test. */
+  create(): Promise<ContractFixture>
+  /** False for TTL stores, where an expired session no longer exists. */
+  keepsExpired: boolean
+}
+
+export const SECRET = 'contract-suite-secret'
+const HOUR = 3_600_000
+
+export function session(user: null | number | string, extra: Record<string, unknown> = {}): string {
+  const data = user === null ? {visits: 1, ...extra} : {_auth_user_id: user, ...extra}
+  return encodeSigned(data, {secretKey: SECRET})
+}
+
+function key(name: string): string {
+  // Django keys: 32 chars of [a-z0-9].
+  return name.padEnd(32, '0').slice(0, 32)
+}
+
+async function collect(store: SessionStore, filter: SessionFilter): Promise<{keys: string[]; sessions: Session[]; summary: Awaited<ReturnType<SessionStore['listSessions']>>}> {
+  const sessions: Session[] = []
+  const summary = await store.listSessions(filter, {onSessions: batch => void sessions.push(...batch)})
+  return {keys: sessions.map(s => s.key).sort(), sessions, summary}
+}
+
+export function storeContractSuite(name: string, harness: ContractHarness): void {
+  describe(`store contract: ${name}`, function () {
+    this.timeout(60_000)
+    let fixture: ContractFixture
+    let store: SessionStore | undefined
+    const now = Date.now()
+    const live = new Date(now + (24 * HOUR))
+
+    beforeEach(async () => {
+      fixture = await harness.create()
+    })
+
+    afterEach(async () => {
+      await store?.close()
+      store = undefined
+      await fixture.drop()
+    })
+
+    async function seedUsers(): Promise<void> {
+      await fixture.put(key('u42a'), session('42'), live)
+      await fixture.put(key('u42b'), session('42', {cart: [1, 2, 3]}), new Date(now + (2 * HOUR)))
+      await fixture.put(key('u420'), session('420'), live)
+      await fixture.put(key('u4x'), session('4'), live)
+      await fixture.put(key('u042'), session('042'), live)
+      await fixture.put(key('anon'), session(null), live)
+      await fixture.put(key('uuid'), session('7c9e6679-7425-40de-944b-e07fc1f69e30'), live)
+      if (harness.keepsExpired) {
+        await fixture.put(key('u42old'), session('42'), new Date(now - HOUR))
+        await fixture.put(key('u7old'), session('7'), new Date(now - HOUR))
+      }
+    }
+
+    it('lists exactly the user’s live sessions, comparing ids as text', async () => {
+      await seedUsers()
+      store = await fixture.open()
+      const {keys, sessions, summary} = await collect(store, {state: 'live', userId: '42'})
+      assert.deepEqual(keys, [key('u42a'), key('u42b')])
+      assert.ok(sessions.every(s => s.userId === '42' && !s.expired && s.store === store!.label))
+      assert.ok(sessions.every(s => s.expiresAt instanceof Date && s.expiresAt.getTime() > now))
+      assert.equal(summary.matched, 2)
+      assert.equal(summary.scanned, 7)
+      const uuid = await collect(store, {state: 'live', userId: '7c9e6679-7425-40de-944b-e07fc1f69e30'})
+      assert.deepEqual(uuid.keys, [key('uuid')])
+    })
+
+    it('lists every live session when no user is given, anonymous ones included', async () => {
+      await seedUsers()
+      store = await fixture.open()
+      const {keys} = await collect(store, {state: 'live'})
+      assert.equal(keys.length, 7)
+      assert.ok(keys.includes(key('anon')))
+    })
+
+    it('tells expired from live sessions by the store’s expiry', async function () {
+      if (!harness.keepsExpired) this.skip()
+      await seedUsers()
+      store = await fixture.open()
+      assert.deepEqual((await collect(store, {state: 'expired', userId: '42'})).keys, [key('u42old')])
+      assert.deepEqual((await collect(store, {state: 'all', userId: '42'})).keys, [key('u42a'), key('u42b'), key('u42old')].sort())
+      const expired = (await collect(store, {state: 'expired'})).sessions
+      assert.ok(expired.every(s => s.expired && s.expiresAt!.getTime() < now))
+      assert.equal(expired.length, 2)
+    })
+
+    it('counts undecodable values, never matches them, and keeps scanning', async () => {
+      await fixture.put(key('good'), session('42'), live)
+      await fixture.put(key('garbage'), 'not a session at all', live)
+      await fixture.put(key('badzlib'), '.eJxub3QtemxpYi1hdC1hbGw:1xWfJ4:abc', live)
+      await fixture.put(key('notjson'), 'e25vdCBqc29u:1xWfJ4:abc', live)
+      await fixture.put(key('empty'), '', live)
+      await fixture.put(key('good2'), session('42'), live)
+      store = await fixture.open()
+      const {keys, summary} = await collect(store, {state: 'live', userId: '42'})
+      assert.deepEqual(keys, [key('good'), key('good2')])
+      const total = Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
+      assert.equal(total, 4, JSON.stringify(summary.undecodable))
+      assert.equal(summary.undecodable['bad zlib'], 1)
+      assert.equal(summary.undecodable['not JSON'], 1)
+    })
+
+    it('ignores sessions with a bad signature when given the secret key', async () => {
+      await fixture.put(key('signed'), session('42'), live)
+      await fixture.put(key('forged'), encodeSigned({_auth_user_id: '42'}, {secretKey: 'not-the-key'}), live)
+      store = await fixture.open({secretKeys: [SECRET]})
+      const {keys, summary} = await collect(store, {state: 'live', userId: '42'})
+      assert.deepEqual(keys, [key('signed')])
+      assert.equal(summary.badSignature, 1)
+    })
+
+    it('keeps the sessions named in the keep list, by key or fingerprint, and counts them', async () => {
+      await seedUsers()
+      store = await fixture.open()
+      const keep = new KeepList([key('u42a'), 'zzzz…00000000'])
+      const {keys, summary} = await collect(store, {keep, state: 'live', userId: '42'})
+      assert.deepEqual(keys, [key('u42b')])
+      assert.equal(summary.kept, 1)
+      assert.deepEqual(keep.unmatched(), ['zzzz…00000000'])
+    })
+
+    it('deletes exactly the selected sessions and nothing else', async () => {
+      await seedUsers()
+      store = await fixture.open()
+      const before = await fixture.keys()
+      const {sessions} = await collect(store, {state: 'all', userId: '42'})
+      const result = await store.deleteSessions(sessions, {batchSize: 1})
+      assert.equal(result.deleted, sessions.length)
+      assert.equal(result.changed + result.gone, 0)
+      const after = await fixture.keys()
+      assert.deepEqual(after.sort(), before.filter(k => !sessions.some(s => s.key === k)).sort())
+      assert.deepEqual((await collect(store, {state: 'all', userId: '42'})).keys, [])
+    })
+
+    it('keeps a selected session that was re-written before the delete (compare-and-delete)', async () => {
+      await seedUsers()
+      store = await fixture.open()
+      const {sessions} = await collect(store, {state: 'live', userId: '42'})
+      // The app saves the session again between selection and delete.
+      await fixture.put(key('u42a'), session('42', {visits: 2}), live)
+      // ...and another one logs out meanwhile.
+      const other = await fixture.open()
+      await other.deleteSessions(sessions.filter(s => s.key === key('u42b')))
+      await other.close()
+      const result = await store.deleteSessions(sessions)
+      assert.deepEqual({changed: result.changed, deleted: result.deleted, gone: result.gone}, {changed: 1, deleted: 0, gone: 1})
+      assert.ok((await fixture.keys()).includes(key('u42a')))
+    })
+
+    it('keeps a selected session whose expiry was extended before the delete', async () => {
+      await fixture.put(key('ext'), session('9'), live)
+      store = await fixture.open()
+      const {sessions} = await collect(store, {state: 'all', userId: '9'})
+      await fixture.put(key('ext'), session('9'), new Date(live.getTime() + HOUR))
+      const result = await store.deleteSessions(sessions)
+      assert.equal(result.deleted, 0)
+      assert.equal(result.changed, 1)
+    })
+
+    it('works in bounded batches and stops between batches when aborted', async () => {
+      for (let i = 0; i < 12; i++) await fixture.put(key(`b${i}x`), session('5'), live)
+      store = await fixture.open()
+      const {sessions} = await collect(store, {state: 'live', userId: '5'})
+      assert.equal(sessions.length, 12)
+      const controller = new AbortController()
+      const progress: number[] = []
+      const result = await store.deleteSessions(sessions, {
+        batchSize: 5,
+        onProgress(p) {
+          progress.push(p.deleted)
+          if (p.deleted >= 5) controller.abort()
+        },
+        signal: controller.signal,
+      })
+      assert.equal(result.deleted, 5)
+      assert.equal(result.stopped, true)
+      assert.deepEqual(progress, [5])
+      assert.equal((await fixture.keys()).length, 7)
+      const rest = await collect(store, {state: 'live', userId: '5'})
+      assert.equal((await store.deleteSessions(rest.sessions, {batchSize: 5})).deleted, 7)
+      assert.equal((await fixture.keys()).length, 0)
+    })
+
+    it('streams large stores in batches and finds sessions in every batch', async () => {
+      const total = 2500
+      const values = [session('1'), session('2'), session('3')]
+      const puts: Array<Promise<void>> = []
+      for (let i = 0; i < total; i++) {
+        puts.push(fixture.put(key(`big${i}x`), i % 500 === 0 ? session('77') : values[i % 3], live))
+        if (puts.length >= 200) await Promise.all(puts.splice(0))
+      }
+
+      await Promise.all(puts)
+      store = await fixture.open()
+      let batches = 0
+      const sessions: Session[] = []
+      const summary = await store.listSessions({state: 'live', userId: '77'}, {
+        onProgress() {
+          batches++
+        },
+        onSessions: b => void sessions.push(...b),
+      })
+      assert.equal(summary.scanned, total)
+      assert.equal(sessions.length, total / 500)
+      assert.ok(batches >= 2, `progress reported ${batches} times`)
+    })
+  })
+}

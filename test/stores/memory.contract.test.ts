@@ -1,0 +1,22 @@
+import {createDjangoCodec} from '../../src/formats/django.js'
+import {MemoryStore} from '../support/memory-store.js'
+import {storeContractSuite} from './contract-suite.js'
+
+storeContractSuite('memory (test double)', {
+  async create() {
+    const rows = new Map<string, {expiresAt: Date | null; value: Buffer}>()
+    return {
+      async drop() {},
+      async keys() {
+        return [...rows.keys()]
+      },
+      async open(options) {
+        return new MemoryStore('contract', rows, {codec: createDjangoCodec({secretKeys: options?.secretKeys})})
+      },
+      async put(key, value, expiresAt) {
+        rows.set(key, {expiresAt, value: Buffer.from(value)})
+      },
+    }
+  },
+  keepsExpired: true,
+})

@@ -1,0 +1,104 @@
+/**
+ * An in-memory SessionStore for fast command tests. It passes the same contract suite as the
+ * real adapters, so commands tested against it behave the same against MySQL and Redis.
+ */
+import type {
+  DeleteOptions, DeleteSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
+} from '../../src/stores/contract.js'
+
+import {type RawSession, Selector, sessionVersion} from '../../src/sessions/select.js'
+import {registerAdapter} from '../../src/stores/index.js'
+
+export interface MemoryRow {
+  expiresAt: Date | null
+  value: Buffer
+}
+
+/** Named datasets shared between a test and the command it runs in-process. */
+export const memoryData = new Map<string, Map<string, MemoryRow>>()
+
+let registered = false
+
+/** Makes `memory://NAME` open the dataset NAME. */
+export function useMemoryStores(): void {
+  if (registered) return
+  registered = true
+  registerAdapter('memory:', async () => openMemoryStore)
+}
+
+async function openMemoryStore(url: string, options: StoreOptions): Promise<SessionStore> {
+  const name = new URL(url).hostname
+  const rows = memoryData.get(name)
+  if (!rows) throw new Error(`no memory dataset "${name}"`)
+  return new MemoryStore(name, rows, options)
+}
+
+export class MemoryStore implements SessionStore {
+  readonly capabilities = {keepsExpired: true}
+  readonly label: string
+
+  constructor(
+    name: string,
+    readonly rows: Map<string, MemoryRow>,
+    private readonly options: Pick<StoreOptions, 'codec'>,
+    private readonly batch = 2,
+  ) {
+    this.label = `memory://${name}`
+  }
+
+  async close(): Promise<void> {}
+
+  async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
+    const summary: DeleteSummary = {
+      changed: 0, deleted: 0, gone: 0, stopped: false, store: this.label,
+    }
+    const size = options.batchSize ?? 500
+    for (let i = 0; i < sessions.length; i += size) {
+      if (options.signal?.aborted) {
+        summary.stopped = true
+        break
+      }
+
+      for (const s of sessions.slice(i, i + size)) {
+        const row = this.rows.get(s.key)
+        if (!row) summary.gone++
+        else if (sessionVersion(row.value, token(row)) === s.version) {
+          this.rows.delete(s.key)
+          summary.deleted++
+        } else summary.changed++
+      }
+
+      options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})
+      await new Promise(resolve => {
+        setImmediate(resolve)
+      })
+    }
+
+    return summary
+  }
+
+  async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
+    const now = new Date()
+    const selector = new Selector(this.options.codec, filter, this.label, now)
+    const raws: RawSession[] = [...this.rows].map(([key, row]) => ({
+      expired: row.expiresAt === null ? undefined : row.expiresAt.getTime() <= now.getTime(),
+      expiresAt: row.expiresAt,
+      expiryToken: token(row),
+      key,
+      value: row.value,
+    }))
+    // Small batches exercise the streaming paths of the commands.
+    for (let i = 0; i < raws.length; i += this.batch) {
+      if (filter.signal?.aborted) break
+      const selected = selector.select(raws.slice(i, i + this.batch))
+      sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+      if (selected.length > 0) await sink.onSessions?.(selected)
+    }
+
+    return selector.summary
+  }
+}
+
+function token(row: MemoryRow): string {
+  return row.expiresAt ? row.expiresAt.toISOString() : ''
+}
