@@ -29,7 +29,7 @@ export abstract class SessionsCommand extends Command {
       summary: 'Config file with store profiles (default ./sessionctl.json).',
     }),
     'connect-timeout': Flags.integer({
-      default: 4,
+      default: 3,
       helpGroup: 'STORE',
       max: 300,
       min: 1,

@@ -24,7 +24,7 @@ import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
 
 const SCAN_BATCH = 1000
 const DEFAULT_DELETE_BATCH = 500
-const DEFAULT_CONNECT_TIMEOUT_MS = 4000
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 // A purge waits at most this long for a row another transaction holds, then reports and stops.
 const LOCK_WAIT_TIMEOUT_S = 10
 

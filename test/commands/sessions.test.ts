@@ -3,7 +3,7 @@
  * in-memory store. The same behaviour against real MariaDB is in test/integration.
  */
 import assert from 'node:assert/strict'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -195,8 +195,14 @@ describe('sessions purge', () => {
 })
 
 describe('bad input', () => {
-  before(() => useMemoryStores())
-  const dir = mkdtempSync(join(tmpdir(), 'sessionctl-config-'))
+  let dir: string
+
+  before(() => {
+    useMemoryStores()
+    dir = mkdtempSync(join(tmpdir(), 'sessionctl-config-'))
+  })
+
+  after(() => rmSync(dir, {force: true, recursive: true}))
 
   const cases: Array<[string, string[], RegExp]> = [
     ['an empty user', ['sessions', 'list', '--store', 'memory://b', '--user', ''], /--user must not be empty|--user/],

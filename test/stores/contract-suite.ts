@@ -7,7 +7,6 @@ import assert from 'node:assert/strict'
 
 import type {Session, SessionFilter, SessionStore} from '../../src/stores/contract.js'
 
-import {createDjangoCodec} from '../../src/formats/django.js'
 import {KeepList} from '../../src/sessions/keys.js'
 import {encodeSigned} from '../support/django-encode.js'
 
@@ -43,7 +42,11 @@ function key(name: string): string {
 
 async function collect(store: SessionStore, filter: SessionFilter): Promise<{keys: string[]; sessions: Session[]; summary: Awaited<ReturnType<SessionStore['listSessions']>>}> {
   const sessions: Session[] = []
-  const summary = await store.listSessions(filter, {onSessions: batch => void sessions.push(...batch)})
+  const summary = await store.listSessions(filter, {
+    onSessions(batch) {
+      sessions.push(...batch)
+    },
+  })
   return {keys: sessions.map(s => s.key).sort(), sessions, summary}
 }
 
@@ -225,7 +228,9 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
         onProgress() {
           batches++
         },
-        onSessions: b => void sessions.push(...b),
+        onSessions(b) {
+          sessions.push(...b)
+        },
       })
       assert.equal(summary.scanned, total)
       assert.equal(sessions.length, total / 500)

@@ -1,0 +1,53 @@
+/**
+ * Runs the built binary (bin/run.js → dist/) as a subprocess, exactly as an operator would.
+ * `npm test` builds first (pretest).
+ */
+import {spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+export interface CliResult {
+  code: null | number
+  ms: number
+  signal: NodeJS.Signals | null
+  stderr: string
+  stdout: string
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>
+  input?: string
+  /** Called once the process has started, e.g. to send it a signal later. */
+  onSpawn?(pid: number): void
+  timeoutMs?: number
+}
+
+export function sessionctl(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = {
+    ...process.env, NO_COLOR: '1', SESSIONCTL_CONFIG: undefined, SESSIONCTL_STORE: undefined, ...options.env,
+  }
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+  const started = Date.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+    })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({
+        code, ms: Date.now() - started, signal, stderr, stdout,
+      })
+    })
+    if (child.pid) options.onSpawn?.(child.pid)
+    child.stdin.end(options.input ?? '')
+  })
+}

@@ -1,0 +1,82 @@
+import type {Context} from 'mocha'
+
+/**
+ * Real Django 3.2 (Debian's python3-django) as the oracle of the parity tests: it writes the
+ * sessions and says which belong to a user. See test/django/README.md.
+ */
+import {execFileSync, spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+
+const PYTHON = '/usr/bin/python3'
+const SCRIPT = fileURLToPath(new URL('../django/django_sessions.py', import.meta.url))
+export const DJANGO_APT_LINE = 'sudo apt-get install -y python3-django python3-mysqldb python3-django-redis python3-redis'
+
+let available: boolean | undefined
+
+export function djangoAvailable(): boolean {
+  if (available === undefined) {
+    try {
+      execFileSync(PYTHON, ['-c', 'import django, MySQLdb, django_redis, redis'], {stdio: 'ignore'})
+      available = true
+    } catch {
+      available = false
+    }
+  }
+
+  return available && existsSync(SCRIPT)
+}
+
+/**
+ * Skips the calling suite when Django is not installed, except in CI
+ * (SESSIONCTL_TEST_REQUIRE_ALL=1), where a skipped parity suite is a failure.
+ */
+export function requireDjango(context: Context): void {
+  if (djangoAvailable()) return
+  const message = `real Django is not installed; the parity tests need: ${DJANGO_APT_LINE}`
+  if (process.env.SESSIONCTL_TEST_REQUIRE_ALL === '1') throw new Error(message)
+  console.warn(`      skipped: ${message}`)
+  context.skip()
+}
+
+export interface MysqlTarget {
+  database: string
+  host: string
+  password: string
+  port: number
+  user: string
+}
+
+export function mysqlTarget(url: string): MysqlTarget {
+  const u = new URL(url)
+  return {
+    database: decodeURIComponent(u.pathname.slice(1)),
+    host: u.hostname,
+    password: decodeURIComponent(u.password),
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+  }
+}
+
+export function django<T = Record<string, unknown>>(command: 'answer' | 'dump' | 'formats' | 'seed', input: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [SCRIPT, command], {stdio: ['pipe', 'pipe', 'pipe']})
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+    })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d
+    })
+    child.on('error', reject)
+    child.on('close', code => {
+      if (code === 0) {
+        resolve(JSON.parse(out) as T)
+      } else {
+        reject(new Error(`django_sessions.py ${command} exited ${code}: ${err}`))
+      }
+    })
+    child.stdin.end(JSON.stringify(input))
+  })
+}

@@ -1,0 +1,23 @@
+/**
+ * MySQL helpers for tests: Django's exact DDL (manage.py sqlmigrate sessions 0001 on MariaDB)
+ * and a connection to the test server started by global-setup.
+ */
+import mysql from 'mysql2/promise'
+
+import {createDatabase, testMysqlUrl} from './servers.js'
+
+export const djangoSessionDdl = (table: string): string =>
+  `CREATE TABLE \`${table}\` (\`session_key\` varchar(40) NOT NULL PRIMARY KEY, \`session_data\` longtext NOT NULL, \`expire_date\` datetime(6) NOT NULL);
+CREATE INDEX \`${table}_expire_date_a5c62663\` ON \`${table}\` (\`expire_date\`);`
+
+/** A fresh database on the test server; returns its URL and an open connection. */
+export async function freshDatabase(): Promise<{conn: mysql.Connection; database: string; url: string;}> {
+  const url = await createDatabase(testMysqlUrl())
+  const conn = await mysql.createConnection({dateStrings: true, multipleStatements: true, uri: url})
+  return {conn, database: new URL(url).pathname.slice(1), url}
+}
+
+/** A naive UTC DATETIME(6) literal, as Django writes with USE_TZ=True. */
+export function utcDatetime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '000')
+}
