@@ -1,7 +1,7 @@
 import oclif from 'eslint-config-oclif'
 
 export default [
-  {ignores: ['dist/', 'node_modules/', 'coverage/', '.bench/', 'test/django/*.py']},
+  {ignores: ['dist/', 'node_modules/', 'coverage/', '.bench/', 'test/django/*.py', 'test/support/*.py']},
   ...oclif,
   {
     rules: {

@@ -13,7 +13,9 @@ export class Progress {
   constructor(private readonly enabled: boolean) {}
 
   static forTerminal(): Progress {
-    return new Progress(Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI)
+    // ora redraws by terminal width; a pty without a size (columns 0) makes it loop forever.
+    const {columns, isTTY} = process.stderr
+    return new Progress(Boolean(isTTY) && (columns ?? 0) > 0 && process.env.TERM !== 'dumb')
   }
 
   start(text: string): void {

@@ -1,0 +1,73 @@
+import type mysql from 'mysql2/promise'
+
+/**
+ * On a real terminal: purge asks before deleting (and "no" deletes nothing), output is
+ * coloured unless NO_COLOR. Without a terminal nothing but data reaches the streams.
+ */
+import assert from 'node:assert/strict'
+
+import {fingerprint} from '../../src/sessions/keys.js'
+import {sessionctl} from '../support/cli.js'
+import {encodeSigned} from '../support/django-encode.js'
+import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
+import {onTerminal} from '../support/terminal.js'
+
+const KEYS = ['k42aaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'k42bbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'k7cccccccccccccccccccccccccccccc']
+
+describe('on a terminal', function () {
+  this.timeout(60_000)
+  let db: {conn: mysql.Connection; database: string; url: string}
+
+  async function count(): Promise<number> {
+    const [rows] = await db.conn.query('SELECT COUNT(*) AS n FROM django_session')
+    return Number((rows as Array<{n: number}>)[0].n)
+  }
+
+  beforeEach(async () => {
+    db = await freshDatabase()
+    await db.conn.query(djangoSessionDdl('django_session'))
+    const expires = utcDatetime(new Date(Date.now() + 3_600_000))
+    for (const [i, key] of KEYS.entries()) {
+      await db.conn.query('INSERT INTO django_session VALUES (?, ?, ?)', [key, encodeSigned({_auth_user_id: i < 2 ? '42' : '7'}, {secretKey: 'k'}), expires])
+    }
+  })
+
+  afterEach(async () => {
+    await db.conn.end()
+  })
+
+  it('purge asks with the count, the user and the store; "no" deletes nothing', async () => {
+    const r = await onTerminal(['sessions', 'purge', '--store', db.url, '--user', '42'], {answer: 'n\r', waitFor: /Delete 2 sessions/})
+    assert.ok(r.answered, r.output)
+    assert.match(r.output, new RegExp(`Delete 2 sessions of user 42 from mysql://root@127\\.0\\.0\\.1:\\d+/${db.database} \\(table ${db.database}\\.django_session\\)\\?`))
+    assert.ok(r.output.includes(fingerprint(KEYS[0])), 'the sessions are shown before the question')
+    assert.match(r.output, /not confirmed: nothing was deleted/)
+    assert.equal(r.exitCode, 3)
+    assert.equal(await count(), 3)
+  })
+
+  it('purge deletes after "yes"', async () => {
+    const r = await onTerminal(['sessions', 'purge', '--store', db.url, '--user', '42'], {answer: 'y\r', waitFor: /Delete 2 sessions/})
+    assert.equal(r.exitCode, 0, r.output)
+    assert.match(r.output, /Deleted 2 sessions of user 42\./)
+    assert.equal(await count(), 1)
+  })
+
+  it('colours the table, and not with NO_COLOR', async () => {
+    const coloured = await onTerminal(['sessions', 'list', '--store', db.url, '--user', '42'])
+    // eslint-disable-next-line no-control-regex
+    assert.match(coloured.output, /\u001B\[\d+m/)
+    const plain = await onTerminal(['sessions', 'list', '--store', db.url, '--user', '42'], {env: {NO_COLOR: '1'}})
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(plain.output.replaceAll(/\u001B\[\?25[hl]/g, ''), /\u001B\[\d+m/)
+    assert.match(plain.output, /2 live sessions of user 42/)
+  })
+
+  it('without a terminal, a successful run writes nothing to stderr (no spinner, no colour)', async () => {
+    const r = await sessionctl(['sessions', 'list', '--store', db.url, '--user', '42'], {env: {NO_COLOR: undefined}})
+    assert.equal(r.code, 0)
+    assert.equal(r.stderr, '')
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(r.stdout, /\u001B\[/)
+  })
+})

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+
+import {formatNaive, normalizeNaive, parseNaive} from '../../src/stores/sql-time.js'
+
+describe('naive DATETIME text and time zones', () => {
+  it('reads UTC wall time by default, with microseconds', () => {
+    assert.equal(parseNaive('2026-11-26 12:30:00.123456')!.toISOString(), '2026-11-26T12:30:00.123Z')
+    assert.equal(parseNaive('2026-11-26 12:30:00')!.toISOString(), '2026-11-26T12:30:00.000Z')
+  })
+
+  it('reads wall time in a zone across daylight-saving changes', () => {
+    assert.equal(parseNaive('2026-03-29 01:30:00', 'Europe/Paris')!.toISOString(), '2026-03-29T00:30:00.000Z')
+    assert.equal(parseNaive('2026-03-29 03:30:00', 'Europe/Paris')!.toISOString(), '2026-03-29T01:30:00.000Z')
+    assert.equal(parseNaive('2026-07-01 12:00:00', 'America/New_York')!.toISOString(), '2026-07-01T16:00:00.000Z')
+    assert.equal(parseNaive('2026-12-01 12:00:00', 'America/New_York')!.toISOString(), '2026-12-01T17:00:00.000Z')
+  })
+
+  it('writes wall time in a zone', () => {
+    assert.equal(formatNaive(new Date('2026-07-01T10:00:00Z'), 'Europe/Paris'), '2026-07-01 12:00:00.000000')
+    assert.equal(formatNaive(new Date('2026-12-01T10:00:00.250Z'), 'UTC', 42), '2026-12-01 10:00:00.250042')
+  })
+
+  it('round-trips every half hour of a year in a DST zone, except the repeated autumn hour', () => {
+    const walls = new Map<string, number[]>()
+    for (let t = Date.UTC(2026, 0, 1); t < Date.UTC(2027, 0, 1); t += 1_800_000) {
+      const wall = formatNaive(new Date(t), 'Europe/Paris')
+      walls.set(wall, [...(walls.get(wall) ?? []), t])
+    }
+
+    let ambiguous = 0
+    for (const [wall, instants] of walls) {
+      const parsed = parseNaive(wall, 'Europe/Paris')!.getTime()
+      if (instants.length === 1) assert.equal(parsed, instants[0], wall)
+      else {
+        // 02:00-03:00 on the last Sunday of October happens twice; a naive value cannot say which.
+        ambiguous++
+        assert.ok(instants.includes(parsed), wall)
+      }
+    }
+
+    assert.equal(ambiguous, 2)
+  })
+
+  it('rejects text that is not a DATETIME', () => {
+    assert.equal(parseNaive('yesterday'), null)
+  })
+
+  it('pads to microseconds so values compare as strings', () => {
+    assert.equal(normalizeNaive('2026-11-26 12:30:00'), '2026-11-26 12:30:00.000000')
+    assert.equal(normalizeNaive('2026-11-26 12:30:00.5'), '2026-11-26 12:30:00.500000')
+    assert.ok(normalizeNaive('2026-11-26 12:30:00') < normalizeNaive('2026-11-26 12:30:00.000001'))
+  })
+})

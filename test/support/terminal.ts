@@ -1,0 +1,31 @@
+/** Runs the built binary on a real pseudo-terminal (via Python's pty module), as an operator would. */
+import {execFile} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
+const HELPER = fileURLToPath(new URL('terminal.py', import.meta.url))
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+export interface PtyResult {
+  answered: boolean
+  exitCode: number
+  output: string
+}
+
+export function onTerminal(
+  args: string[],
+  options: {answer?: string; env?: Record<string, string>; waitFor?: RegExp} = {},
+): Promise<PtyResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('/usr/bin/python3', [HELPER], {maxBuffer: 16 * 1024 * 1024}, (error, stdout) => {
+      if (error) reject(error)
+      else resolve(JSON.parse(stdout) as PtyResult)
+    })
+    child.stdin!.end(JSON.stringify({
+      answer: options.answer ?? '',
+      argv: [process.execPath, BIN, ...args],
+      env: {TERM: 'xterm-256color', ...options.env},
+      unset: ['NO_COLOR', 'FORCE_COLOR', 'SESSIONCTL_STORE', 'SESSIONCTL_CONFIG'],
+      waitFor: options.waitFor?.source ?? null,
+    }))
+  })
+}
