@@ -18,13 +18,13 @@ export interface SessionJson {
 
 export function sessionJson(session: Session, showKeys: boolean): SessionJson {
   return {
-    expired: session.expired,
-    expiresAt: session.expiresAt ? session.expiresAt.toISOString() : null,
     id: displayKey(session.key, showKeys),
-    size: session.size,
-    state: session.expired ? 'expired' : 'live',
-    store: session.store,
     userId: session.userId,
+    expiresAt: session.expiresAt ? session.expiresAt.toISOString() : null,
+    expired: session.expired,
+    state: session.expired ? 'expired' : 'live',
+    size: session.size,
+    store: session.store,
   }
 }
 
@@ -32,12 +32,12 @@ export function storeScanJson(scan: StoreScan): Record<string, unknown> {
   if (scan.error) return {error: scan.error.message, store: scan.store}
   const s = scan.summary!
   return {
-    badSignature: s.badSignature,
-    kept: s.kept,
-    matched: s.matched,
-    scanned: s.scanned,
     store: s.store,
+    scanned: s.scanned,
+    matched: s.matched,
+    kept: s.kept,
     undecodable: s.undecodable,
+    badSignature: s.badSignature,
   }
 }
 

@@ -11,11 +11,13 @@ const fixtures = djangoFixtures()
 const signed = fixtures.cases.filter(c => c.family === 'django-signed')
 
 describe('django codec (golden fixtures from Django 3.2.25)', () => {
-  it('uses the shared fixture file unchanged', function () {
-    const shared = new URL('../../../shared/fixtures/django.json', import.meta.url)
-    if (!existsSync(shared)) this.skip() // a clone outside the workspace has only the copy
-    assert.equal(readFileSync(new URL('../fixtures/django.json', import.meta.url), 'utf8'), readFileSync(shared, 'utf8'))
-  })
+  // In the workspace the shared fixtures sit next to the repository: the copy must not drift.
+  const shared = new URL('../../../shared/fixtures/django.json', import.meta.url)
+  if (existsSync(shared)) {
+    it('uses the shared fixture file unchanged', () => {
+      assert.equal(readFileSync(new URL('../fixtures/django.json', import.meta.url), 'utf8'), readFileSync(shared, 'utf8'))
+    })
+  }
 
   it('covers every django-signed case', () => {
     assert.ok(signed.length >= 14, `only ${signed.length} signed cases`)

@@ -83,7 +83,7 @@ A fingerprint can be given to "purge --except".`
       sessions: collected,
       stores: scans.map(s => storeScanJson(s)),
       summary: {
-        badSignature: t.badSignature, matched: t.matched, scanned: t.scanned, undecodable: t.undecodable,
+        scanned: t.scanned, matched: t.matched, undecodable: t.undecodable, badSignature: t.badSignature,
       },
     }
 

@@ -89,7 +89,9 @@ what would be deleted and deletes nothing.`
     if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, flags['show-keys'])
     report(this, {
       failures: storeFailures(selection.scans),
-      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected`,
+      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
+        t.kept > 0 ? `, ${t.kept} kept by --except` : ''
+      }`,
       output: json ? 'json' : 'table',
       scans: selection.scans,
       seconds: (Date.now() - started) / 1000,
@@ -165,22 +167,22 @@ what would be deleted and deletes nothing.`
     const byStore = new Map(deletions.map(d => [d.store, d]))
     const sum = (pick: (d: StoreDeletion) => number): number => deletions.reduce((n, d) => n + pick(d), 0)
     return {
-      changed: sum(d => d.summary?.changed ?? 0),
-      deleted: sum(d => d.summary?.deleted ?? d.deletedBeforeError ?? 0),
       dryRun: o.dryRun,
-      gone: sum(d => d.summary?.gone ?? 0),
-      kept: t.kept,
+      user: o.userId,
       matched: t.matched,
+      deleted: sum(d => d.summary?.deleted ?? d.deletedBeforeError ?? 0),
+      kept: t.kept,
+      changed: sum(d => d.summary?.changed ?? 0),
+      gone: sum(d => d.summary?.gone ?? 0),
       sessions: [...selection.sessions.values()].flat().map(s => sessionJson(s, o.showKeys)),
       stores: selection.scans.map(scan => {
         const d = byStore.get(scan.store)
         return {
           ...storeScanJson(scan),
-          ...(d ? {changed: d.summary?.changed ?? 0, deleted: d.summary?.deleted ?? d.deletedBeforeError ?? 0, gone: d.summary?.gone ?? 0} : {deleted: 0}),
+          ...(d ? {deleted: d.summary?.deleted ?? d.deletedBeforeError ?? 0, changed: d.summary?.changed ?? 0, gone: d.summary?.gone ?? 0} : {deleted: 0}),
           ...(d?.error ? {error: d.error.message} : {}),
         }
       }),
-      user: o.userId,
     }
   }
 }
