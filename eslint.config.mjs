@@ -30,10 +30,13 @@ export default [
       'perfectionist/sort-switch-case': 'off',
       // Object keys follow meaning (JSON output is read by people), not the alphabet.
       'perfectionist/sort-objects': 'off',
+      'perfectionist/sort-interfaces': 'off',
+      'perfectionist/sort-object-types': 'off',
       'unicorn/no-array-reduce': 'off',
       'unicorn/no-null': 'off',
       'unicorn/no-process-exit': 'off',
       'unicorn/prefer-code-point': 'off',
+      'unicorn/consistent-function-scoping': 'off',
       'unicorn/prefer-event-target': 'off',
       'unicorn/prefer-top-level-await': 'off',
       'unicorn/prevent-abbreviations': 'off',

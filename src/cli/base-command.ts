@@ -35,11 +35,32 @@ export abstract class SessionsCommand extends Command {
       min: 1,
       summary: 'Seconds to wait for a store to answer when connecting.',
     }),
+    'data-column': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Column holding the session payload (default from the format).',
+    }),
+    'expiry-column': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Column holding the expiry (default from the format).',
+    }),
+    'expiry-unit': Flags.option({
+      helpGroup: 'FORMAT',
+      options: ['datetime', 'unix-seconds', 'unix-ms'] as const,
+      summary: 'What the expiry column holds (default from the format).',
+    })(),
     format: Flags.string({
       char: 'f',
       helpGroup: 'FORMAT',
       options: PRESET_NAMES,
       summary: 'Session format preset (default: the profile’s, else django).',
+    }),
+    'key-column': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Column holding the session key (default from the format).',
+    }),
+    prefix: Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Redis key prefix: literal (sess:, session:); for django-cache the cache’s <KEY_PREFIX>:<VERSION>: (default :1:).',
     }),
     salt: Flags.string({
       helpGroup: 'FORMAT',
@@ -59,7 +80,7 @@ export abstract class SessionsCommand extends Command {
       env: 'SESSIONCTL_STORE',
       helpGroup: 'STORE',
       multiple: true,
-      summary: 'Store URL (mysql://user@host:3306/db) or profile name; repeat to cover several stores.',
+      summary: 'Store URL (mysql://user@host:3306/db, redis://host:6379/0, redis+cluster://h1:7000,h2:7001, redis+sentinel://h:26379/name/0) or profile name; repeatable.',
     }),
     table: Flags.string({
       helpGroup: 'FORMAT',
@@ -191,16 +212,30 @@ export abstract class SessionsCommand extends Command {
     }
 
     const overrides: StoreSettings = {}
-    if (flags.format !== undefined) overrides.format = flags.format
-    if (flags.table !== undefined) overrides.table = flags.table
-    if (flags['time-zone'] !== undefined) overrides.timeZone = flags['time-zone']
-    if (flags['user-path'] !== undefined) overrides.userPath = flags['user-path']
-    if (flags.salt !== undefined) overrides.salt = flags.salt
+    for (const [flag, setting] of SETTING_FLAGS) {
+      const value = flags[flag]
+      if (value !== undefined) overrides[setting] = value
+    }
+
     const needsConfig = flags.config !== undefined || values.some(v => !/^[a-z][\d+.a-z-]*:\/\//i.test(v))
     const config = needsConfig ? loadConfig(flags.config, this.config.configDir) : undefined
     return resolveStores(values, config, overrides)
   }
 }
+
+/** Flags that override a profile's store settings, by the setting they set. */
+const SETTING_FLAGS = [
+  ['format', 'format'],
+  ['table', 'table'],
+  ['key-column', 'keyColumn'],
+  ['data-column', 'dataColumn'],
+  ['expiry-column', 'expiryColumn'],
+  ['expiry-unit', 'expiryUnit'],
+  ['prefix', 'prefix'],
+  ['salt', 'salt'],
+  ['time-zone', 'timeZone'],
+  ['user-path', 'userPath'],
+] as const satisfies ReadonlyArray<readonly [keyof BaseFlags<typeof SessionsCommand>, keyof StoreSettings]>
 
 function oneLine(error: Error, exitCode: number): string {
   const lines = String(error.message || error).split('\n').map(l => l.trim()).filter(Boolean)

@@ -1,40 +1,79 @@
-import type {SqlLayout, StoreLayout} from '../stores/contract.js'
+import type {RedisLayout, SqlLayout, StoreLayout} from '../stores/contract.js'
 
 import {UsageError} from '../errors.js'
 import {type Codec, parseUserPath} from './codec.js'
+import {createDjangoCacheCodec} from './django-cache.js'
 import {createDjangoCodec, DJANGO_USER_PATH} from './django.js'
+import {createExpressCodec, EXPRESS_USER_PATH} from './express.js'
 
 /**
- * A format preset binds a codec to the places its framework keeps sessions by default.
- * Flags (--table, --user-path...) and profile settings override the defaults.
+ * A format preset binds a codec to the places its framework keeps sessions by default
+ * (docs/session-formats.md). Flags (--table, --prefix, --user-path...) and profile settings
+ * override the defaults.
  */
 export interface Preset {
-  createCodec(options: CodecSettings): Codec
-  defaultUserPath: readonly string[]
   name: string
-  sql?: SqlLayout
   summary: string
+  defaultUserPath: readonly string[]
+  createCodec(options: CodecSettings): Codec
+  sql?: SqlLayout
+  /** Redis keys for a `--prefix` value (undefined = the framework's default). */
+  redis?(prefix: string | undefined): RedisLayout
 }
 
 export interface CodecSettings {
-  salt?: string
   secretKeys: readonly string[]
+  salt?: string
   userPath: readonly string[]
 }
+
+// Django session keys: get_random_string(32, [a-z0-9]). As a SCAN glob, Redis filters them itself.
+const DJANGO_KEY_GLOB = '[a-z0-9]'.repeat(32)
+const DJANGO_KEY = /^[\da-z]{32}$/
 
 const presets: Record<string, Preset> = {
   django: {
     createCodec: o => createDjangoCodec({salt: o.salt, secretKeys: o.secretKeys, userPath: o.userPath}),
     defaultUserPath: DJANGO_USER_PATH,
     name: 'django',
+    // django-redis-sessions stores the same signed string under `<prefix><key>` (no prefix by default).
+    redis: prefix => ({keyGlob: DJANGO_KEY_GLOB, keyPattern: DJANGO_KEY, prefixes: [prefix ?? '']}),
     sql: {
+      table: 'django_session',
+      keyColumn: 'session_key',
       dataColumn: 'session_data',
       expiryColumn: 'expire_date',
       expiryUnit: 'datetime',
-      keyColumn: 'session_key',
-      table: 'django_session',
+      liveWhen: 'after-now',
     },
-    summary: 'Django db/cached_db sessions (django_session), signed ≥3.1 or legacy format, JSON or pickle',
+    summary: 'Django db/cached_db rows (django_session) and django-redis-sessions keys: signed ≥3.1 or legacy, JSON or pickle',
+  },
+  'django-cache': {
+    createCodec: o => createDjangoCacheCodec({userPath: o.userPath}),
+    defaultUserPath: DJANGO_USER_PATH,
+    name: 'django-cache',
+    // `--prefix` is the cache's KEY_PREFIX and VERSION as Django joins them (`<prefix>:<version>:`).
+    redis(prefix) {
+      const base = `${prefix ?? ':1:'}django.contrib.sessions.`
+      return {keyGlob: DJANGO_KEY_GLOB, keyPattern: DJANGO_KEY, prefixes: [`${base}cached_db`, `${base}cache`]}
+    },
+    summary: 'Django cache and cached_db sessions in Redis (:1:django.contrib.sessions.cache…): pickled dicts, optionally compressed',
+  },
+  express: {
+    createCodec: o => createExpressCodec({userPath: o.userPath}),
+    defaultUserPath: EXPRESS_USER_PATH,
+    name: 'express',
+    // connect-redis: `sess:<sid>`; the sid is whatever genid made (uid-safe by default).
+    redis: prefix => ({keyGlob: '*', keyPattern: /^.+$/s, prefixes: [prefix ?? 'sess:']}),
+    sql: {
+      table: 'sessions',
+      keyColumn: 'session_id',
+      dataColumn: 'data',
+      expiryColumn: 'expires',
+      expiryUnit: 'unix-seconds',
+      liveWhen: 'not-before-now',
+    },
+    summary: 'express-session via connect-redis (sess:<sid>) or express-mysql-session (sessions table); user at passport.user',
   },
 }
 
@@ -47,11 +86,12 @@ export function getPreset(name: string): Preset {
 }
 
 export interface LayoutOverrides {
+  table?: string
+  keyColumn?: string
   dataColumn?: string
   expiryColumn?: string
   expiryUnit?: string
-  keyColumn?: string
-  table?: string
+  prefix?: string
 }
 
 const EXPIRY_UNITS = new Set(['auto', 'datetime', 'unix-ms', 'unix-seconds'])
@@ -65,6 +105,7 @@ export function layoutFor(preset: Preset, overrides: LayoutOverrides): StoreLayo
     }
 
     layout.sql = {
+      ...preset.sql,
       dataColumn: overrides.dataColumn ?? preset.sql.dataColumn,
       expiryColumn: overrides.expiryColumn ?? preset.sql.expiryColumn,
       expiryUnit: (overrides.expiryUnit ?? preset.sql.expiryUnit) as SqlLayout['expiryUnit'],
@@ -73,6 +114,7 @@ export function layoutFor(preset: Preset, overrides: LayoutOverrides): StoreLayo
     }
   }
 
+  if (preset.redis) layout.redis = preset.redis(overrides.prefix)
   return layout
 }
 

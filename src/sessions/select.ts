@@ -5,17 +5,19 @@ import type {ScanSummary, Session, SessionFilter} from '../stores/contract.js'
 
 /** One stored session as an adapter reads it, before decoding. */
 export interface RawSession {
+  key: string
+  value: Buffer
+  /** Expiry as the store records it (column or TTL); null when the store has none. */
+  expiresAt: Date | null
   /**
    * Whether the store considers it expired, by the framework's own rule (e.g. Django's
    * `expire_date > now` is live). Undefined when the store keeps no expiry: the payload decides.
    */
   expired?: boolean
-  /** Expiry as the store records it (column or TTL); null when the store has none. */
-  expiresAt: Date | null
   /** The store's own text of the expiry (column value, TTL), part of the version. */
   expiryToken: string
-  key: string
-  value: Buffer
+  /** Adapter-specific locator (see Session.ref). */
+  ref?: string
 }
 
 /**
@@ -23,7 +25,8 @@ export interface RawSession {
  * selection. Adapters compute it the same way when they re-read rows at delete time.
  */
 export function sessionVersion(value: Buffer, expiryToken: string): string {
-  return createHash('sha1').update(value).update('\0').update(expiryToken).digest('base64')
+  // Hex SHA-1 of value, NUL, expiry: Redis computes the same in Lua (redis.sha1hex).
+  return createHash('sha1').update(value).update('\0').update(expiryToken).digest('hex')
 }
 
 /**
@@ -78,6 +81,7 @@ export class Selector {
       expired,
       expiresAt,
       key: raw.key,
+      ...(raw.ref === undefined ? {} : {ref: raw.ref}),
       size: raw.value.length,
       store: summary.store,
       userId: decoded.userId,

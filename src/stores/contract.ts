@@ -47,6 +47,8 @@ export interface Session {
   expiresAt: Date | null
   /** The raw session key (a bearer credential: display through `displayKey`). */
   key: string
+  /** Where the adapter finds it again when that is more than the key (e.g. the full Redis key). */
+  ref?: string
   /** Stored size in bytes. */
   size: number
   /** The store's label. */
@@ -118,15 +120,33 @@ export interface StoreOptions {
 /** Where a preset keeps its sessions; each adapter reads the part that concerns it. */
 export interface StoreLayout {
   sql?: SqlLayout
+  redis?: RedisLayout
+}
+
+export interface RedisLayout {
+  /**
+   * Literal key prefixes in front of the session key, longest first (Django's cache engine
+   * and cached_db keep one each). Shown to the operator and escaped for SCAN MATCH.
+   */
+  prefixes: string[]
+  /** SCAN MATCH glob for the session-key part (e.g. 32 × `[a-z0-9]` for Django keys). */
+  keyGlob: string
+  /** What a session key looks like; keys under the prefix that do not match are skipped. */
+  keyPattern: RegExp
 }
 
 export interface SqlLayout {
+  table: string
+  keyColumn: string
   dataColumn: string
   expiryColumn: string
   /** How the expiry column encodes time; `auto` = from the column type, refusing to guess ints. */
   expiryUnit: ExpiryUnit
-  keyColumn: string
-  table: string
+  /**
+   * The framework's rule for "still live": Django serves `expire_date > now`,
+   * express-mysql-session serves `expires >= now` (in whole seconds).
+   */
+  liveWhen?: 'after-now' | 'not-before-now'
 }
 
 export type ExpiryUnit = 'auto' | 'datetime' | 'unix-ms' | 'unix-seconds'

@@ -14,6 +14,11 @@ type Opener = (url: string, options: StoreOptions) => Promise<SessionStore>
 const adapters = new Map<string, () => Promise<Opener>>([
   ['mariadb:', async () => (await import('./mysql.js')).openMysqlStore],
   ['mysql:', async () => (await import('./mysql.js')).openMysqlStore],
+  ['redis+cluster:', async () => (await import('./redis.js')).openRedisStore],
+  ['redis+sentinel:', async () => (await import('./redis.js')).openRedisStore],
+  ['redis:', async () => (await import('./redis.js')).openRedisStore],
+  ['rediss+cluster:', async () => (await import('./redis.js')).openRedisStore],
+  ['rediss:', async () => (await import('./redis.js')).openRedisStore],
 ])
 
 const PUBLIC_SCHEMES = [...adapters.keys()]

@@ -140,7 +140,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   const core = await connect(target, label)
   try {
     const columns = await inspectTable(core.promise(), database, table, layout, label)
-    return new MysqlStore(core, label, `${quote(database)}.${quote(table)}`, columns, options)
+    return new MysqlStore(core, label, `${quote(database)}.${quote(table)}`, columns, options, layout.liveWhen)
   } catch (error) {
     core.destroy()
     throw error instanceof StoreError ? error : storeError(error, label, target)
@@ -225,6 +225,7 @@ class MysqlStore implements SessionStore {
     private readonly table: string,
     private readonly columns: Columns,
     private readonly options: StoreOptions,
+    private readonly liveWhen: SqlLayout['liveWhen'] = 'after-now',
   ) {
     this.conn = core.promise()
   }
@@ -356,17 +357,24 @@ class MysqlStore implements SessionStore {
     }
 
     case 'unix-seconds': {
-      return Math.floor(clock.now.getTime() / 1000)
+      // express-mysql-session compares with Math.round(Date.now() / 1000).
+      return Math.round(clock.now.getTime() / 1000)
     }
     }
   }
 
-  /** SQL condition for a state, by the framework's rule: live is `expiry > now`. */
+  /** True when a stored expiry means "expired", by the framework's rule. */
+  private isExpired(expiry: number | string, cutoff: number | string): boolean {
+    return this.liveWhen === 'not-before-now' ? expiry < cutoff : expiry <= cutoff
+  }
+
+  /** SQL condition for a state, by the framework's rule (Django: live is `expiry > now`). */
   private stateCondition(state: SessionFilter['state'], clock: Clock): [string, unknown[]] {
     if (state === 'all') return ['', []]
     const column = quote(this.columns.expiry)
     const cutoff = this.cutoff(clock)
-    return state === 'live' ? [` WHERE ${column} > ?`, [cutoff]] : [` WHERE ${column} <= ?`, [cutoff]]
+    const [live, expired] = this.liveWhen === 'not-before-now' ? ['>=', '<'] : ['>', '<=']
+    return [` WHERE ${column} ${state === 'live' ? live : expired} ?`, [cutoff]]
   }
 
   private toRaw(row: [string, Buffer | null, null | number | string], clock: Clock): RawSession {
@@ -377,12 +385,12 @@ class MysqlStore implements SessionStore {
     if (this.columns.expiryKind === 'datetime') {
       if (expiry !== null) {
         expiresAt = parseNaive(String(expiry), clock.timeZone)
-        expired = normalizeNaive(String(expiry)) <= clock.wallNow
+        expired = this.isExpired(normalizeNaive(String(expiry)), clock.wallNow)
       }
     } else if (expiry !== null) {
       const n = Number(expiry)
       expiresAt = new Date(this.columns.expiryKind === 'unix-ms' ? n : n * 1000)
-      expired = (n as number) <= (this.cutoff(clock) as number)
+      expired = this.isExpired(n, this.cutoff(clock))
     }
 
     return {

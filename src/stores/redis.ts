@@ -1,0 +1,385 @@
+import calculateSlot from 'cluster-key-slot'
+import {Cluster, Redis, type RedisOptions} from 'ioredis'
+import {readFileSync} from 'node:fs'
+
+import type {
+  DeleteOptions,
+  DeleteSummary,
+  RedisLayout,
+  ScanSummary,
+  Session,
+  SessionFilter,
+  SessionSink,
+  SessionStore,
+  StoreOptions,
+} from './contract.js'
+
+import {redact, registerSecret, safeUrl} from '../cli/redact.js'
+import {PartialFailureError, StoreError, UsageError} from '../errors.js'
+import {type RawSession, Selector} from '../sessions/select.js'
+
+const SCAN_COUNT = 1000
+const DEFAULT_DELETE_BATCH = 500
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000
+const COMMAND_TIMEOUT_MS = 15_000
+
+/**
+ * Deletes each key only if its value is still the one selected: the version is the hex SHA-1
+ * of value, NUL, expiry token (empty for Redis), as `sessionVersion` computes it.
+ * All KEYS of one call are in one slot (cluster) or one batch (standalone).
+ */
+const COMPARE_AND_DELETE = `
+local deleted, changed, gone = 0, 0, 0
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if not value then
+    gone = gone + 1
+  elseif redis.sha1hex(value .. '\\0') == ARGV[i] then
+    redis.call('UNLINK', key)
+    deleted = deleted + 1
+  else
+    changed = changed + 1
+  end
+end
+return {deleted, changed, gone}
+`
+
+type Client = Cluster | Redis
+
+/**
+ * Where to connect: `redis://[user:password@]host:6379/0`, `rediss://…` (TLS),
+ * `redis+cluster://host1:7000,host2:7001` (any nodes of the cluster),
+ * `redis+sentinel://host1:26379,host2:26379/mymaster/0` (sentinels, master name, database).
+ */
+export interface RedisTarget {
+  kind: 'cluster' | 'sentinel' | 'standalone'
+  label: string
+  nodes: Array<{host: string; port: number}>
+  options: RedisOptions
+  sentinelName?: string
+}
+
+const URL_PARAMS = new Set(['tls-ca', 'tls-insecure'])
+
+export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): RedisTarget {
+  const match = /^(redis|rediss|redis\+cluster|rediss\+cluster|redis\+sentinel):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(raw)
+  if (!match) throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected redis://host:6379/0`)
+  const [, scheme, auth, hosts, path, query] = match
+  const lower = scheme.toLowerCase()
+  const kind = lower.includes('cluster') ? 'cluster' : (lower.includes('sentinel') ? 'sentinel' : 'standalone')
+  const tls = lower.startsWith('rediss')
+  const [user, password] = parseAuth(auth)
+  const pass = password ?? process.env.REDIS_PASSWORD
+  registerSecret(pass)
+  const defaultPort = kind === 'sentinel' ? 26_379 : 6379
+  const nodes = hosts.split(',').map(h => parseHost(h, defaultPort, raw))
+  if (kind === 'standalone' && nodes.length !== 1) {
+    throw new UsageError(`"${safeUrl(raw)}" names several hosts: use redis+cluster:// or redis+sentinel://`)
+  }
+
+  const params = new URLSearchParams(query ?? '')
+  for (const key of params.keys()) {
+    if (!URL_PARAMS.has(key)) throw new UsageError(`unknown option "${key}" in ${safeUrl(raw)}: supported are ${[...URL_PARAMS].join(', ')}`)
+  }
+
+  const segments = (path ?? '').split('/').filter(Boolean)
+  let sentinelName: string | undefined
+  if (kind === 'sentinel') {
+    sentinelName = segments.shift()
+    if (!sentinelName) throw new UsageError(`"${safeUrl(raw)}" needs the master name: redis+sentinel://host:26379/mymaster/0`)
+  }
+
+  const dbText = segments.shift() ?? '0'
+  if (segments.length > 0 || !/^\d{1,5}$/.test(dbText)) throw new UsageError(`invalid database "${dbText}" in ${safeUrl(raw)}: use a number, e.g. /0`)
+  const db = Number(dbText)
+  if (kind === 'cluster' && db !== 0) throw new UsageError(`Redis Cluster has only database 0 (${safeUrl(raw)})`)
+  const options: RedisOptions = {
+    connectTimeout: connectTimeoutMs,
+    db,
+    password: pass,
+    username: user,
+  }
+  if (tls) {
+    options.tls = {rejectUnauthorized: !params.has('tls-insecure')}
+    const ca = params.get('tls-ca')
+    if (ca) {
+      try {
+        options.tls.ca = readFileSync(ca)
+      } catch {
+        throw new UsageError(`cannot read the CA file "${ca}" given in tls-ca`)
+      }
+    }
+  }
+
+  if (kind === 'sentinel' && process.env.REDIS_SENTINEL_PASSWORD) {
+    registerSecret(process.env.REDIS_SENTINEL_PASSWORD)
+    options.sentinelPassword = process.env.REDIS_SENTINEL_PASSWORD
+  }
+
+  return {
+    kind, label: safeUrl(raw), nodes, options, sentinelName,
+  }
+}
+
+function parseAuth(auth: string | undefined): [string | undefined, string | undefined] {
+  if (!auth) return [undefined, undefined]
+  const colon = auth.indexOf(':')
+  const decode = (s: string): string | undefined => (s === '' ? undefined : decodeURIComponent(s))
+  return colon === -1 ? [decode(auth), undefined] : [decode(auth.slice(0, colon)), decode(auth.slice(colon + 1))]
+}
+
+function parseHost(text: string, defaultPort: number, raw: string): {host: string; port: number} {
+  const m = /^(\[[^\]]+]|[^:]+)(?::(\d{1,5}))?$/.exec(text)
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2])
+  if (!m || port < 1 || port > 65_535) throw new UsageError(`invalid host "${text}" in ${safeUrl(raw)}`)
+  return {host: m[1].replaceAll(/^\[|]$/g, ''), port}
+}
+
+/** Escapes glob characters so a literal prefix can go into SCAN MATCH. */
+export function escapeGlob(text: string): string {
+  return text.replaceAll(/[*?[\\\]]/g, c => `\\${c}`)
+}
+
+function commonPrefix(values: readonly string[]): string {
+  let prefix = values[0] ?? ''
+  for (const v of values) while (!v.startsWith(prefix)) prefix = prefix.slice(0, -1)
+  return prefix
+}
+
+export async function openRedisStore(url: string, options: StoreOptions): Promise<SessionStore> {
+  const target = parseRedisUrl(url, options.connectTimeoutMs)
+  const layout = options.layout.redis
+  if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in Redis`)
+  const shown = layout.prefixes.length === 1 ? `prefix "${layout.prefixes[0]}"` : `prefixes ${layout.prefixes.map(p => `"${p}"`).join(', ')}`
+  const label = `${target.label} (${shown})`
+  const client = await connect(target, label)
+  return new RedisStore(client, target.kind === 'cluster', label, layout, options)
+}
+
+async function connect(target: RedisTarget, label: string): Promise<Client> {
+  // Fail fast: by default ioredis retries forever and queues commands while offline.
+  const common: RedisOptions = {
+    ...target.options,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    protocol: 2,
+    retryStrategy: () => null,
+  }
+  let lastError: Error | undefined
+  let client: Client
+  if (target.kind === 'cluster') {
+    client = new Cluster(target.nodes, {
+      clusterRetryStrategy: () => null,
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      lazyConnect: true,
+      redisOptions: {...common, retryStrategy: undefined} as Cluster['options']['redisOptions'],
+      slotsRefreshTimeout: target.options.connectTimeout,
+    })
+  } else if (target.kind === 'sentinel') {
+    client = new Redis({
+      ...common,
+      name: target.sentinelName,
+      sentinelRetryStrategy: () => null,
+      sentinels: target.nodes,
+    })
+  } else {
+    client = new Redis({...common, host: target.nodes[0].host, port: target.nodes[0].port})
+  }
+
+  client.on('error', (error: Error) => {
+    lastError = error
+  })
+  try {
+    await client.connect()
+    return client
+  } catch (error) {
+    client.disconnect()
+    throw connectionError(lastError ?? (error as Error), label, target)
+  }
+}
+
+function connectionError(error: Error, label: string, target: RedisTarget): StoreError {
+  const e = error as Error & {code?: string}
+  const where = target.nodes.map(n => `${n.host}:${n.port}`).join(',')
+  const message = e.message ?? String(error)
+  if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) {
+    return new StoreError(`cannot connect to ${where}: connection refused (is the Redis server running there?)`, {cause: error})
+  }
+
+  if (/WRONGPASS|NOAUTH|invalid username-password|invalid password/i.test(message)) {
+    return new StoreError(`authentication failed on ${where}: check the user and password (or REDIS_PASSWORD)`, {cause: error})
+  }
+
+  if (e.code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) return new StoreError(`cannot connect to ${where}: timed out`, {cause: error})
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return new StoreError(`cannot connect to ${where}: unknown host`, {cause: error})
+  return new StoreError(`${label}: ${redact(message)}`, {cause: error})
+}
+
+function runtimeError(error: unknown, label: string): StoreError {
+  if (error instanceof StoreError) return error
+  const message = (error as Error)?.message ?? String(error)
+  if (/Connection is closed|ECONNRESET|ECONNREFUSED|Stream isn't writeable|EPIPE/i.test(message)) {
+    return new StoreError(`lost the connection to ${label}`, {cause: error})
+  }
+
+  if (/Command timed out/i.test(message)) return new StoreError(`${label} stopped answering (no reply in ${COMMAND_TIMEOUT_MS / 1000} s)`, {cause: error})
+  return new StoreError(`${label}: ${message}`, {cause: error})
+}
+
+class RedisStore implements SessionStore {
+  readonly capabilities = {keepsExpired: false}
+  private readonly scanPattern: string
+
+  constructor(
+    private readonly client: Client,
+    private readonly cluster: boolean,
+    readonly label: string,
+    private readonly layout: RedisLayout,
+    private readonly options: StoreOptions,
+  ) {
+    const {prefixes} = layout
+    this.scanPattern = prefixes.length === 1 ? `${escapeGlob(prefixes[0])}${layout.keyGlob}` : `${escapeGlob(commonPrefix(prefixes))}*`
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit()
+    } catch {
+      this.client.disconnect()
+    }
+  }
+
+  async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
+    const summary: DeleteSummary = {
+      changed: 0, deleted: 0, gone: 0, stopped: false, store: this.label,
+    }
+    const batchSize = options.batchSize ?? DEFAULT_DELETE_BATCH
+    for (let i = 0; i < sessions.length; i += batchSize) {
+      if (options.signal?.aborted) {
+        summary.stopped = true
+        break
+      }
+
+      // One script call per slot: a cluster refuses multi-key commands across slots.
+      const groups = new Map<number, Session[]>()
+      for (const session of sessions.slice(i, i + batchSize)) {
+        const slot = this.cluster ? calculateSlot(this.redisKey(session)) : 0
+        groups.set(slot, [...(groups.get(slot) ?? []), session])
+      }
+
+      try {
+        const results = await Promise.all([...groups.values()].map(group =>
+          this.client.eval(COMPARE_AND_DELETE, group.length, ...group.map(s => this.redisKey(s)), ...group.map(s => s.version)) as Promise<
+            [number, number, number]
+          >))
+        for (const [deleted, changed, gone] of results) {
+          summary.deleted += deleted
+          summary.changed += changed
+          summary.gone += gone
+        }
+      } catch (error) {
+        const cause = runtimeError(error, this.label)
+        throw new PartialFailureError(
+          `${cause.message}; ${summary.deleted} of ${sessions.length} sessions were deleted before the failure, the rest are intact: rerun to finish`,
+          summary.deleted,
+          {cause},
+        )
+      }
+
+      options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})
+    }
+
+    return summary
+  }
+
+  async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
+    try {
+      const now = await this.serverTime()
+      const selector = new Selector(this.options.codec, filter, this.label, now)
+      for (const node of this.masters()) {
+        let cursor = '0'
+        do {
+          if (filter.signal?.aborted) break
+          const [next, found] = await node.scan(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+          cursor = next
+          const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
+          if (keys.length === 0) continue
+          const values = await this.values(node, keys.map(([redisKey]) => redisKey))
+          const batch: RawSession[] = []
+          for (const [i, [redisKey, key]] of keys.entries()) {
+            const value = values[i]
+            // Expired or deleted between SCAN and GET: no longer a session.
+            if (value) batch.push({
+              expiresAt: null, expiryToken: '', key, ref: redisKey, value,
+            })
+          }
+
+          const selected = selector.select(batch)
+          sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+          if (selected.length > 0) await sink.onSessions?.(await this.withTtl(node, selected, now))
+        } while (cursor !== '0')
+      }
+
+      return selector.summary
+    } catch (error) {
+      throw runtimeError(error, this.label)
+    }
+  }
+
+  private masters(): Redis[] {
+    return this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
+  }
+
+  private redisKey(session: Session): string {
+    return session.ref ?? `${this.layout.prefixes[0]}${session.key}`
+  }
+
+  private async serverTime(): Promise<Date> {
+    const [seconds, micros] = await this.masters()[0].time()
+    return new Date((Number(seconds) * 1000) + Math.floor(Number(micros) / 1000))
+  }
+
+  /** The session key inside a Redis key, or undefined when the key is not a session's. */
+  private sessionKey(redisKey: string): string | undefined {
+    for (const prefix of this.layout.prefixes) {
+      if (redisKey.startsWith(prefix)) {
+        const key = redisKey.slice(prefix.length)
+        return this.layout.keyPattern.test(key) ? key : undefined
+      }
+    }
+
+    return undefined
+  }
+
+  private async values(node: Redis, keys: string[]): Promise<Array<Buffer | null>> {
+    if (!this.cluster) return node.mgetBuffer(keys)
+    // In a cluster the keys of one node span many slots: single-key GETs, pipelined.
+    const pipeline = node.pipeline()
+    for (const key of keys) pipeline.getBuffer(key)
+    const replies = (await pipeline.exec()) ?? []
+    return replies.map(([error, value]) => {
+      if (error) throw error
+      return value as Buffer | null
+    })
+  }
+
+  /** Expiry from the key's TTL, fetched only for the selected sessions. */
+  private async withTtl(node: Redis, sessions: Session[], now: Date): Promise<Session[]> {
+    const pipeline = node.pipeline()
+    for (const s of sessions) pipeline.pttl(this.redisKey(s))
+    const replies = (await pipeline.exec()) ?? []
+    const out: Session[] = []
+    for (const [i, session] of sessions.entries()) {
+      const [error, ttl] = replies[i] ?? []
+      if (error) throw error
+      // -1: no TTL (the payload's expiry stands); -2: gone meanwhile (a purge will count it).
+      if (typeof ttl === 'number' && ttl >= 0) session.expiresAt = new Date(now.getTime() + ttl)
+      out.push(session)
+    }
+
+    return out
+  }
+}
