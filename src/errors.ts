@@ -61,4 +61,14 @@ export class PartialFailureError extends SessionctlError {
     this.name = 'PartialFailureError'
     this.deleted = deleted
   }
+
+  /** A store failed after `deleted` of `total` selected sessions were deleted. */
+  static during(cause: Error, deleted: number, total: number): PartialFailureError {
+    const n = (x: number): string => x.toLocaleString('en-US')
+    return new PartialFailureError(
+      `${cause.message}; ${n(deleted)} of ${n(total)} sessions were deleted before the failure, the rest are intact: rerun to finish`,
+      deleted,
+      {cause},
+    )
+  }
 }

@@ -14,6 +14,7 @@ import {
 } from './config.js'
 import {Progress} from './progress.js'
 import {redact, registerSecret} from './redact.js'
+import {printError} from './report.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SessionsCommand)['baseFlags'] & T['flags']>
 
@@ -114,7 +115,7 @@ export abstract class SessionsCommand extends Command {
     if (this.jsonEnabled()) {
       this.logJson({error: {exitCode, message}})
     } else {
-      process.stderr.write(`${chalk.red('sessionctl:')} ${message}\n`)
+      printError(message)
     }
   }
 

@@ -50,7 +50,7 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
     warn(`${plural(t.badSignature, 'session')} with a bad signature ignored (Django treats them as empty)`)
   }
 
-  for (const failure of failures) warn(`${failure.store} failed: ${failure.error.message}`)
+  if (failures.length > 0) printError(failureText(failures))
   if (failures.length > 0) process.exitCode = ExitCode.PARTIAL
   if (r.stopped) {
     warn('stopped by signal before the scan finished: the results above are incomplete')
@@ -59,5 +59,11 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
 }
 
 export function failureText(failures: ReadonlyArray<{error: Error; store: string}>): string {
-  return failures.map(f => `${f.store}: ${f.error.message}`).join('; ')
+  // Adapter messages often name the store already; say it once.
+  return failures.map(f => (f.error.message.includes(f.store) ? f.error.message : `${f.store}: ${f.error.message}`)).join('; ')
+}
+
+/** An error line on stderr, as the base command prints fatal ones. */
+export function printError(text: string): void {
+  process.stderr.write(`${chalk.red('sessionctl:')} ${redact(text)}\n`)
 }

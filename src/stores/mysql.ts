@@ -278,12 +278,7 @@ class MysqlStore implements SessionStore {
         summary.deleted += doomed.length
       } catch (error) {
         await this.conn.rollback().catch(() => {})
-        const cause = storeError(error, this.label)
-        throw new PartialFailureError(
-          `${cause.message}; ${summary.deleted} of ${sessions.length} sessions were deleted before the failure, the rest are intact: rerun to finish`,
-          summary.deleted,
-          {cause},
-        )
+        throw PartialFailureError.during(storeError(error, this.label), summary.deleted, sessions.length)
       }
 
       options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})

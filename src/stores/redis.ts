@@ -161,6 +161,9 @@ async function connect(target: RedisTarget, label: string): Promise<Client> {
   const common: RedisOptions = {
     ...target.options,
     commandTimeout: COMMAND_TIMEOUT_MS,
+    // ioredis waits this long for a socket that never reports "close" (e.g. a refused one)
+    // before letting the process exit; 2 s by default.
+    disconnectTimeout: 100,
     enableOfflineQueue: false,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
@@ -192,12 +195,20 @@ async function connect(target: RedisTarget, label: string): Promise<Client> {
   client.on('error', (error: Error) => {
     lastError = error
   })
+  // connectTimeout bounds the TCP handshake only; a server that accepts and then stays silent
+  // (stopped, overloaded) would stall the ready check. One deadline covers the whole connect.
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), target.options.connectTimeout)
+  })
   try {
-    await client.connect()
+    await Promise.race([client.connect(), deadline])
     return client
   } catch (error) {
     client.disconnect()
-    throw connectionError(lastError ?? (error as Error), label, target)
+    throw connectionError((error as {code?: string}).code === 'ETIMEDOUT' ? (error as Error) : (lastError ?? (error as Error)), label, target)
+  } finally {
+    clearTimeout(timer)
   }
 }
 
@@ -281,12 +292,7 @@ class RedisStore implements SessionStore {
           summary.gone += gone
         }
       } catch (error) {
-        const cause = runtimeError(error, this.label)
-        throw new PartialFailureError(
-          `${cause.message}; ${summary.deleted} of ${sessions.length} sessions were deleted before the failure, the rest are intact: rerun to finish`,
-          summary.deleted,
-          {cause},
-        )
+        throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, sessions.length)
       }
 
       options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})

@@ -8,7 +8,7 @@ import {
   plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
 } from '../../cli/render.js'
 import {
-  failureText, report, storeFailures, warn,
+  failureText, printError, report, storeFailures, warn,
 } from '../../cli/report.js'
 import {ExitCode, SessionctlError} from '../../errors.js'
 import {KeepList} from '../../sessions/keys.js'
@@ -142,7 +142,7 @@ what would be deleted and deletes nothing.`
     if (failures.length > 0) {
       const text = `${failureText(failures as Array<{error: Error; store: string}>)}`
       if (result.deleted === 0 && failures.length === deletions.length) throw new SessionctlError(text)
-      warn(text)
+      printError(text)
       process.exitCode = ExitCode.PARTIAL
     }
 
