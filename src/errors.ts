@@ -72,3 +72,26 @@ export class PartialFailureError extends SessionctlError {
     )
   }
 }
+
+/** Another cleanup holds the store's lock: this run did nothing (exit 5). */
+export class LockHeldError extends SessionctlError {
+  constructor(message: string) {
+    super(message, ExitCode.LOCKED)
+    this.name = 'LockHeldError'
+  }
+}
+
+/**
+ * The exit code an error asks for, if it is one of ours. Read by shape rather than by class,
+ * so errors from another copy of this module (a test double's) are understood too.
+ */
+export function exitCodeOf(error: unknown): ExitCodeValue | undefined {
+  const code = (error as undefined | {exitCode?: unknown})?.exitCode
+  return typeof code === 'number' && (Object.values(ExitCode) as number[]).includes(code) ? (code as ExitCodeValue) : undefined
+}
+
+/** Sessions a failed run had deleted before it failed (PartialFailureError), else 0. */
+export function deletedBefore(error: unknown): number {
+  const deleted = (error as undefined | {deleted?: unknown})?.deleted
+  return typeof deleted === 'number' ? deleted : 0
+}

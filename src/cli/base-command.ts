@@ -3,7 +3,7 @@ import chalk from 'chalk'
 
 import type {SessionStore} from '../stores/contract.js'
 
-import {ExitCode, SessionctlError, UsageError} from '../errors.js'
+import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {
   getPreset, layoutFor, PRESET_NAMES, userPathFor,
 } from '../formats/presets.js'
@@ -106,7 +106,7 @@ export abstract class SessionsCommand extends Command {
   override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     this.progress.stop()
     const exitCode
-      = error instanceof SessionctlError ? error.exitCode : (error.oclif?.exit === 2 ? ExitCode.USAGE : (error.oclif?.exit ?? ExitCode.ERROR))
+      = exitCodeOf(error) ?? (error.oclif?.exit === 2 ? ExitCode.USAGE : (error.oclif?.exit ?? ExitCode.ERROR))
     // oclif's own exit (e.g. --help, --version) is not an error.
     if ((error as {code?: string}).code === 'EEXIT') throw error
     const message = redact(oneLine(error, exitCode))
@@ -242,9 +242,10 @@ function oneLine(error: Error, exitCode: number): string {
   const lines = String(error.message || error).split('\n').map(l => l.trim()).filter(Boolean)
   let text = lines[0] ?? 'unknown error'
   // oclif parse errors put the useful part first and "See more help with --help" after it.
-  if (exitCode === ExitCode.USAGE && !(error instanceof SessionctlError)) {
+  const ours = exitCodeOf(error) !== undefined
+  if (exitCode === ExitCode.USAGE && !ours) {
     text = lines.filter(l => !/^see more help/i.test(l)).join('; ') + ' (see --help)'
-  } else if (!(error instanceof SessionctlError)) {
+  } else if (!ours) {
     text = `unexpected error: ${text}`
   }
 

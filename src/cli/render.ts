@@ -177,6 +177,6 @@ export function undecodableNote(t: ScanTotals): string | undefined {
   return `${plural(t.undecodable, 'undecodable value')} skipped (${reasons}); never matched, never deleted`
 }
 
-export function plural(n: number, noun: string): string {
-  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : nouns}`
 }

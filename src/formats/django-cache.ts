@@ -3,38 +3,63 @@ import {
 } from './codec.js'
 import {decompress} from './decompress.js'
 import {DJANGO_USER_PATH, parsePayload} from './django.js'
+import {isPickle} from './pickle.js'
+
+const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
 
 /**
- * Values of Django's cache session backend (and cached_db's cache half) in Redis: the session
- * dict itself, not signed, pickled by the cache (Django's RedisCache: protocol 5; django-redis:
- * protocol 4, or its JSON serializer), optionally compressed by django-redis's COMPRESSOR.
- * Both store ints raw, so a bare integer is a cache value that is not a session.
+ * Values of Django's cache session backend (and the cache half of cached_db) in Redis: the session
+ * dict itself, unsigned (docs/session-formats.md §1.5). Django's RedisCache pickles it with
+ * protocol 5; django-redis with protocol 4 or its JSON serializer, optionally compressed by its
+ * COMPRESSOR (zlib, gzip, zstd, lz4; lzma/xz is recognised and refused) when longer than 15 bytes.
+ * Both store ints raw, so a bare integer is a cache value that is not a session. `signature` is
+ * always 'unchecked'; `variant` says what was read, e.g. "pickle+zlib" or "json".
  */
-const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
-const RAW_INTEGER = /^-?\d+$/
-
-export function createDjangoCacheCodec(options: {userPath?: readonly string[]; maxPayloadBytes?: number} = {}): Codec {
+export function createDjangoCacheCodec(options: {maxPayloadBytes?: number; userPath?: readonly string[]} = {}): Codec {
   const userPath = options.userPath ?? DJANGO_USER_PATH
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
   return {
     decode(value: Buffer): Decoded {
       if (value.length === 0) return undecodable('empty')
-      if (value.length <= 20 && RAW_INTEGER.test(value.toString('latin1'))) return undecodable('not a session (raw integer)')
+      if (isRawInteger(value)) return undecodable('not a session (raw integer)')
+      if (value.length > maxPayload) return undecodable('too large')
       const plain = decompress(value, maxPayload)
       if (!plain.ok) return plain
-      const first = plain.bytes[0]
-      // msgpack maps (django-redis MSGPackSerializer) begin 0x80-0x8f, 0xde or 0xdf; a pickle is 0x80 + protocol.
-      if (((first >= 0x81 && first <= 0x8F) || first === 0xDE || first === 0xDF)) return undecodable('msgpack (unsupported)')
-      const parsed = parsePayload(plain.bytes)
+      const {bytes} = plain
+      let serializer: string
+      if (isPickle(bytes)) serializer = 'pickle'
+      else if (bytes[0] === 0x7B) serializer = 'json'
+      else if (isMsgpackMap(bytes[0])) return undecodable('msgpack (unsupported)')
+      else return undecodable('not a pickle or JSON')
+      // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
+      // exact for django-redis's JSONSerializer (json.dumps escapes everything beyond ASCII).
+      const parsed = parsePayload(bytes)
       if (!parsed.ok) return parsed
       return {
         data: parsed.data,
         ok: true,
         signature: 'unchecked',
         userId: userIdText(readPath(parsed.data, userPath)),
-        variant: plain.compression === 'none' ? 'pickle' : `pickle+${plain.compression}`,
+        variant: plain.compression === 'none' ? serializer : `${serializer}+${plain.compression}`,
       }
     },
     name: 'django-cache',
   }
+}
+
+// redis-py writes ints as str(int): an optional minus and decimal digits, nothing else.
+function isRawInteger(value: Buffer): boolean {
+  const start = value[0] === 0x2D ? 1 : 0
+  if (start === value.length) return false
+  for (let i = start; i < value.length; i++) {
+    if (value[i] < 0x30 || value[i] > 0x39) return false
+  }
+
+  return true
+}
+
+// fixmap, map16, map32: how MSGPackSerializer's output for a dict begins. 0x80 + 2..5 is a
+// pickle header and was matched first.
+function isMsgpackMap(first: number): boolean {
+  return (first >= 0x80 && first <= 0x8F) || first === 0xDE || first === 0xDF
 }

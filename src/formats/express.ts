@@ -2,15 +2,19 @@ import {
   type Codec, type Decoded, readPath, undecodable, userIdText,
 } from './codec.js'
 
-/**
- * express-session as connect-redis and express-mysql-session store it: `JSON.stringify(session)`
- * with `cookie.expires` as ISO text (docs/session-formats.md §2). Passport keeps the user at
- * `passport.user`, any JSON type: 42 and "42" are the same user.
- */
+/** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */
 export const EXPRESS_USER_PATH = ['passport', 'user'] as const
+
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
 
-export function createExpressCodec(options: {userPath?: readonly string[]; maxPayloadBytes?: number} = {}): Codec {
+/**
+ * express-session values as connect-redis and express-mysql-session store them:
+ * `JSON.stringify(session)` in UTF-8, with `cookie.expires` as ISO-8601 text, or null for a
+ * browser-session cookie (docs/session-formats.md §2). The user id may be any JSON type; 42 and
+ * "42" are the same user. `expiresAt` comes from `cookie.expires`, `signature` is always
+ * 'unchecked' (the stored value is not signed, only the cookie is) and `variant` is 'json'.
+ */
+export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?: readonly string[]} = {}): Codec {
   const userPath = options.userPath ?? EXPRESS_USER_PATH
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
   return {
@@ -25,11 +29,10 @@ export function createExpressCodec(options: {userPath?: readonly string[]; maxPa
       }
 
       if (data === null || typeof data !== 'object' || Array.isArray(data)) return undecodable('not a session dict')
-      const expires = readPath(data, ['cookie', 'expires'])
-      const expiresAt = typeof expires === 'string' ? new Date(expires) : undefined
+      const expiresAt = dateOf(readPath(data, ['cookie', 'expires']))
       return {
         data: data as Record<string, unknown>,
-        ...(expiresAt && !Number.isNaN(expiresAt.getTime()) ? {expiresAt} : {}),
+        ...(expiresAt ? {expiresAt} : {}),
         ok: true,
         signature: 'unchecked',
         userId: userIdText(readPath(data, userPath)),
@@ -38,4 +41,10 @@ export function createExpressCodec(options: {userPath?: readonly string[]; maxPa
     },
     name: 'express',
   }
+}
+
+function dateOf(value: unknown): Date | undefined {
+  if (typeof value !== 'string') return undefined
+  const date = new Date(value)
+  return Number.isNaN(date.getTime()) ? undefined : date
 }

@@ -3,7 +3,7 @@ import type {
 } from '../stores/contract.js'
 import type {KeepList} from './keys.js'
 
-import {PartialFailureError} from '../errors.js'
+import {deletedBefore} from '../errors.js'
 import {scanStores, type StoreScan} from './scan.js'
 
 export interface PurgeRequest {
@@ -71,7 +71,7 @@ export async function deleteSelection(
       const summary = await store.deleteSessions(sessions, options)
       results.push({store: store.label, summary})
     } catch (error) {
-      const deleted = error instanceof PartialFailureError ? error.deleted : 0
+      const deleted = deletedBefore(error)
       results.push({deletedBeforeError: deleted, error: error as Error, store: store.label})
     }
   }

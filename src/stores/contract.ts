@@ -9,21 +9,27 @@ import type {KeepList} from '../sessions/keys.js'
  * Every adapter passes the same conformance suite (`test/stores/contract-suite.ts`).
  */
 export interface SessionStore {
+  /** How the store is shown to the operator: URL without password, plus table or prefix. */
+  readonly label: string
   readonly capabilities: StoreCapabilities
-  close(): Promise<void>
+  /**
+   * Streams the sessions that pass `filter` to `sink`, in bounded batches, and returns what was
+   * scanned. Never holds the whole store in memory.
+   */
+  listSessions(filter: SessionFilter, sink?: SessionSink): Promise<ScanSummary>
   /**
    * Deletes exactly these sessions (as returned by listSessions), each only if it is still the
    * same version it was when selected: a session re-written or re-owned meanwhile survives.
    * Works in bounded batches, each short; stops between batches when `signal` aborts.
    */
   deleteSessions(sessions: readonly Session[], options?: DeleteOptions): Promise<DeleteSummary>
-  /** How the store is shown to the operator: URL without password, plus table or prefix. */
-  readonly label: string
   /**
-   * Streams the sessions that pass `filter` to `sink`, in bounded batches, and returns what was
-   * scanned. Never holds the whole store in memory.
+   * Deletes every expired session, of every user, in bounded batches that each hold locks
+   * briefly, under a lock so two cleanups never overlap (LockHeldError otherwise). A session
+   * extended meanwhile survives. Stops between batches on abort or at the deadline.
    */
-  listSessions(filter: SessionFilter, sink?: SessionSink): Promise<ScanSummary>
+  cleanupExpired(options: CleanupOptions): Promise<CleanupSummary>
+  close(): Promise<void>
 }
 
 export interface StoreCapabilities {
@@ -34,26 +40,26 @@ export interface StoreCapabilities {
 export type SessionState = 'all' | 'expired' | 'live'
 
 export interface SessionFilter {
+  /** Only this user's sessions (compared as text); all sessions when absent. */
+  userId?: string
+  state: SessionState
   /** Sessions that must never be selected (purge --except); they are counted as kept. */
   keep?: KeepList
   signal?: AbortSignal
-  state: SessionState
-  /** Only this user's sessions (compared as text); all sessions when absent. */
-  userId?: string
 }
 
 export interface Session {
-  expired: boolean
-  expiresAt: Date | null
+  /** The store's label. */
+  store: string
   /** The raw session key (a bearer credential: display through `displayKey`). */
   key: string
   /** Where the adapter finds it again when that is more than the key (e.g. the full Redis key). */
   ref?: string
+  userId: null | string
+  expiresAt: Date | null
+  expired: boolean
   /** Stored size in bytes. */
   size: number
-  /** The store's label. */
-  store: string
-  userId: null | string
   /** Identifies the exact stored version (value and expiry) for compare-and-delete. */
   version: string
 }
@@ -70,19 +76,19 @@ export interface ScanProgress {
 }
 
 export interface ScanSummary {
-  /** Readable sessions whose signature is wrong (with --secret-key): the framework ignores them. */
-  badSignature: number
-  /** Sessions of the user left alone because --except named them. */
-  kept: number
-  /** Sessions handed to the sink. */
-  matched: number
-  /** The clock used to tell live from expired (the store's own clock where it has one). */
-  now: Date
+  store: string
   /** Sessions read from the store (after the store-side state filter). */
   scanned: number
-  store: string
+  /** Sessions handed to the sink. */
+  matched: number
+  /** Sessions of the user left alone because --except named them. */
+  kept: number
   /** Values that are not readable sessions, by reason; never matched, never deleted by a purge. */
   undecodable: Record<string, number>
+  /** Readable sessions whose signature is wrong (with --secret-key): the framework ignores them. */
+  badSignature: number
+  /** The clock used to tell live from expired (the store's own clock where it has one). */
+  now: Date
 }
 
 export interface DeleteOptions {
@@ -98,21 +104,21 @@ export interface DeleteProgress {
 }
 
 export interface DeleteSummary {
+  store: string
+  deleted: number
   /** Selected sessions that changed (re-written, extended, re-owned) before the delete: kept. */
   changed: number
-  deleted: number
   /** Selected sessions that were already gone at delete time. */
   gone: number
   /** True when the signal stopped the run before every batch was done. */
   stopped: boolean
-  store: string
 }
 
 /** What opening a store needs besides its URL: how to read values, and where sessions live. */
 export interface StoreOptions {
   codec: Codec
-  connectTimeoutMs?: number
   layout: StoreLayout
+  connectTimeoutMs?: number
   /** Interpret naive DATETIME expiry columns in this IANA zone (Django USE_TZ=False). */
   timeZone?: string
 }
@@ -150,3 +156,55 @@ export interface SqlLayout {
 }
 
 export type ExpiryUnit = 'auto' | 'datetime' | 'unix-ms' | 'unix-seconds'
+
+export interface CleanupOptions {
+  dryRun: boolean
+  /** Rows per batch to start with; adapted to keep each statement near `targetMs`. */
+  batchSize: number
+  /** Keep the batch statements about this long (ms); the batch size follows. */
+  targetMs: number
+  /** Fixed pause between batches (ms). */
+  sleepMs: number
+  /** Pause between batches, as a multiple of the last batch's time. */
+  sleepFactor: number
+  /** Stop (cleanly, between batches) at this time (ms since epoch). */
+  deadline?: number
+  signal?: AbortSignal
+  /** MySQL: replicas to watch, and the lag (s) above which batches wait. */
+  replicas?: string[]
+  maxReplicaLagS?: number
+  /** Redis: delete keys without TTL whose payload has expired, and give a TTL to live ones. */
+  fixNoTtl?: boolean
+  onBatch?(progress: CleanupProgress): void
+  onWarning?(text: string): void
+}
+
+export interface CleanupProgress {
+  store: string
+  deleted: number
+  batches: number
+  lastBatchMs: number
+}
+
+export type CleanupStop = 'deadline' | 'done' | 'signal'
+
+export interface CleanupSummary {
+  store: string
+  /** What ended the run. */
+  stoppedBy: CleanupStop
+  deleted: number
+  batches: number
+  seconds: number
+  /** The longest single statement, as timed by the client (an upper bound of server time). */
+  maxStatementMs: number
+  /** Retries after deadlocks and lock-wait timeouts. */
+  retries: number
+  /** Time spent waiting for replicas to catch up (s). */
+  replicaWaitS: number
+  /** The expired sessions found (dry run: that would be deleted). */
+  expired: number
+  oldestExpiry: Date | null
+  newestExpiry: Date | null
+  /** Redis: keys without a TTL (never expire by themselves), and what --fix-no-ttl did. */
+  noTtl?: {found: number; expired: number; deleted: number; ttlSet: number; noExpiry: number}
+}

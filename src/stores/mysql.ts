@@ -5,6 +5,8 @@ import mysql from 'mysql2'
 import {userInfo} from 'node:os'
 
 import type {
+  CleanupOptions,
+  CleanupSummary,
   DeleteOptions,
   DeleteSummary,
   ExpiryUnit,
@@ -18,8 +20,11 @@ import type {
 } from './contract.js'
 
 import {registerSecret, safeUrl} from '../cli/redact.js'
-import {PartialFailureError, StoreError, UsageError} from '../errors.js'
+import {
+  PartialFailureError, SessionctlError, StoreError, UsageError,
+} from '../errors.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
+import {MysqlCleanup} from './mysql-cleanup.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
 
 const SCAN_BATCH = 1000
@@ -96,7 +101,7 @@ export function checkIdentifier(name: string, what: string): string {
   return name
 }
 
-function quote(name: string): string {
+export function quote(name: string): string {
   return `\`${name}\``
 }
 
@@ -116,7 +121,7 @@ function splitTable(table: string, database: string | undefined): {database: str
 
 type ExpiryKind = Exclude<ExpiryUnit, 'auto'>
 
-interface Columns {
+export interface Columns {
   data: string
   expiry: string
   expiryKind: ExpiryKind
@@ -126,7 +131,7 @@ interface Columns {
 export async function openMysqlStore(url: string, options: StoreOptions): Promise<SessionStore> {
   const target = parseMysqlUrl(url, options.connectTimeoutMs)
   const layout = options.layout.sql
-  if (!layout) throw new UsageError(`the ${options.codec.name} format has no MySQL table layout`)
+  if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in MySQL`)
   const {database, table} = splitTable(layout.table, target.database)
   for (const [what, name] of [
     ['key column', layout.keyColumn],
@@ -140,7 +145,9 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   const core = await connect(target, label)
   try {
     const columns = await inspectTable(core.promise(), database, table, layout, label)
-    return new MysqlStore(core, label, `${quote(database)}.${quote(table)}`, columns, options, layout.liveWhen)
+    return new MysqlStore({
+      columns, core, label, liveWhen: layout.liveWhen, name: {database, table}, options, target,
+    })
   } catch (error) {
     core.destroy()
     throw error instanceof StoreError ? error : storeError(error, label, target)
@@ -217,17 +224,56 @@ function expiryKind(type: string, unit: ExpiryUnit, column: string): ExpiryKind 
 
 class MysqlStore implements SessionStore {
   readonly capabilities = {keepsExpired: true}
+  readonly label: string
+  private readonly columns: Columns
   private readonly conn: PromiseConnection
+  private readonly core: mysql.Connection
+  private readonly liveWhen: NonNullable<SqlLayout['liveWhen']>
+  private readonly name: {database: string; table: string}
+  private readonly options: StoreOptions
+  private readonly table: string
+  private readonly target: MysqlTarget
 
-  constructor(
-    private readonly core: mysql.Connection,
-    readonly label: string,
-    private readonly table: string,
-    private readonly columns: Columns,
-    private readonly options: StoreOptions,
-    private readonly liveWhen: SqlLayout['liveWhen'] = 'after-now',
-  ) {
-    this.conn = core.promise()
+  constructor(parts: {
+    core: mysql.Connection
+    target: MysqlTarget
+    label: string
+    name: {database: string; table: string}
+    columns: Columns
+    options: StoreOptions
+    liveWhen?: SqlLayout['liveWhen']
+  }) {
+    this.core = parts.core
+    this.target = parts.target
+    this.label = parts.label
+    this.name = parts.name
+    this.columns = parts.columns
+    this.options = parts.options
+    this.liveWhen = parts.liveWhen ?? 'after-now'
+    this.conn = parts.core.promise()
+    this.table = `${quote(parts.name.database)}.${quote(parts.name.table)}`
+  }
+
+  async cleanupExpired(o: CleanupOptions): Promise<CleanupSummary> {
+    const clock = await this.clock()
+    const [where, params] = this.stateCondition('expired', clock)
+    const cleanup = new MysqlCleanup({
+      columns: this.columns,
+      condition: where.replace(' WHERE ', ''),
+      conn: this.conn,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      expiryDate: value => this.expiryDate(value, clock),
+      label: this.label,
+      name: this.name,
+      now: clock.now,
+      open: async () => (await connect(this.target, this.label)).promise(),
+      params,
+    })
+    try {
+      return await cleanup.run(o)
+    } catch (error) {
+      throw error instanceof SessionctlError ? error : storeError(error, this.label)
+    }
   }
 
   async close(): Promise<void> {
@@ -356,6 +402,13 @@ class MysqlStore implements SessionStore {
       return Math.round(clock.now.getTime() / 1000)
     }
     }
+  }
+
+  private expiryDate(value: unknown, clock: Clock): Date | null {
+    if (value === null || value === undefined) return null
+    if (this.columns.expiryKind === 'datetime') return parseNaive(String(value), clock.timeZone)
+    const n = Number(value)
+    return new Date(this.columns.expiryKind === 'unix-ms' ? n : n * 1000)
   }
 
   /** True when a stored expiry means "expired", by the framework's rule. */

@@ -1,8 +1,11 @@
 import calculateSlot from 'cluster-key-slot'
 import {Cluster, Redis, type RedisOptions} from 'ioredis'
+import {randomUUID} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 
 import type {
+  CleanupOptions,
+  CleanupSummary,
   DeleteOptions,
   DeleteSummary,
   RedisLayout,
@@ -15,8 +18,11 @@ import type {
 } from './contract.js'
 
 import {redact, registerSecret, safeUrl} from '../cli/redact.js'
-import {PartialFailureError, StoreError, UsageError} from '../errors.js'
-import {type RawSession, Selector} from '../sessions/select.js'
+import {
+  LockHeldError, PartialFailureError, StoreError, UsageError,
+} from '../errors.js'
+import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
+import {sleep} from './pacing.js'
 
 const SCAN_COUNT = 1000
 const DEFAULT_DELETE_BATCH = 500
@@ -43,6 +49,28 @@ for i, key in ipairs(KEYS) do
 end
 return {deleted, changed, gone}
 `
+
+/**
+ * Sets an absolute expiry (ms) on a key whose value is unchanged (ARGV[1] = version), or, with
+ * an empty version, on a key holding the token ARGV[3] (lease renewal). Returns 1 when set.
+ */
+const COMPARE_AND_EXPIRE = `
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+if ARGV[1] == '' then
+  if value ~= ARGV[3] then return 0 end
+elseif redis.sha1hex(value .. '\\0') ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+`
+
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+const LEASE_MS = 60_000
 
 type Client = Cluster | Redis
 
@@ -255,6 +283,93 @@ class RedisStore implements SessionStore {
     this.scanPattern = prefixes.length === 1 ? `${escapeGlob(prefixes[0])}${layout.keyGlob}` : `${escapeGlob(commonPrefix(prefixes))}*`
   }
 
+  /**
+   * Redis expires sessions by TTL, so cleanup looks for what TTL misses: session keys without
+   * a TTL. Those whose payload says they expired are deleted, live ones get their TTL back
+   * (--fix-no-ttl); keys with no expiry anywhere are only counted.
+   */
+  async cleanupExpired(o: CleanupOptions): Promise<CleanupSummary> {
+    const started = Date.now()
+    const noTtl = {
+      deleted: 0, expired: 0, found: 0, noExpiry: 0, ttlSet: 0,
+    }
+    const summary: CleanupSummary = {
+      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, noTtl, oldestExpiry: null,
+      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.label,
+    }
+    const fix = Boolean(o.fixNoTtl) && !o.dryRun
+    const lease = fix ? await this.lease() : undefined
+    try {
+      const now = await this.serverTime()
+      for (const node of this.masters()) {
+        let cursor = '0'
+        do {
+          if (o.signal?.aborted) summary.stoppedBy = 'signal'
+          else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
+          if (summary.stoppedBy !== 'done') break
+          const [next, found] = await node.scan(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+          cursor = next
+          const keys = found.filter(k => this.sessionKey(k) !== undefined)
+          if (keys.length === 0) continue
+          const t0 = performance.now()
+          const ttls = await this.pipelined(node, keys, (p, k) => p.pttl(k))
+          const persistent = keys.filter((_, i) => ttls[i] === -1)
+          noTtl.found += persistent.length
+          if (persistent.length > 0) {
+            const values = await this.values(node, persistent)
+            const doomed: Array<[string, string]> = []
+            const revive: Array<[string, string, number]> = []
+            for (const [i, key] of persistent.entries()) {
+              const value = values[i]
+              if (!value) continue
+              const decoded = this.options.codec.decode(value)
+              const expiresAt = decoded.ok ? decoded.expiresAt : undefined
+              if (!expiresAt) {
+                noTtl.noExpiry++
+              } else if (expiresAt.getTime() <= now.getTime()) {
+                noTtl.expired++
+                summary.expired++
+                if (!summary.oldestExpiry || expiresAt < summary.oldestExpiry) summary.oldestExpiry = expiresAt
+                if (!summary.newestExpiry || expiresAt > summary.newestExpiry) summary.newestExpiry = expiresAt
+                doomed.push([key, sessionVersion(value, '')])
+              } else {
+                revive.push([key, sessionVersion(value, ''), expiresAt.getTime()])
+              }
+            }
+
+            if (fix) {
+              for (const [key, version] of doomed) {
+                const [deleted] = await this.client.eval(COMPARE_AND_DELETE, 1, key, version) as [number]
+                noTtl.deleted += deleted
+              }
+
+              for (const [key, version, at] of revive) {
+                noTtl.ttlSet += Number(await this.client.eval(COMPARE_AND_EXPIRE, 1, key, version, at))
+              }
+            }
+          }
+
+          summary.deleted = noTtl.deleted
+          summary.batches++
+          const batchMs = performance.now() - t0
+          summary.maxStatementMs = Math.max(summary.maxStatementMs, batchMs)
+          o.onBatch?.({
+            batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: this.label,
+          })
+          const pause = o.sleepMs + (o.sleepFactor * batchMs)
+          if (pause > 0) await sleep(pause, o.signal)
+        } while (cursor !== '0')
+      }
+    } catch (error) {
+      if (error instanceof StoreError) throw error
+      throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, summary.expired)
+    } finally {
+      await lease?.release()
+    }
+
+    return {...summary, seconds: (Date.now() - started) / 1000}
+  }
+
   async close(): Promise<void> {
     try {
       await this.client.quit()
@@ -335,8 +450,42 @@ class RedisStore implements SessionStore {
     }
   }
 
+  /**
+   * A lease (SET NX PX) so two cleanups never overlap; renewed while the run lasts and
+   * released only by its owner.
+   */
+  private async lease(): Promise<{release(): Promise<void>}> {
+    const key = `sessionctl:cleanup-lock:${this.layout.prefixes.join('|')}`
+    const token = randomUUID()
+    const got = await this.client.set(key, token, 'PX', LEASE_MS, 'NX').catch((error: unknown) => {
+      throw runtimeError(error, this.label)
+    })
+    if (got !== 'OK') throw new LockHeldError(`another cleanup of ${this.label} is running (Redis key "${key}" is held); nothing was done`)
+    const renew = setInterval(() => {
+      this.client.eval(COMPARE_AND_EXPIRE, 1, key, '', Date.now() + LEASE_MS, token).catch(() => {})
+    }, LEASE_MS / 3)
+    renew.unref()
+    return {
+      release: async () => {
+        clearInterval(renew)
+        await this.client.eval(RELEASE_LEASE, 1, key, token).catch(() => {})
+      },
+    }
+  }
+
   private masters(): Redis[] {
     return this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
+  }
+
+  /** One single-key command per key, in one round trip to the node. */
+  private async pipelined<T>(node: Redis, keys: string[], add: (pipeline: ReturnType<Redis['pipeline']>, key: string) => unknown): Promise<T[]> {
+    const pipeline = node.pipeline()
+    for (const key of keys) add(pipeline, key)
+    const replies = (await pipeline.exec()) ?? []
+    return replies.map(([error, value]) => {
+      if (error) throw error
+      return value as T
+    })
   }
 
   private redisKey(session: Session): string {
@@ -361,26 +510,16 @@ class RedisStore implements SessionStore {
   }
 
   private async values(node: Redis, keys: string[]): Promise<Array<Buffer | null>> {
-    if (!this.cluster) return node.mgetBuffer(keys)
     // In a cluster the keys of one node span many slots: single-key GETs, pipelined.
-    const pipeline = node.pipeline()
-    for (const key of keys) pipeline.getBuffer(key)
-    const replies = (await pipeline.exec()) ?? []
-    return replies.map(([error, value]) => {
-      if (error) throw error
-      return value as Buffer | null
-    })
+    return this.cluster ? this.pipelined<Buffer | null>(node, keys, (p, k) => p.getBuffer(k)) : node.mgetBuffer(keys)
   }
 
   /** Expiry from the key's TTL, fetched only for the selected sessions. */
   private async withTtl(node: Redis, sessions: Session[], now: Date): Promise<Session[]> {
-    const pipeline = node.pipeline()
-    for (const s of sessions) pipeline.pttl(this.redisKey(s))
-    const replies = (await pipeline.exec()) ?? []
+    const ttls = await this.pipelined<number>(node, sessions.map(s => this.redisKey(s)), (p, k) => p.pttl(k))
     const out: Session[] = []
     for (const [i, session] of sessions.entries()) {
-      const [error, ttl] = replies[i] ?? []
-      if (error) throw error
+      const ttl = ttls[i]
       // -1: no TTL (the payload's expiry stands); -2: gone meanwhile (a purge will count it).
       if (typeof ttl === 'number' && ttl >= 0) session.expiresAt = new Date(now.getTime() + ttl)
       out.push(session)

@@ -9,7 +9,9 @@ import {join} from 'node:path'
 
 import {fingerprint} from '../../src/sessions/keys.js'
 import {encodeSigned} from '../support/django-encode.js'
-import {memoryData, type MemoryRow, useMemoryStores} from '../support/memory-store.js'
+import {
+  lockedNames, memoryData, type MemoryRow, useMemoryStores,
+} from '../support/memory-store.js'
 import {run} from '../support/run.js'
 
 const SECRET = 'command-test-secret'
@@ -264,5 +266,51 @@ describe('bad input', () => {
     const doc = JSON.parse(stdout)
     assert.equal(doc.error.exitCode, 2)
     assert.match(doc.error.message, /unsupported store URL/)
+  })
+})
+
+describe('sessions cleanup', () => {
+  before(() => useMemoryStores())
+
+  it('deletes every expired session of every user, says so in one line, exits 0', async () => {
+    const rows = seed('c1')
+    const {exitCode, stderr, stdout} = await run(['sessions', 'cleanup', '--store', 'memory://c1'])
+    assert.equal(exitCode, 0, stderr)
+    assert.equal(stderr, '')
+    assert.match(stdout, /^memory:\/\/c1: deleted 1 expired session in 1 batch, [\d.]+ s \(longest statement \d+ ms\); done\n$/)
+    assert.ok(!rows.has(key('c42old')))
+    assert.equal(rows.size, 6)
+  })
+
+  it('--dry-run counts and deletes nothing; --json is one document', async () => {
+    const rows = seed('c2')
+    const {stdout} = await run(['sessions', 'cleanup', '--store', 'memory://c2', '--dry-run', '--json'])
+    const doc = JSON.parse(stdout)
+    assert.deepEqual({
+      batches: doc.batches, deleted: doc.deleted, dryRun: doc.dryRun, stoppedBy: doc.stoppedBy,
+    }, {
+      batches: 0, deleted: 0, dryRun: true, stoppedBy: 'done',
+    })
+    assert.equal(doc.stores[0].expired, 1)
+    assert.equal(rows.size, 7)
+  })
+
+  it('exits 5 when another cleanup holds the lock', async () => {
+    seed('c3')
+    lockedNames.add('memory://c3')
+    try {
+      const {exitCode, stderr} = await run(['sessions', 'cleanup', '--store', 'memory://c3'])
+      assert.equal(exitCode, 5)
+      assert.match(stderr, /another cleanup of memory:\/\/c3 is running/)
+    } finally {
+      lockedNames.delete('memory://c3')
+    }
+  })
+
+  it('rejects pacing options that make no sense', async () => {
+    for (const args of [['--sleep-factor', 'fast'], ['--sleep-factor', '-1'], ['--max-replica-lag', '2'], ['--target-ms', '0'], ['--batch-size', '0']]) {
+      const {exitCode, stderr} = await run(['sessions', 'cleanup', '--store', 'memory://c3', ...args])
+      assert.equal(exitCode, 2, `${args.join(' ')}: ${stderr}`)
+    }
   })
 })

@@ -3,9 +3,10 @@
  * real adapters, so commands tested against it behave the same against MySQL and Redis.
  */
 import type {
-  DeleteOptions, DeleteSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
+  CleanupOptions, CleanupSummary, DeleteOptions, DeleteSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
 } from '../../src/stores/contract.js'
 
+import {LockHeldError} from '../../src/errors.js'
 import {type RawSession, Selector, sessionVersion} from '../../src/sessions/select.js'
 import {registerAdapter} from '../../src/stores/index.js'
 
@@ -13,6 +14,9 @@ export interface MemoryRow {
   expiresAt: Date | null
   value: Buffer
 }
+
+/** Cleanups in progress, by store: the in-memory stand-in for a store lock. */
+export const lockedNames = new Set<string>()
 
 /** Named datasets shared between a test and the command it runs in-process. */
 export const memoryData = new Map<string, Map<string, MemoryRow>>()
@@ -44,6 +48,44 @@ export class MemoryStore implements SessionStore {
     private readonly batch = 2,
   ) {
     this.label = `memory://${name}`
+  }
+
+  async cleanupExpired(o: CleanupOptions): Promise<CleanupSummary> {
+    const now = Date.now()
+    const expired = [...this.rows].filter(([, row]) => row.expiresAt !== null && row.expiresAt.getTime() <= now)
+    const summary: CleanupSummary = {
+      batches: 0, deleted: 0, expired: expired.length, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
+      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.label,
+    }
+    for (const [, row] of expired) {
+      if (!summary.oldestExpiry || row.expiresAt! < summary.oldestExpiry) summary.oldestExpiry = row.expiresAt
+      if (!summary.newestExpiry || row.expiresAt! > summary.newestExpiry) summary.newestExpiry = row.expiresAt
+    }
+
+    if (o.dryRun) return summary
+    if (lockedNames.has(this.label)) throw new LockHeldError(`another cleanup of ${this.label} is running`)
+    lockedNames.add(this.label)
+    try {
+      for (let i = 0; i < expired.length; i += o.batchSize) {
+        if (o.signal?.aborted) {
+          summary.stoppedBy = 'signal'
+          break
+        }
+
+        for (const [key] of expired.slice(i, i + o.batchSize)) if (this.rows.delete(key)) summary.deleted++
+        summary.batches++
+        o.onBatch?.({
+          batches: summary.batches, deleted: summary.deleted, lastBatchMs: 0, store: this.label,
+        })
+        await new Promise(resolve => {
+          setImmediate(resolve)
+        })
+      }
+    } finally {
+      lockedNames.delete(this.label)
+    }
+
+    return summary
   }
 
   async close(): Promise<void> {}

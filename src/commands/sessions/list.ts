@@ -44,7 +44,7 @@ A fingerprint can be given to "purge --except".`
     const userId = flags.user === undefined ? undefined : this.userId(flags.user)
     const state: SessionState = flags.all ? 'all' : (flags['expired-only'] ? 'expired' : 'live')
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
-    const showKeys = flags['show-keys']
+    const showKeys = Boolean(flags['show-keys'])
     const json = this.jsonEnabled()
     const output = flags.output ?? 'table'
     const signal = this.stopSignal(() => this.progress.stop())

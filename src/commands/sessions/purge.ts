@@ -60,7 +60,8 @@ what would be deleted and deletes nothing.`
   async run(): Promise<PurgeResult | undefined> {
     const {flags} = await this.parse(Purge)
     const userId = this.userId(flags.user)
-    const dryRun = flags['dry-run']
+    const dryRun = Boolean(flags['dry-run'])
+    const showKeys = Boolean(flags['show-keys'])
     if (!dryRun && !flags.yes && !canPrompt()) {
       throw new SessionctlError(
         'refusing to delete without confirmation: there is no terminal to ask on; add --yes, or --dry-run to preview',
@@ -79,14 +80,14 @@ what would be deleted and deletes nothing.`
     const started = Date.now()
     this.progress.start('Selecting')
     const selection = await selectForPurge(stores, {
-      expiredOnly: flags['expired-only'], keep, signal, userId,
+      expiredOnly: Boolean(flags['expired-only']), keep, signal, userId,
     }, p =>
       this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`))
     this.progress.stop()
     const t = totals(selection.scans)
     const selected = [...selection.sessions.values()].flat()
     const json = this.jsonEnabled()
-    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, flags['show-keys'])
+    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, showKeys)
     report(this, {
       failures: storeFailures(selection.scans),
       headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
@@ -100,7 +101,7 @@ what would be deleted and deletes nothing.`
     })
     for (const entry of keep.unmatched()) warn(`--except ${entry} is not among user ${userId}'s sessions; nothing to keep for it`)
 
-    const result = this.result(selection, [], {dryRun, showKeys: flags['show-keys'], userId})
+    const result = this.result(selection, [], {dryRun, showKeys, userId})
     if (signal.aborted) {
       warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
       return json ? result : undefined
@@ -124,7 +125,7 @@ what would be deleted and deletes nothing.`
       signal,
     })
     this.progress.stop()
-    const final = this.result(selection, deletions, {dryRun, showKeys: flags['show-keys'], userId})
+    const final = this.result(selection, deletions, {dryRun, showKeys, userId})
     this.finish(final, deletions, stoppedBy)
     return json ? final : undefined
   }

@@ -1,0 +1,251 @@
+import mysql from 'mysql2/promise'
+/**
+ * `npm run bench`: the project's benchmark. Starts its own MariaDB (data kept in .bench/ so the
+ * 1M-row seed is made once), then measures, in one run on one machine:
+ *
+ *   cleanup  `DELETE … WHERE expire_date < now` (what Django's clearsessions does) on one copy of
+ *            the table and `sessionctl sessions cleanup` on an identical copy: wall time, ratio,
+ *            longest single statement, and that both left exactly the live rows.
+ *
+ * Options: --only cleanup   --rows 1000000   --repeat 3 (rounds; medians reported)   --fresh (reseed)
+ * Results are printed as a table and written to .bench/results/<time>.json (and latest.json).
+ */
+import {spawn} from 'node:child_process'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import {parseArgs} from 'node:util'
+
+import {djangoSessionDdl} from '../test/support/mysql.js'
+import {
+  APT_LINE, type MariaDbServer, missingSystemPackages, startMariaDb,
+} from '../test/support/servers.js'
+import {seedRow} from './bench/seed.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BENCH_DIR = `${ROOT}.bench`
+const SEED_VERSION = 1
+
+const {values: args} = parseArgs({
+  options: {
+    fresh: {default: false, type: 'boolean'},
+    only: {type: 'string'},
+    repeat: {default: '3', type: 'string'},
+    rows: {default: '1000000', type: 'string'},
+  },
+})
+const ROWS = Number(args.rows)
+const REPEAT = Number(args.repeat)
+const sections = new Set((args.only ?? 'cleanup').split(','))
+
+interface Timed<T> {
+  ms: number
+  value: T
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<Timed<T>> {
+  const t0 = performance.now()
+  const value = await fn()
+  return {ms: performance.now() - t0, value}
+}
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`)
+}
+
+/** Runs the built CLI; resolves with its stdout, exit code and wall time. */
+function cli(argv: string[]): Promise<{code: null | number; ms: number; stderr: string; stdout: string}> {
+  const t0 = performance.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/run.js`, ...argv], {stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d
+    })
+    child.on('error', reject)
+    child.on('close', code => resolve({
+      code, ms: performance.now() - t0, stderr, stdout,
+    }))
+  })
+}
+
+/** The 1M-row seed table, made once and kept in .bench/ (with the time it was made). */
+async function ensureSeed(conn: mysql.Connection): Promise<number> {
+  await conn.query('CREATE DATABASE IF NOT EXISTS bench')
+  await conn.query('CREATE TABLE IF NOT EXISTS bench.meta (name varchar(64) PRIMARY KEY, value varchar(255))')
+  const [meta] = await conn.query('SELECT name, value FROM bench.meta')
+  const m = Object.fromEntries((meta as Array<{name: string; value: string}>).map(r => [r.name, r.value]))
+  if (!args.fresh && Number(m.rows) === ROWS && Number(m.version) === SEED_VERSION) return Number(m.seededAt)
+  log(`Seeding ${ROWS.toLocaleString('en-US')} Django sessions (once; kept in .bench/)…`)
+  const seededAt = Date.now()
+  await conn.query('DROP TABLE IF EXISTS bench.seed_django_session')
+  await conn.query('USE bench')
+  for (const statement of djangoSessionDdl('seed_django_session').split(';\n')) await conn.query(statement)
+  const started = performance.now()
+  for (let i = 0; i < ROWS; i += 5000) {
+    const rows = []
+    for (let j = i; j < Math.min(ROWS, i + 5000); j++) {
+      const r = seedRow(j, seededAt)
+      rows.push([r.key, r.data, r.expireDate])
+    }
+
+    await conn.query('INSERT INTO bench.seed_django_session VALUES ?', [rows])
+    if (i % 100_000 === 0) log(`  ${i.toLocaleString('en-US')} rows (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+  }
+
+  await conn.query('REPLACE INTO bench.meta VALUES (?, ?), (?, ?), (?, ?)', ['rows', String(ROWS), 'version', String(SEED_VERSION), 'seededAt', String(seededAt)])
+  await conn.query('RESET MASTER')
+  log(`Seeded in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  return seededAt
+}
+
+/** A fresh copy of the seed, its expiry dates moved so 20% are expired now, as when seeded. */
+async function copySeed(conn: mysql.Connection, table: string, shift: number): Promise<void> {
+  await conn.query(`DROP TABLE IF EXISTS bench.${table}`)
+  await conn.query(`CREATE TABLE bench.${table} LIKE bench.seed_django_session`)
+  await conn.query(`INSERT INTO bench.${table} SELECT session_key, session_data, expire_date + INTERVAL ? SECOND FROM bench.seed_django_session`, [shift])
+}
+
+async function state(conn: mysql.Connection, table: string): Promise<{expired: number; live: number; liveChecksum: string}> {
+  const [rows] = await conn.query(`SELECT SUM(expire_date < UTC_TIMESTAMP(6)) AS expired, SUM(expire_date >= UTC_TIMESTAMP(6)) AS live,
+            BIT_XOR(CRC32(CONCAT(session_key, session_data, expire_date)) * (expire_date >= UTC_TIMESTAMP(6))) AS cs FROM bench.${table}`)
+  const r = (rows as Array<Record<string, unknown>>)[0]
+  return {expired: Number(r.expired ?? 0), live: Number(r.live ?? 0), liveChecksum: String(r.cs)}
+}
+
+interface CleanupRound {
+  singleMs: number
+  cliMs: number
+  cleanupMs: number
+  longestStatementMs: number
+  batches: number
+  exact: boolean
+}
+
+/** One round: two identical copies; Django's single DELETE on one, sessionctl on the other. */
+async function cleanupRound(server: MariaDbServer, conn: mysql.Connection, seededAt: number, first: 'cli' | 'delete'): Promise<CleanupRound & {expired: number; live: number}> {
+  // Both copies get the same dates, moved so the share of expired rows is what it was at seeding.
+  const shift = Math.round((Date.now() - seededAt) / 1000)
+  await copySeed(conn, 'clear_a', shift)
+  await copySeed(conn, 'clear_b', shift)
+  const before = await state(conn, 'clear_a')
+  await settle(conn)
+  const runDelete = (): Promise<Timed<unknown>> => timed(() => conn.query('DELETE FROM bench.clear_a WHERE expire_date < UTC_TIMESTAMP(6)'))
+  const runCli = (): ReturnType<typeof cli> => cli(['sessions', 'cleanup', '--store', `${server.url}/bench`, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
+  let single: Timed<unknown>
+  let cleanup: Awaited<ReturnType<typeof cli>>
+  if (first === 'delete') {
+    single = await runDelete()
+    cleanup = await runCli()
+  } else {
+    cleanup = await runCli()
+    single = await runDelete()
+  }
+
+  if (cleanup.code !== 0) throw new Error(`sessionctl cleanup failed (${cleanup.code}): ${cleanup.stderr}`)
+  const doc = JSON.parse(cleanup.stdout) as {batches: number; deleted: number; maxBatchMs: number; seconds: number}
+  const afterA = await state(conn, 'clear_a')
+  const afterB = await state(conn, 'clear_b')
+  const checks = [
+    afterA.expired === 0,
+    afterB.expired === 0,
+    afterA.live === before.live,
+    afterB.live === before.live,
+    afterA.liveChecksum === before.liveChecksum,
+    afterB.liveChecksum === before.liveChecksum,
+    doc.deleted === before.expired,
+  ]
+  const exact = checks.every(Boolean)
+  await conn.query('DROP TABLE bench.clear_a, bench.clear_b')
+  return {
+    batches: doc.batches, cleanupMs: doc.seconds * 1000, cliMs: cleanup.ms, exact, expired: before.expired, live: before.live,
+    longestStatementMs: doc.maxBatchMs, singleMs: single.ms,
+  }
+}
+
+/**
+ * Waits until InnoDB has written the copies' dirty pages, so neither contender pays for the
+ * copying that came before it.
+ */
+async function settle(conn: mysql.Connection): Promise<void> {
+  const [[old]] = await conn.query('SELECT @@innodb_max_dirty_pages_pct AS pct') as unknown as [[{pct: number}]]
+  await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = 0')
+  try {
+    for (let i = 0; i < 600; i++) {
+      const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+      if (Number((rows as Array<{Value: string}>)[0].Value) < 100) break
+      await new Promise(resolve => {
+        setTimeout(resolve, 100)
+      })
+    }
+  } finally {
+    await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [old.pct])
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+async function benchCleanup(server: MariaDbServer, conn: mysql.Connection, seededAt: number): Promise<Record<string, unknown>> {
+  const rounds: Array<Awaited<ReturnType<typeof cleanupRound>>> = []
+  for (let i = 0; i < REPEAT; i++) {
+    log(`cleanup: round ${i + 1} of ${REPEAT} (copying the seed twice…)`)
+    rounds.push(await cleanupRound(server, conn, seededAt, i % 2 === 0 ? 'delete' : 'cli'))
+  }
+
+  const single = median(rounds.map(r => r.singleMs))
+  const cliMs = median(rounds.map(r => r.cliMs))
+  const own = median(rounds.map(r => r.cleanupMs))
+  const longest = Math.max(...rounds.map(r => r.longestStatementMs))
+  const exact = rounds.every(r => r.exact)
+  const n = (x: number): string => x.toLocaleString('en-US')
+  console.log(`
+cleanup of ${n(rounds[0].expired)} expired among ${n(ROWS)} Django sessions: ${REPEAT} rounds, medians (same run, same server)
+  single DELETE (clearsessions)         ${(single / 1000).toFixed(2).padStart(6)} s   longest statement ${n(Math.round(Math.max(...rounds.map(r => r.singleMs))))} ms
+  sessionctl cleanup, its own run       ${(own / 1000).toFixed(2).padStart(6)} s   ratio ${(own / single).toFixed(2)}×   longest statement ${longest} ms, ${rounds[0].batches} batches
+  sessionctl cleanup, whole process     ${(cliMs / 1000).toFixed(2).padStart(6)} s   ratio ${(cliMs / single).toFixed(2)}×   (adds Node/oclif start and connecting)
+  result                                ${exact ? 'exact: every expired row gone, every live row kept, byte for byte, in every round' : 'MISMATCH'}`)
+  if (!exact) process.exitCode = 1
+  return {
+    exact, expiredRows: rounds[0].expired, liveRows: rounds[0].live, longestStatementMs: longest, ratioOwnRun: Number((own / single).toFixed(3)),
+    ratioWholeProcess: Number((cliMs / single).toFixed(3)), rounds, rows: ROWS, singleDeleteMs: Math.round(single),
+  }
+}
+
+async function main(): Promise<void> {
+  const missing = missingSystemPackages()
+  if (missing.length > 0) {
+    log(`The benchmark starts its own MariaDB and needs: ${missing.join(', ')}\n  ${APT_LINE}`)
+    process.exit(1)
+  }
+
+  mkdirSync(`${BENCH_DIR}/results`, {recursive: true})
+  if (args.fresh) rmSync(`${BENCH_DIR}/mariadb`, {force: true, recursive: true})
+  const server = await startMariaDb({
+    bufferPoolSize: '3G',
+    // Production-like: binary log on (replicas), durable commits.
+    extraArgs: ['--log-bin=bench-bin', '--server-id=1', '--innodb-log-file-size=1G', '--max-allowed-packet=256M'],
+    keepIn: `${BENCH_DIR}/mariadb`,
+  })
+  const conn = await mysql.createConnection({dateStrings: true, uri: server.url})
+  const results: Record<string, unknown> = {date: new Date().toISOString(), node: process.version}
+  try {
+    const seededAt = await ensureSeed(conn)
+    if (sections.has('cleanup')) results.cleanup = await benchCleanup(server, conn, seededAt)
+  } finally {
+    await conn.end()
+    await server.stop()
+  }
+
+  const file = `${BENCH_DIR}/results/${new Date().toISOString().replaceAll(':', '-')}.json`
+  writeFileSync(file, JSON.stringify(results, null, 2))
+  writeFileSync(`${BENCH_DIR}/results/latest.json`, JSON.stringify(results, null, 2))
+  log(`\nwritten to ${file}`)
+}
+
+await main()

@@ -1,0 +1,192 @@
+import {Flags} from '@oclif/core'
+
+import type {CleanupStop, CleanupSummary} from '../../stores/contract.js'
+
+import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {isoMinute, plural} from '../../cli/render.js'
+import {failureText, printError, warn} from '../../cli/report.js'
+import {
+  deletedBefore, ExitCode, exitCodeOf, UsageError,
+} from '../../errors.js'
+
+export interface CleanupResult {
+  dryRun: boolean
+  /** Why the run ended: every store done, or the first reason one stopped early. */
+  stoppedBy: 'error' | 'lock-held' | CleanupStop
+  deleted: number
+  batches: number
+  seconds: number
+  maxBatchMs: number
+  stores: Array<Record<string, unknown>>
+}
+
+type StoreOutcome = {error: Error; store: string} | {store: string; summary: CleanupSummary}
+
+export default class Cleanup extends SessionsCommand {
+  static description = `Deletes every expired session of every user, for cron and systemd timers. It never prompts, prints \
+one summary line per store (or --json), nothing on stderr unless something is wrong, and exits with a code that tells \
+done, lock held, stopped early and error apart.
+
+MySQL: walks the expiry index in batches, each one short transaction (SELECT the next keys, then DELETE them while \
+re-checking that they are still expired, so a session extended meanwhile survives). The batch size adapts to keep each \
+statement near --target-ms. A GET_LOCK lock keeps two cleanups of one table from overlapping; deadlocks and lock-wait \
+timeouts are retried with backoff. --replica/--max-replica-lag pause while a replica is behind.
+
+Redis expires sessions by TTL: cleanup there reports session keys without a TTL whose payload says they expired \
+(express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back.`
+  static examples = [
+    {command: '<%= config.bin %> <%= command.id %> --store prod', description: 'Delete expired sessions, gently'},
+    {command: '<%= config.bin %> <%= command.id %> --store prod --dry-run', description: 'How many, how old, how many batches'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --store prod --max-runtime 300 --sleep-factor 1 --replica mysql://monitor@replica1/app --max-replica-lag 2',
+      description: 'At most 5 minutes, half duty cycle, never more than 2 s ahead of the replica',
+    },
+  ]
+  static flags = {
+    'batch-size': Flags.integer({
+      default: 1000, max: 50_000, min: 1, summary: 'Rows in the first batch; later batches follow --target-ms.',
+    }),
+    'dry-run': Flags.boolean({summary: 'Count what would be deleted (and the batches); delete nothing.'}),
+    'fix-no-ttl': Flags.boolean({summary: 'Redis: delete expired keys that have no TTL, and give live ones their TTL.'}),
+    'max-replica-lag': Flags.integer({min: 0, summary: 'With --replica: pause while a replica is more than this many seconds behind (default 1).'}),
+    'max-runtime': Flags.integer({min: 1, summary: 'Stop after this many seconds, at a batch boundary (exit 6: rerun to continue).'}),
+    replica: Flags.string({multiple: true, summary: 'MySQL replica URL to watch for lag (repeatable).'}),
+    sleep: Flags.integer({default: 0, min: 0, summary: 'Pause between batches, in milliseconds.'}),
+    'sleep-factor': Flags.string({default: '0', summary: 'Also pause this many times the last batch’s duration (1 = at most half the time busy).'}),
+    'target-ms': Flags.integer({
+      default: 100, max: 200, min: 5, summary: 'Aim each batch statement at this many milliseconds.',
+    }),
+  }
+  static summary = 'Delete expired sessions in gentle batches (made for cron).'
+
+  async run(): Promise<CleanupResult | undefined> {
+    const {flags} = await this.parse(Cleanup)
+    const dryRun = Boolean(flags['dry-run'])
+    const sleepFactor = Number(flags['sleep-factor'])
+    if (!Number.isFinite(sleepFactor) || sleepFactor < 0 || sleepFactor > 100) {
+      throw new UsageError(`invalid --sleep-factor "${flags['sleep-factor']}": use a number from 0 to 100`)
+    }
+
+    const replicas = [flags.replica ?? []].flat()
+    if (flags['max-replica-lag'] !== undefined && replicas.length === 0) throw new UsageError('--max-replica-lag needs at least one --replica')
+    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
+    if (replicas.length > 0 && !stores.every(s => s.label.startsWith('mysql') || s.label.startsWith('mariadb'))) {
+      throw new UsageError('--replica applies to MySQL/MariaDB stores only')
+    }
+
+    let stoppedBy: string | undefined
+    const signal = this.stopSignal(s => {
+      stoppedBy = s
+    })
+    const started = Date.now()
+    const deadline = flags['max-runtime'] === undefined ? undefined : started + (flags['max-runtime'] * 1000)
+    const outcomes: StoreOutcome[] = []
+    for (const store of stores) {
+      if (signal.aborted) break
+      this.progress.start(`Cleaning ${store.label}`)
+      try {
+        const summary = await store.cleanupExpired({
+          batchSize: flags['batch-size'],
+          deadline,
+          dryRun,
+          fixNoTtl: Boolean(flags['fix-no-ttl']),
+          maxReplicaLagS: flags['max-replica-lag'] ?? 1,
+          onBatch: p => this.progress.update('Deleted', p.deleted, 'expired sessions', ` in ${p.batches} batches`),
+          onWarning: text => {
+            this.progress.stop()
+            warn(text)
+          },
+          replicas,
+          signal,
+          sleepFactor,
+          sleepMs: flags.sleep,
+          targetMs: flags['target-ms'],
+        })
+        outcomes.push({store: store.label, summary})
+      } catch (error) {
+        outcomes.push({error: error as Error, store: store.label})
+      } finally {
+        this.progress.stop()
+      }
+    }
+
+    const result = this.result(outcomes, dryRun, (Date.now() - started) / 1000)
+    for (const outcome of outcomes) {
+      if ('summary' in outcome) this.log(summaryLine(outcome.summary, dryRun, flags['batch-size']))
+    }
+
+    this.finish(outcomes, result, stoppedBy)
+    return this.jsonEnabled() ? result : undefined
+  }
+
+  /** The exit code: error or partial > lock held > stopped early > done. */
+  private finish(outcomes: StoreOutcome[], result: CleanupResult, signalName: string | undefined): void {
+    const failures = outcomes.filter((o): o is {error: Error; store: string} => 'error' in o)
+    const locked = failures.filter(f => exitCodeOf(f.error) === ExitCode.LOCKED)
+    const broken = failures.filter(f => exitCodeOf(f.error) !== ExitCode.LOCKED)
+    if (broken.length > 0) {
+      const partial = broken.reduce((n, f) => n + deletedBefore(f.error), 0)
+      if (outcomes.length === 1 && !this.jsonEnabled()) throw broken[0].error
+      printError(failureText(broken))
+      process.exitCode = partial > 0 || result.deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
+      return
+    }
+
+    if (locked.length > 0) {
+      if (outcomes.length === 1 && !this.jsonEnabled()) throw locked[0].error
+      printError(failureText(locked))
+      process.exitCode = ExitCode.LOCKED
+      return
+    }
+
+    if (result.stoppedBy === 'signal' || result.stoppedBy === 'deadline') {
+      const why = result.stoppedBy === 'signal' ? `stopped by ${signalName ?? 'signal'}` : 'stopped at the --max-runtime cap'
+      if (!this.jsonEnabled()) process.stderr.write(`sessionctl: ${why} after ${plural(result.deleted, 'deleted session')}; rerun to continue\n`)
+      process.exitCode = ExitCode.STOPPED
+    }
+  }
+
+  private result(outcomes: StoreOutcome[], dryRun: boolean, seconds: number): CleanupResult {
+    const summaries = outcomes.flatMap(o => ('summary' in o ? [o.summary] : []))
+    const early = summaries.find(s => s.stoppedBy !== 'done')?.stoppedBy
+    const failed = outcomes.find((o): o is {error: Error; store: string} => 'error' in o)
+    return {
+      dryRun,
+      stoppedBy: failed ? (exitCodeOf(failed.error) === ExitCode.LOCKED ? 'lock-held' : 'error') : (early ?? 'done'),
+      deleted: summaries.reduce((n, s) => n + s.deleted, 0) + outcomes.reduce((n, o) => n + ('error' in o ? deletedBefore(o.error) : 0), 0),
+      batches: summaries.reduce((n, s) => n + s.batches, 0),
+      seconds,
+      maxBatchMs: Math.round(Math.max(0, ...summaries.map(s => s.maxStatementMs))),
+      stores: outcomes.map(o =>
+        'error' in o
+          ? {store: o.store, error: o.error.message, ...(exitCodeOf(o.error) === undefined ? {} : {exitCode: exitCodeOf(o.error)})}
+          : {
+            ...o.summary,
+            maxStatementMs: Math.round(o.summary.maxStatementMs),
+            newestExpiry: o.summary.newestExpiry?.toISOString() ?? null,
+            oldestExpiry: o.summary.oldestExpiry?.toISOString() ?? null,
+          }),
+    }
+  }
+}
+
+function summaryLine(s: CleanupSummary, dryRun: boolean, batchSize: number): string {
+  const range = s.expired > 0 ? ` (expired ${isoMinute(s.oldestExpiry)} … ${isoMinute(s.newestExpiry)})` : ''
+  const ttl = s.noTtl
+  const noTtlText = ttl
+    ? `; ${plural(ttl.found, 'key')} without TTL: ${ttl.expired} expired${dryRun ? '' : ` (${ttl.deleted} deleted)`}, ${ttl.found - ttl.expired - ttl.noExpiry} live${
+      dryRun ? '' : ` (${ttl.ttlSet} given a TTL)`
+    }, ${ttl.noExpiry} with no expiry${ttl.found > 0 && !dryRun && ttl.deleted + ttl.ttlSet === 0 ? ' (--fix-no-ttl to fix)' : ''}`
+    : ''
+  if (dryRun) {
+    const batches = ttl ? '' : `, about ${Math.max(1, Math.ceil(s.expired / batchSize)).toLocaleString('en-US')} batches`
+    return `dry run: ${s.store}: ${plural(s.expired, 'expired session')}${range}${batches}${noTtlText}; nothing was deleted`
+  }
+
+  const stop = s.stoppedBy === 'done' ? 'done' : (s.stoppedBy === 'signal' ? 'stopped by signal' : 'stopped at --max-runtime')
+  const extra = [
+    s.retries > 0 ? `${s.retries} retries` : '',
+    s.replicaWaitS > 0 ? `${s.replicaWaitS.toFixed(1)} s waiting for replicas` : '',
+  ].filter(Boolean).join(', ')
+  return `${s.store}: deleted ${plural(s.deleted, 'expired session')} in ${plural(s.batches, 'batch', 'batches')}, ${s.seconds.toFixed(1)} s (longest statement ${Math.round(s.maxStatementMs)} ms${extra ? `; ${extra}` : ''})${noTtlText}; ${stop}`
+}

@@ -1,0 +1,288 @@
+import type {Connection, ResultSetHeader, RowDataPacket} from 'mysql2/promise'
+
+import {createHash} from 'node:crypto'
+
+import type {CleanupOptions, CleanupSummary} from './contract.js'
+import type {Columns} from './mysql.js'
+
+import {LockHeldError, PartialFailureError} from '../errors.js'
+import {ReplicaWatch} from './mysql-replicas.js'
+import {quote, storeError} from './mysql.js'
+import {nextBatchSize, sleep} from './pacing.js'
+
+const MAX_RETRIES = 5
+/** Above this share of expired rows, walking the table in key order beats walking the expiry index. */
+const KEY_WALK_SHARE = 0.05
+/** Workers of a key-order walk (each its own connection, taking key ranges from a queue). */
+const WORKERS = 2
+const RANGES_PER_WORKER = 8
+const RANGE_SAMPLE = 4000
+
+export interface CleanupContext {
+  conn: Connection
+  /** Opens another connection to the same server (for parallel workers). */
+  open(): Promise<Connection>
+  label: string
+  name: {database: string; table: string}
+  columns: Columns
+  /** SQL that is true for an expired row, by the framework's rule, and its parameters. */
+  condition: string
+  params: unknown[]
+  now: Date
+  expiryDate(value: unknown): Date | null
+  connectTimeoutMs?: number
+}
+
+/** Deletes the next batch of at most `size` rows; `deleted` is undefined when nothing is left. */
+type Batch = (size: number) => Promise<{deleted: number | undefined; longestMs: number}>
+
+/**
+ * The MySQL/MariaDB expired-session cleanup: many short transactions instead of one DELETE,
+ * under a named lock, paced, watching replicas, stopping between batches.
+ *
+ * How a batch picks its rows depends on what the server can do safely and fast:
+ * - key walk (MariaDB, row-based or no binary log, many expired rows): the table in primary-key
+ *   order, `DELETE … WHERE key > last AND expired ORDER BY key LIMIT n RETURNING key`, on two
+ *   key ranges in parallel. Like the single DELETE (a table scan), it touches each page once.
+ * - expiry walk (few expired rows, or MySQL without RETURNING): `DELETE … WHERE expired
+ *   ORDER BY expiry LIMIT n`, down the expiry index.
+ * - key list (statement-based binary log, where DELETE … LIMIT is unsafe to replicate): the next
+ *   keys by a keyset walk of the expiry index, then `DELETE … WHERE key IN (…) AND expired`.
+ * Every delete states the expiry predicate itself, so a session extended meanwhile survives.
+ */
+export class MysqlCleanup {
+  private readonly table: string
+
+  constructor(private readonly c: CleanupContext) {
+    this.table = `${quote(c.name.database)}.${quote(c.name.table)}`
+  }
+
+  async run(o: CleanupOptions): Promise<CleanupSummary> {
+    const started = Date.now()
+    const {conn} = this.c
+    const expiry = quote(this.c.columns.expiry)
+    const summary: CleanupSummary = {
+      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
+      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.c.label,
+    }
+    if (!(await this.expiryIndexed())) {
+      const {database, table} = this.c.name
+      o.onWarning?.(`${this.c.label}: the expiry column ${this.c.columns.expiry} has no index, so every batch scans the table; add one: CREATE INDEX ${table}_${this.c.columns.expiry} ON ${database}.${table} (${this.c.columns.expiry})`)
+    }
+
+    const [stats] = await conn.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n, MIN(${expiry}) AS oldest, MAX(${expiry}) AS newest FROM ${this.table} WHERE ${this.c.condition}`,
+      this.c.params,
+    )
+    summary.expired = Number(stats[0].n)
+    summary.oldestExpiry = this.c.expiryDate(stats[0].oldest)
+    summary.newestExpiry = this.c.expiryDate(stats[0].newest)
+    if (o.dryRun || summary.expired === 0) return {...summary, seconds: (Date.now() - started) / 1000}
+
+    const lock = await this.lock()
+    const workers: Batch[] = []
+    const extra: Connection[] = []
+    let replicas: ReplicaWatch | undefined
+    const stop = new AbortController()
+    const abort = (): void => stop.abort()
+    o.signal?.addEventListener('abort', abort)
+    try {
+      replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, this.c.connectTimeoutMs) : undefined
+      const strategy = await this.strategy(summary.expired)
+      if (strategy === 'key-walk') {
+        // Workers take ranges from one queue, so a range richer in expired rows does not leave
+        // the other worker idle.
+        const queue = await this.keyRanges(WORKERS * RANGES_PER_WORKER)
+        for (let i = 0; i < WORKERS; i++) {
+          const c = i === 0 ? conn : await this.c.open()
+          if (i > 0) extra.push(c)
+          workers.push(this.keyWalk(c, queue, summary))
+        }
+      } else {
+        workers.push(strategy === 'expiry-walk' ? this.expiryWalk(summary) : this.keyList(summary))
+      }
+
+      const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / workers.length)), signal: stop.signal}
+      await Promise.all(workers.map(async worker => {
+        try {
+          await this.loop(worker, batchOptions, summary, replicas)
+        } catch (error) {
+          stop.abort()
+          throw error
+        }
+      }))
+      if (o.signal?.aborted) summary.stoppedBy = 'signal'
+    } catch (error) {
+      throw PartialFailureError.during(storeError(error, this.c.label), summary.deleted, summary.expired)
+    } finally {
+      o.signal?.removeEventListener('abort', abort)
+      await replicas?.close()
+      await Promise.allSettled(extra.map(c => c.end()))
+      await lock.release()
+    }
+
+    return {...summary, seconds: (Date.now() - started) / 1000}
+  }
+
+  /** Whether some index starts with the expiry column. */
+  private async expiryIndexed(): Promise<boolean> {
+    const [rows] = await this.c.conn.query<RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 LIMIT 1',
+      [this.c.name.database, this.c.name.table, this.c.columns.expiry],
+    )
+    return rows.length > 0
+  }
+
+  private expiryWalk(summary: CleanupSummary): Batch {
+    const sql = `DELETE FROM ${this.table} WHERE ${this.c.condition} ORDER BY ${quote(this.c.columns.expiry)} LIMIT ?`
+    return async size => {
+      const [result, ms] = await this.timed(summary, () => this.c.conn.query<ResultSetHeader>(sql, [...this.c.params, size]))
+      return {deleted: result.affectedRows === 0 ? undefined : result.affectedRows, longestMs: ms}
+    }
+  }
+
+  private keyList(summary: CleanupSummary): Batch {
+    const e = quote(this.c.columns.expiry)
+    const k = quote(this.c.columns.key)
+    const {condition, params} = this.c
+    const first = `SELECT ${k} AS k, ${e} AS e FROM ${this.table} WHERE ${condition} ORDER BY ${e}, ${k} LIMIT ?`
+    const next = `SELECT ${k} AS k, ${e} AS e FROM ${this.table} WHERE ${condition} AND (${e} > ? OR (${e} = ? AND ${k} > ?)) ORDER BY ${e}, ${k} LIMIT ?`
+    const remove = `DELETE FROM ${this.table} WHERE ${k} IN (?) AND ${condition}`
+    let position: [unknown, string] | undefined
+    return async size => {
+      const [rows, selectMs] = await this.timed(summary, () =>
+        this.c.conn.query<RowDataPacket[]>(position ? next : first, position ? [...params, position[0], position[0], position[1], size] : [...params, size]))
+      if (rows.length === 0) return {deleted: undefined, longestMs: selectMs}
+      const last = rows.at(-1)!
+      position = [last.e, String(last.k)]
+      const [result, deleteMs] = await this.timed(summary, () => this.c.conn.query<ResultSetHeader>(remove, [rows.map(r => r.k), ...params]))
+      return {deleted: result.affectedRows, longestMs: Math.max(selectMs, deleteMs)}
+    }
+  }
+
+  /**
+   * Key ranges holding about equal numbers of expired rows, from quantiles of a sample of the
+   * expired keys (read from the expiry index, cheap). Together they cover every key.
+   */
+  private async keyRanges(count: number): Promise<Array<[string | undefined, string | undefined]>> {
+    const key = quote(this.c.columns.key)
+    const [rows] = await this.c.conn.query<RowDataPacket[]>(
+      `SELECT k FROM (SELECT ${key} AS k FROM ${this.table} WHERE ${this.c.condition} ORDER BY ${quote(this.c.columns.expiry)} LIMIT ${RANGE_SAMPLE}) s ORDER BY k`,
+      this.c.params,
+    )
+    const bounds: Array<string | undefined> = [undefined]
+    for (let i = 1; i < count; i++) {
+      const q = rows[Math.floor((rows.length * i) / count)]
+      if (q && String(q.k) !== bounds.at(-1)) bounds.push(String(q.k))
+    }
+
+    bounds.push(undefined)
+    return bounds.slice(1).map((to, i) => [bounds[i], to])
+  }
+
+  private keyWalk(conn: Connection, queue: Array<[string | undefined, string | undefined]>, summary: CleanupSummary): Batch {
+    const key = quote(this.c.columns.key)
+    let range: [string | undefined, string | undefined] | undefined
+    let last: string | undefined
+    return async size => {
+      if (!range) {
+        range = queue.shift()
+        if (!range) return {deleted: undefined, longestMs: 0}
+        last = range[0]
+      }
+
+      const to = range[1]
+      const bounds = [last === undefined ? '' : `${key} > ? AND `, to === undefined ? '' : `${key} <= ? AND `].join('')
+      const params = [...(last === undefined ? [] : [last]), ...(to === undefined ? [] : [to]), ...this.c.params, size]
+      const sql = `DELETE FROM ${this.table} WHERE ${bounds}${this.c.condition} ORDER BY ${key} LIMIT ? RETURNING ${key} AS k`
+      const [rows, ms] = await this.timed(summary, () => conn.query<RowDataPacket[]>(sql, params))
+      if (rows.length < size) range = undefined
+      else last = String(rows.at(-1)!.k)
+      return {deleted: rows.length, longestMs: ms}
+    }
+  }
+
+  /**
+   * A named server lock (GET_LOCK) held for the connection's life, so two cleanups of the same
+   * table never overlap, whichever hosts they run on.
+   */
+  private async lock(): Promise<{release(): Promise<void>}> {
+    const name = lockName(`sessionctl-cleanup:${this.c.name.database}.${this.c.name.table}`)
+    const [rows] = await this.c.conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [name])
+    if (Number(rows[0].got) !== 1) {
+      throw new LockHeldError(`another cleanup of ${this.c.label} is running (lock "${name}" is held); nothing was done`)
+    }
+
+    return {
+      release: async () => {
+        await this.c.conn.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => {})
+      },
+    }
+  }
+
+  /** One worker's batches: pacing, replica lag, deadline and signal checked between batches. */
+  private async loop(batch: Batch, o: CleanupOptions, summary: CleanupSummary, replicas: ReplicaWatch | undefined): Promise<void> {
+    let size = o.batchSize
+    for (;;) {
+      if (o.signal?.aborted) return
+      if (o.deadline !== undefined && Date.now() >= o.deadline) {
+        summary.stoppedBy = 'deadline'
+        return
+      }
+
+      if (replicas) {
+        summary.replicaWaitS += await replicas.waitUntilCaughtUp(o)
+        // Waiting may have run into the deadline or a signal: check again before deleting.
+        if (o.signal?.aborted || (o.deadline !== undefined && Date.now() >= o.deadline)) continue
+      }
+
+      const t0 = performance.now()
+      const {deleted, longestMs} = await batch(size)
+      if (deleted === undefined) return
+      const batchMs = performance.now() - t0
+      summary.deleted += deleted
+      summary.batches++
+      o.onBatch?.({
+        batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: this.c.label,
+      })
+      size = nextBatchSize(size, longestMs, o.targetMs)
+      const pause = o.sleepMs + (o.sleepFactor * batchMs)
+      if (pause > 0) await sleep(pause, o.signal)
+    }
+  }
+
+  private async strategy(expired: number): Promise<'expiry-walk' | 'key-list' | 'key-walk'> {
+    const [rows] = await this.c.conn.query<RowDataPacket[]>(
+      'SELECT @@log_bin AS logBin, @@binlog_format AS format, VERSION() AS version, TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [this.c.name.database, this.c.name.table],
+    )
+    const r = rows[0]
+    if (Number(r.logBin) === 1 && String(r.format).toUpperCase() === 'STATEMENT') return 'key-list'
+    const mariadb = /mariadb/i.test(String(r.version))
+    const share = expired / Math.max(1, Number(r.estimate ?? 0), expired)
+    return mariadb && share >= KEY_WALK_SHARE ? 'key-walk' : 'expiry-walk'
+  }
+
+  /** Runs one statement, retrying deadlocks and lock-wait timeouts with backoff, and times it. */
+  private async timed<T>(summary: CleanupSummary, statement: () => Promise<[T, unknown]>): Promise<[T, number]> {
+    for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now()
+      try {
+        const [result] = await statement()
+        const ms = performance.now() - t0
+        summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
+        return [result, ms]
+      } catch (error) {
+        const {code} = (error as {code?: string})
+        if ((code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT') || attempt >= MAX_RETRIES) throw error
+        summary.retries++
+        await sleep(100 * (2 ** attempt))
+      }
+    }
+  }
+}
+
+function lockName(name: string): string {
+  // GET_LOCK names are limited to 64 characters.
+  return name.length <= 64 ? name : `sessionctl-cleanup:${createHash('sha1').update(name).digest('hex')}`
+}

@@ -1,0 +1,228 @@
+import mysql from 'mysql2/promise'
+/**
+ * `sessions cleanup` on MariaDB, as cron runs it (the built binary): every expired session
+ * goes, no live one is lost, two runs never overlap, a signal or the run-time cap stops it at a
+ * batch boundary and the next run finishes the job, replicas are waited for.
+ */
+import assert from 'node:assert/strict'
+
+import {createDjangoCodec} from '../../src/formats/django.js'
+import {getPreset, layoutFor} from '../../src/formats/presets.js'
+import {openMysqlStore} from '../../src/stores/mysql.js'
+import {type CliResult, sessionctl} from '../support/cli.js'
+import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
+import {type MariaDbServer, startMariaDb} from '../support/servers.js'
+
+type Db = Awaited<ReturnType<typeof freshDatabase>>
+
+/** `total` rows, every fifth expired (at various past times), the rest live. */
+async function fill(conn: mysql.Connection, table: string, total: number): Promise<void> {
+  await conn.query(`INSERT INTO \`${table}\` SELECT CONCAT('k', LPAD(seq, 31, '0')), CONCAT('data-', seq),
+       IF(seq % 5 = 0, UTC_TIMESTAMP(6) - INTERVAL seq SECOND, UTC_TIMESTAMP(6) + INTERVAL 1 DAY + INTERVAL seq SECOND)
+     FROM seq_1_to_${total}`)
+}
+
+async function counts(conn: mysql.Connection, table = 'django_session'): Promise<{expired: number; live: number}> {
+  const [rows] = await conn.query(`SELECT SUM(expire_date <= UTC_TIMESTAMP(6)) AS expired, SUM(expire_date > UTC_TIMESTAMP(6)) AS live FROM \`${table}\``)
+  const r = (rows as Array<{expired: null | string; live: null | string}>)[0]
+  return {expired: Number(r.expired ?? 0), live: Number(r.live ?? 0)}
+}
+
+function json(r: CliResult): Record<string, unknown> & {deleted: number; stoppedBy: string} {
+  return JSON.parse(r.stdout)
+}
+
+describe('sessions cleanup on MariaDB', function () {
+  this.timeout(120_000)
+  let db: Db
+
+  beforeEach(async () => {
+    db = await freshDatabase()
+    await db.conn.query(djangoSessionDdl('django_session'))
+  })
+
+  afterEach(async () => {
+    await db.conn.end()
+  })
+
+  it('deletes every expired session and no live one; one line on stdout, nothing on stderr', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    const dry = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--dry-run'])
+    assert.equal(dry.code, 0)
+    assert.match(dry.stdout, /^dry run: mysql:\/\/.* 4,000 expired sessions \(expired .* … .*\), about 4 batches; nothing was deleted\n$/)
+    assert.deepEqual(await counts(db.conn), {expired: 4000, live: 16_000})
+    const r = await sessionctl(['sessions', 'cleanup', '--store', db.url])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stderr, '')
+    assert.match(r.stdout, /^mysql:\/\/.*: deleted 4,000 expired sessions in \d+ batch(es)?, [\d.]+ s \(longest statement \d+ ms\); done\n$/)
+    assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
+  })
+
+  it('keeps every session a concurrent writer extends while the cleanup runs', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    const writer = await mysql.createConnection({uri: db.url})
+    const extended = new Set<string>()
+    const activity = {running: true}
+    const writing = (async () => {
+      let i = 0
+      while (activity.running) {
+        // Extend an expired session, as Django does when its user comes back.
+        const key = `k${String((((i++ * 7919) % 4000) + 1) * 5).padStart(31, '0')}`
+        const [result] = await writer.query('UPDATE django_session SET expire_date = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE session_key = ?', [key])
+        if ((result as {affectedRows: number}).affectedRows === 1) extended.add(key)
+      }
+    })()
+    const store = await openMysqlStore(db.url, {codec: createDjangoCodec(), layout: layoutFor(getPreset('django'), {})})
+    const summary = await store.cleanupExpired({
+      batchSize: 100, dryRun: false, sleepFactor: 0, sleepMs: 2, targetMs: 5,
+    })
+    activity.running = false
+    await writing
+    await writer.end()
+    await store.close()
+    assert.ok(extended.size > 20, `the writer extended only ${extended.size} sessions`)
+    const [rows] = await db.conn.query('SELECT session_key FROM django_session WHERE session_key IN (?)', [[...extended]])
+    assert.equal((rows as unknown[]).length, extended.size, 'every extended session survived')
+    assert.equal(summary.deleted + extended.size >= 4000, true)
+    assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000 + extended.size})
+  })
+
+  it('two cleanups started together: one works, the other exits at once with the "lock held" code', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    const first = sessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep', '300'])
+    const watcher = await mysql.createConnection({uri: db.url})
+    const name = `sessionctl-cleanup:${db.database}.django_session`
+    for (let i = 0; i < 400; i++) {
+      const [rows] = await watcher.query('SELECT IS_USED_LOCK(?) AS holder', [name])
+      if ((rows as Array<{holder: null | number}>)[0].holder !== null) break
+      await new Promise(resolve => {
+        setTimeout(resolve, 25)
+      })
+    }
+
+    await watcher.end()
+    const second = await sessionctl(['sessions', 'cleanup', '--store', db.url])
+    assert.equal(second.code, 5, second.stderr)
+    assert.ok(second.ms < 3000, `${second.ms} ms`)
+    assert.match(second.stderr, /^sessionctl: another cleanup of mysql:\/\/.* is running \(lock "sessionctl-cleanup:.*" is held\); nothing was done\n$/)
+    const done = await first
+    assert.equal(done.code, 0, done.stderr)
+    assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
+  })
+
+  it('SIGTERM stops it after the current batch with what it deleted; the next run finishes', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    let pid = 0
+    const run = sessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep', '30', '--json'], {
+      onSpawn(p) {
+        pid = p
+      },
+    })
+    while ((await counts(db.conn)).expired > 3500) {
+      await new Promise(resolve => {
+        setTimeout(resolve, 20)
+      })
+    }
+
+    const signalled = Date.now()
+    process.kill(pid, 'SIGTERM')
+    const r = await run
+    assert.ok(Date.now() - signalled < 2000, 'it stops promptly')
+    assert.equal(r.code, 6, r.stderr)
+    const doc = json(r)
+    assert.equal(doc.stoppedBy, 'signal')
+    const left = (await counts(db.conn)).expired
+    assert.equal(doc.deleted, 4000 - left, 'it reports exactly what it deleted')
+    assert.ok(left > 0)
+    const again = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--json'])
+    assert.equal(again.code, 0)
+    assert.equal(json(again).deleted, left)
+    assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
+  })
+
+  it('--max-runtime stops at a batch boundary with exit 6; --sleep-factor paces the batches', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep-factor', '3', '--sleep', '300', '--max-runtime', '1', '--json'])
+    assert.equal(r.code, 6, r.stderr)
+    const doc = json(r)
+    assert.equal(doc.stoppedBy, 'deadline')
+    assert.ok(doc.deleted > 0 && doc.deleted < 4000, String(doc.deleted))
+    assert.ok((doc.seconds as number) < 2)
+    assert.equal((await counts(db.conn)).expired, 4000 - doc.deleted)
+  })
+
+  it('warns when the expiry column has no index, and still works', async () => {
+    await db.conn.query('DROP INDEX django_session_expire_date_a5c62663 ON django_session')
+    await fill(db.conn, 'django_session', 1000)
+    const r = await sessionctl(['sessions', 'cleanup', '--store', db.url])
+    assert.equal(r.code, 0)
+    assert.match(r.stderr, /the expiry column expire_date has no index, so every batch scans the table; add one: CREATE INDEX/)
+    assert.deepEqual(await counts(db.conn), {expired: 0, live: 800})
+  })
+
+  it('cleans express-mysql-session tables (expires in Unix seconds) by express’s rule', async () => {
+    await db.conn.query('CREATE TABLE sessions (session_id varchar(128) COLLATE utf8mb4_bin NOT NULL, expires int(11) unsigned NOT NULL, data mediumtext COLLATE utf8mb4_bin, PRIMARY KEY (session_id)) ENGINE=InnoDB')
+    await db.conn.query('INSERT INTO sessions SELECT CONCAT(\'s\', seq), CAST(UNIX_TIMESTAMP() AS SIGNED) + IF(seq % 2 = 0, -100 - CAST(seq AS SIGNED), 100 + seq), \'{}\' FROM seq_1_to_1000')
+    const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--format', 'express', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(json(r).deleted, 500)
+    const [rows] = await db.conn.query('SELECT COUNT(*) AS n FROM sessions WHERE expires < UNIX_TIMESTAMP()')
+    assert.equal(Number((rows as Array<{n: number}>)[0].n), 0)
+  })
+
+  it('refuses to guess the unit of an integer expiry column', async () => {
+    await db.conn.query('CREATE TABLE spring_like (id varchar(36) PRIMARY KEY, data text, expiry bigint NOT NULL)')
+    const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--table', 'spring_like', '--key-column', 'id', '--data-column', 'data', '--expiry-column', 'expiry', '--expiry-unit', 'datetime'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /spring_like\.expiry is an integer column, not a datetime/)
+  })
+})
+
+describe('sessions cleanup with a lagging replica', function () {
+  this.timeout(120_000)
+  let primary: MariaDbServer
+  let replica: MariaDbServer
+  let conn: mysql.Connection
+  let replicaConn: mysql.Connection
+
+  before(async () => {
+    primary = await startMariaDb({extraArgs: ['--log-bin=primary-bin', '--server-id=1', '--binlog-format=ROW']})
+    replica = await startMariaDb({extraArgs: ['--server-id=2', '--read-only']})
+    conn = await mysql.createConnection({multipleStatements: true, uri: primary.url})
+    replicaConn = await mysql.createConnection({uri: replica.url})
+    await conn.query("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'")
+    await replicaConn.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=no`)
+    await replicaConn.query('START SLAVE')
+    await conn.query('CREATE DATABASE app; USE app')
+    await conn.query(djangoSessionDdl('django_session'))
+    await fill(conn, 'django_session', 5000)
+  })
+
+  after(async () => {
+    await replicaConn?.end()
+    await conn?.end()
+    await replica?.stop()
+    await primary?.stop()
+  })
+
+  it('waits while the replica is not caught up, then cleans once it is', async () => {
+    await replicaConn.query('STOP SLAVE SQL_THREAD')
+    const url = `${primary.url}/app`
+    const stalled = await sessionctl(['sessions', 'cleanup', '--store', url, '--replica', replica.url, '--max-replica-lag', '1', '--max-runtime', '2', '--json'])
+    assert.equal(stalled.code, 6, stalled.stderr)
+    const doc = json(stalled)
+    assert.equal(doc.deleted, 0, 'nothing is deleted while the replica is behind')
+    assert.ok(((doc.stores as Array<{replicaWaitS: number}>)[0].replicaWaitS) >= 1.5)
+    await replicaConn.query('START SLAVE SQL_THREAD')
+    const r = await sessionctl(['sessions', 'cleanup', '--store', url, '--replica', replica.url, '--max-replica-lag', '1', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(json(r).deleted, 1000)
+    for (let i = 0; i < 100 && (await counts(replicaConn, 'app`.`django_session')).expired > 0; i++) {
+      await new Promise(resolve => {
+        setTimeout(resolve, 50)
+      })
+    }
+
+    assert.deepEqual(await counts(replicaConn, 'app`.`django_session'), {expired: 0, live: 4000})
+  })
+})
