@@ -24,7 +24,8 @@ export function onTerminal(
       answer: options.answer ?? '',
       argv: [process.execPath, BIN, ...args],
       env: {TERM: 'xterm-256color', ...options.env},
-      unset: ['NO_COLOR', 'FORCE_COLOR', 'SESSIONCTL_STORE', 'SESSIONCTL_CONFIG'],
+      // An operator's terminal, not a CI job: chalk turns colour off when it sees CI markers.
+      unset: ['NO_COLOR', 'FORCE_COLOR', 'SESSIONCTL_STORE', 'SESSIONCTL_CONFIG', 'CI', 'CONTINUOUS_INTEGRATION', 'TEAMCITY_VERSION', 'TF_BUILD'],
       waitFor: options.waitFor?.source ?? null,
     }))
   })
