@@ -5,8 +5,9 @@ import type {SessionStore} from '../stores/contract.js'
 
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {
-  getPreset, layoutFor, PRESET_NAMES, userPathFor,
+  getPreset, layoutFor, PRESET_NAMES, presetCodec, userPathFor,
 } from '../formats/presets.js'
+import {closeDecodePools} from '../sessions/select.js'
 import {openStore} from '../stores/index.js'
 import {assertTimeZone} from '../stores/sql-time.js'
 import {
@@ -123,6 +124,7 @@ export abstract class SessionsCommand extends Command {
     this.progress.stop()
     this.removeSignalHandlers?.()
     await Promise.allSettled(this.openedStores.map(s => s.close()))
+    await closeDecodePools()
     await super.finally(error)
   }
 
@@ -194,7 +196,7 @@ export abstract class SessionsCommand extends Command {
     const secretKeys = [flags['secret-key'] ?? []].flat()
     for (const key of secretKeys) registerSecret(key)
     if (secretKeys.some(k => k.length === 0)) throw new UsageError('--secret-key must not be empty')
-    const codec = preset.createCodec({salt: spec.salt, secretKeys, userPath: userPathFor(preset, spec.userPath)})
+    const codec = presetCodec(preset, {salt: spec.salt, secretKeys, userPath: userPathFor(preset, spec.userPath)})
     return {
       options: {
         codec,

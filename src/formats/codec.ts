@@ -4,9 +4,23 @@
  * reason, which the caller counts and reports and never matches to a user.
  */
 export interface Codec {
-  decode(value: Buffer): Decoded
   /** Short name shown in reports, e.g. "django". */
   readonly name: string
+  decode(value: Buffer): Decoded
+  /** How to build the same codec elsewhere (a worker thread); presets' codecs have one. */
+  readonly spec?: CodecSpec
+}
+
+/** A preset's codec, rebuildable from plain data. */
+export interface CodecSpec {
+  preset: string
+  settings: CodecSettings
+}
+
+export interface CodecSettings {
+  secretKeys: readonly string[]
+  salt?: string
+  userPath: readonly string[]
 }
 
 export type Decoded = DecodedSession | Undecodable

@@ -1,7 +1,9 @@
 import type {RedisLayout, SqlLayout, StoreLayout} from '../stores/contract.js'
 
 import {UsageError} from '../errors.js'
-import {type Codec, parseUserPath} from './codec.js'
+import {
+  type Codec, type CodecSettings, type CodecSpec, parseUserPath,
+} from './codec.js'
 import {createDjangoCacheCodec} from './django-cache.js'
 import {createDjangoCodec, DJANGO_USER_PATH} from './django.js'
 import {createExpressCodec, EXPRESS_USER_PATH} from './express.js'
@@ -21,11 +23,7 @@ export interface Preset {
   redis?(prefix: string | undefined): RedisLayout
 }
 
-export interface CodecSettings {
-  secretKeys: readonly string[]
-  salt?: string
-  userPath: readonly string[]
-}
+export type {CodecSettings, CodecSpec} from './codec.js'
 
 // Django session keys: get_random_string(32, [a-z0-9]). As a SCAN glob, Redis filters them itself.
 const DJANGO_KEY_GLOB = '[a-z0-9]'.repeat(32)
@@ -78,6 +76,16 @@ const presets: Record<string, Preset> = {
 }
 
 export const PRESET_NAMES = Object.keys(presets)
+
+/** The preset's codec, carrying the spec that rebuilds it in a worker thread. */
+export function codecFromSpec(spec: CodecSpec): Codec {
+  const codec = getPreset(spec.preset).createCodec(spec.settings)
+  return {decode: value => codec.decode(value), name: codec.name, spec}
+}
+
+export function presetCodec(preset: Preset, settings: CodecSettings): Codec {
+  return codecFromSpec({preset: preset.name, settings: {...settings, secretKeys: [...settings.secretKeys], userPath: [...settings.userPath]}})
+}
 
 export function getPreset(name: string): Preset {
   const preset = Object.hasOwn(presets, name) ? presets[name] : undefined

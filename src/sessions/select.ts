@@ -3,6 +3,9 @@ import {createHash} from 'node:crypto'
 import type {Codec} from '../formats/codec.js'
 import type {ScanSummary, Session, SessionFilter} from '../stores/contract.js'
 
+import {type Classified, classify} from './classify.js'
+import {DecodePool} from './decode-pool.js'
+
 /** One stored session as an adapter reads it, before decoding. */
 export interface RawSession {
   key: string
@@ -29,75 +32,104 @@ export function sessionVersion(value: Buffer, expiryToken: string): string {
   return createHash('sha1').update(value).update('\0').update(expiryToken).digest('hex')
 }
 
+/** Values decoded on the main thread before a scan starts worker threads. */
+const LOCAL_BEFORE_POOL = 20_000
+
+export interface SelectorOptions {
+  /** Receives the selected sessions, batch by batch (with worker threads, in completion order). */
+  onSessions?(sessions: Session[]): Promise<void> | void
+  /** Adapter work on selected sessions before they are delivered (e.g. Redis TTLs). */
+  enrich?(sessions: Session[]): Promise<Session[]>
+}
+
 /**
  * Decides, for each raw session an adapter reads, whether it is selected: decodes it with the
  * store's codec, applies the user, state and --except filters, and keeps the scan's counts.
  * Shared by every adapter so that selection means the same thing everywhere.
+ *
+ * Large scans decode on worker threads: `submit` hands a batch over and returns as soon as there
+ * is room for another, so the adapter keeps reading while earlier batches decode.
  */
 export class Selector {
   readonly summary: ScanSummary
+  private failure: unknown
+  private readonly inFlight = new Set<Promise<void>>()
 
   constructor(
     private readonly codec: Codec,
     private readonly filter: SessionFilter,
     store: string,
     now: Date,
+    private readonly options: SelectorOptions = {},
   ) {
     this.summary = {
-      badSignature: 0, kept: 0, matched: 0, now, scanned: 0, store, undecodable: {},
+      store, scanned: 0, matched: 0, kept: 0, undecodable: {}, badSignature: 0, now,
     }
   }
 
-  consider(raw: RawSession): null | Session {
-    const {filter, summary} = this
+  /** Waits for every batch; the scan's counts. */
+  async finish(): Promise<ScanSummary> {
+    await Promise.all(this.inFlight)
+    if (this.failure) throw this.failure
+    return this.summary
+  }
+
+  /** Takes a batch; resolves when there is room for the next one. */
+  async submit(batch: readonly RawSession[]): Promise<void> {
+    if (this.failure) throw this.failure
     // The store's own expiry settles the state before any decoding; a payload expiry only
     // counts where the store keeps none (e.g. a Redis key without TTL).
-    if (raw.expired !== undefined && !this.wantsState(raw.expired)) return null
-    summary.scanned++
-
-    const decoded = this.codec.decode(raw.value)
-    if (!decoded.ok) {
-      summary.undecodable[decoded.reason] = (summary.undecodable[decoded.reason] ?? 0) + 1
-      return null
+    const candidates = batch.filter(raw => raw.expired === undefined || this.wantsState(raw.expired))
+    this.summary.scanned += candidates.length
+    if (candidates.length === 0) return
+    const values = candidates.map(raw => raw.value)
+    const pool = this.summary.scanned > LOCAL_BEFORE_POOL ? sharedPool(this.codec) : undefined
+    if (!pool) {
+      await this.deliver(candidates, classify(this.codec, values, this.filter.userId))
+      return
     }
 
-    // A payload the framework would refuse belongs to nobody.
-    if (decoded.signature === 'invalid') {
-      summary.badSignature++
-      return null
-    }
-
-    const expiresAt = raw.expiresAt ?? decoded.expiresAt ?? null
-    const expired = raw.expired ?? this.isExpired(expiresAt)
-    if (raw.expired === undefined && !this.wantsState(expired)) return null
-    if (filter.userId !== undefined && decoded.userId !== filter.userId) return null
-    if (filter.keep?.keeps(raw.key)) {
-      summary.kept++
-      return null
-    }
-
-    summary.matched++
-    return {
-      expired,
-      expiresAt,
-      key: raw.key,
-      ...(raw.ref === undefined ? {} : {ref: raw.ref}),
-      size: raw.value.length,
-      store: summary.store,
-      userId: decoded.userId,
-      version: sessionVersion(raw.value, raw.expiryToken),
-    }
+    decodeStats.pooledBatches++
+    const job = pool.classify(values, this.filter.userId).then(result => this.deliver(candidates, result))
+    const tracked = job.catch(error => {
+      this.failure ??= error
+    }).finally(() => this.inFlight.delete(tracked))
+    this.inFlight.add(tracked)
+    while (this.inFlight.size >= pool.size * 2) await Promise.race(this.inFlight)
+    if (this.failure) throw this.failure
   }
 
-  /** The selected sessions among `batch`, in order. */
-  select(batch: readonly RawSession[]): Session[] {
-    const out: Session[] = []
-    for (const raw of batch) {
-      const session = this.consider(raw)
-      if (session) out.push(session)
+  private async deliver(candidates: readonly RawSession[], result: Classified): Promise<void> {
+    const {filter, summary} = this
+    for (const [reason, n] of Object.entries(result.undecodable)) summary.undecodable[reason] = (summary.undecodable[reason] ?? 0) + n
+    summary.badSignature += result.badSignature
+    let selected: Session[] = []
+    for (const [index, userId, payloadExpiry] of result.matches) {
+      const raw = candidates[index]
+      const expiresAt = raw.expiresAt ?? (payloadExpiry === null ? null : new Date(payloadExpiry))
+      const expired = raw.expired ?? this.isExpired(expiresAt)
+      if (raw.expired === undefined && !this.wantsState(expired)) continue
+      if (filter.keep?.keeps(raw.key)) {
+        summary.kept++
+        continue
+      }
+
+      summary.matched++
+      selected.push({
+        store: summary.store,
+        key: raw.key,
+        ...(raw.ref === undefined ? {} : {ref: raw.ref}),
+        userId,
+        expiresAt,
+        expired,
+        size: raw.value.length,
+        version: sessionVersion(raw.value, raw.expiryToken),
+      })
     }
 
-    return out
+    if (selected.length === 0) return
+    if (this.options.enrich) selected = await this.options.enrich(selected)
+    await this.options.onSessions?.(selected)
   }
 
   private isExpired(expiresAt: Date | null): boolean {
@@ -108,4 +140,24 @@ export class Selector {
     const {state} = this.filter
     return state === 'all' || (state === 'expired') === expired
   }
+}
+
+const pools = new Map<string, DecodePool | null>()
+
+/** Batches decoded on worker threads in this process (for tests and diagnostics). */
+export const decodeStats = {pooledBatches: 0}
+
+/** One pool per codec for the process (started on first need), or none for an ad-hoc codec. */
+function sharedPool(codec: Codec): DecodePool | undefined {
+  if (!codec.spec) return undefined
+  const key = JSON.stringify(codec.spec)
+  if (!pools.has(key)) pools.set(key, DecodePool.start(codec.spec) ?? null)
+  return pools.get(key) ?? undefined
+}
+
+/** Stops the worker threads (the command's end). */
+export async function closeDecodePools(): Promise<void> {
+  const running = [...pools.values()].filter((p): p is DecodePool => p !== null)
+  pools.clear()
+  await Promise.all(running.map(p => p.close()))
 }

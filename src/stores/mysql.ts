@@ -335,7 +335,7 @@ class MysqlStore implements SessionStore {
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     const clock = await this.clock()
-    const selector = new Selector(this.options.codec, filter, this.label, clock.now)
+    const selector = new Selector(this.options.codec, filter, this.label, clock.now, {onSessions: sink.onSessions})
     const {data, expiry, key} = this.columns
     const [where, params] = this.stateCondition(filter.state, clock)
     const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table}${where}`
@@ -347,10 +347,10 @@ class MysqlStore implements SessionStore {
 
     let batch: RawSession[] = []
     const flush = async (): Promise<void> => {
-      const selected = selector.select(batch)
+      const full = batch
       batch = []
+      await selector.submit(full)
       sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-      if (selected.length > 0) await sink.onSessions?.(selected)
     }
 
     try {
@@ -363,14 +363,13 @@ class MysqlStore implements SessionStore {
       }
 
       if (batch.length > 0) await flush()
+      return await selector.finish()
     } catch (error) {
       throw storeError(error, this.label)
     } finally {
       // Leaving the loop early (abort) must not leave the connection mid-result.
       if (!stream.destroyed) stream.destroy()
     }
-
-    return selector.summary
   }
 
   /** The server's clock, so a skewed client clock cannot turn live sessions into expired ones. */

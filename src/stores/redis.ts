@@ -419,32 +419,44 @@ class RedisStore implements SessionStore {
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     try {
       const now = await this.serverTime()
-      const selector = new Selector(this.options.codec, filter, this.label, now)
+      const selector = new Selector(this.options.codec, filter, this.label, now, {
+        enrich: sessions => this.withTtl(sessions, now),
+        onSessions: sink.onSessions,
+      })
       for (const node of this.masters()) {
-        let cursor = '0'
-        do {
-          if (filter.signal?.aborted) break
-          const [next, found] = await node.scan(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-          cursor = next
-          const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
-          if (keys.length === 0) continue
-          const values = await this.values(node, keys.map(([redisKey]) => redisKey))
-          const batch: RawSession[] = []
-          for (const [i, [redisKey, key]] of keys.entries()) {
-            const value = values[i]
-            // Expired or deleted between SCAN and GET: no longer a session.
-            if (value) batch.push({
-              expiresAt: null, expiryToken: '', key, ref: redisKey, value,
-            })
+        // The next SCAN is sent before this batch's values are fetched and decoded: the round
+        // trips overlap instead of adding up.
+        let scan = node.scan('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+        for (;;) {
+          const [next, found] = await scan
+          const last = next === '0' || Boolean(filter.signal?.aborted)
+          if (!last) {
+            scan = node.scan(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+            // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
+            scan.catch(() => {})
           }
 
-          const selected = selector.select(batch)
-          sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-          if (selected.length > 0) await sink.onSessions?.(await this.withTtl(node, selected, now))
-        } while (cursor !== '0')
+          const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
+          if (keys.length > 0) {
+            const values = await this.values(node, keys.map(([redisKey]) => redisKey))
+            const batch: RawSession[] = []
+            for (const [i, [redisKey, key]] of keys.entries()) {
+              const value = values[i]
+              // Expired or deleted between SCAN and GET: no longer a session.
+              if (value) batch.push({
+                expiresAt: null, expiryToken: '', key, ref: redisKey, value,
+              })
+            }
+
+            await selector.submit(batch)
+            sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+          }
+
+          if (last) break
+        }
       }
 
-      return selector.summary
+      return await selector.finish()
     } catch (error) {
       throw runtimeError(error, this.label)
     }
@@ -515,16 +527,18 @@ class RedisStore implements SessionStore {
   }
 
   /** Expiry from the key's TTL, fetched only for the selected sessions. */
-  private async withTtl(node: Redis, sessions: Session[], now: Date): Promise<Session[]> {
-    const ttls = await this.pipelined<number>(node, sessions.map(s => this.redisKey(s)), (p, k) => p.pttl(k))
-    const out: Session[] = []
+  private async withTtl(sessions: Session[], now: Date): Promise<Session[]> {
+    const keys = sessions.map(s => this.redisKey(s))
+    // A cluster pipeline must stay within one slot: the few selected keys go one by one there.
+    const ttls = this.cluster
+      ? await Promise.all(keys.map(k => this.client.pttl(k)))
+      : await this.pipelined<number>(this.client as Redis, keys, (p, k) => p.pttl(k))
     for (const [i, session] of sessions.entries()) {
       const ttl = ttls[i]
       // -1: no TTL (the payload's expiry stands); -2: gone meanwhile (a purge will count it).
       if (typeof ttl === 'number' && ttl >= 0) session.expiresAt = new Date(now.getTime() + ttl)
-      out.push(session)
     }
 
-    return out
+    return sessions
   }
 }

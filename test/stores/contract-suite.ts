@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import type {Session, SessionFilter, SessionStore} from '../../src/stores/contract.js'
 
 import {KeepList} from '../../src/sessions/keys.js'
+import {decodeStats} from '../../src/sessions/select.js'
 import {encodeSigned} from '../support/django-encode.js'
 
 export interface ContractFixture {
@@ -210,6 +211,28 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
       const rest = await collect(store, {state: 'live', userId: '5'})
       assert.equal((await store.deleteSessions(rest.sessions, {batchSize: 5})).deleted, 7)
       assert.equal((await fixture.keys()).length, 0)
+    })
+
+    it('decodes a large store on worker threads with the same results', async function () {
+      this.timeout(120_000)
+      const total = 30_000
+      const values = [session('1'), session('2'), session('3', {pad: 'x'.repeat(300)}), 'garbage', session('42', {}), encodeSigned({_auth_user_id: '42'}, {secretKey: 'forged'})]
+      const puts: Array<Promise<void>> = []
+      for (let i = 0; i < total; i++) {
+        puts.push(fixture.put(key(`w${i}x`), values[i % values.length], live))
+        if (puts.length >= 500) await Promise.all(puts.splice(0))
+      }
+
+      await Promise.all(puts)
+      store = await fixture.open({secretKeys: [SECRET]})
+      const before = decodeStats.pooledBatches
+      const {sessions, summary} = await collect(store, {state: 'live', userId: '42'})
+      assert.ok(decodeStats.pooledBatches > before, 'worker threads decoded some batches')
+      assert.equal(summary.scanned, total)
+      assert.equal(sessions.length, total / values.length)
+      assert.ok(sessions.every(s => s.userId === '42'))
+      assert.equal(summary.badSignature, total / values.length)
+      assert.equal(Object.values(summary.undecodable).reduce((a, b) => a + b, 0), total / values.length)
     })
 
     it('streams large stores in batches and finds sessions in every batch', async () => {

@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise'
 
-import {createDjangoCodec} from '../../src/formats/django.js'
-import {getPreset, layoutFor} from '../../src/formats/presets.js'
+import {DJANGO_USER_PATH} from '../../src/formats/django.js'
+import {getPreset, layoutFor, presetCodec} from '../../src/formats/presets.js'
 import {openMysqlStore} from '../../src/stores/mysql.js'
 import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
 import {storeContractSuite} from './contract-suite.js'
@@ -30,7 +30,7 @@ describe('mysql adapter', () => {
         },
         async open(options) {
           return openMysqlStore(url, {
-            codec: createDjangoCodec({secretKeys: options?.secretKeys}),
+            codec: presetCodec(getPreset('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH}),
             layout: layoutFor(getPreset('django'), {table}),
           })
         },

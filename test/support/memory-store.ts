@@ -121,7 +121,7 @@ export class MemoryStore implements SessionStore {
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     const now = new Date()
-    const selector = new Selector(this.options.codec, filter, this.label, now)
+    const selector = new Selector(this.options.codec, filter, this.label, now, {onSessions: sink.onSessions})
     const raws: RawSession[] = [...this.rows].map(([key, row]) => ({
       expired: row.expiresAt === null ? undefined : row.expiresAt.getTime() <= now.getTime(),
       expiresAt: row.expiresAt,
@@ -132,12 +132,11 @@ export class MemoryStore implements SessionStore {
     // Small batches exercise the streaming paths of the commands.
     for (let i = 0; i < raws.length; i += this.batch) {
       if (filter.signal?.aborted) break
-      const selected = selector.select(raws.slice(i, i + this.batch))
+      await selector.submit(raws.slice(i, i + this.batch))
       sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-      if (selected.length > 0) await sink.onSessions?.(selected)
     }
 
-    return selector.summary
+    return selector.finish()
   }
 }
 

@@ -1,0 +1,30 @@
+import type {Codec} from '../formats/codec.js'
+
+/**
+ * What decoding a batch of values decided: which ones are candidates (decodable, signature not
+ * refused, and the user's when a user is given), and what the others were. Plain data, so a
+ * worker thread can compute it and post it back.
+ */
+export interface Classified {
+  /** [index in the batch, user id, payload expiry in ms or null] */
+  matches: Array<[number, null | string, null | number]>
+  undecodable: Record<string, number>
+  badSignature: number
+}
+
+export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined): Classified {
+  const out: Classified = {badSignature: 0, matches: [], undecodable: {}}
+  for (const [i, value] of values.entries()) {
+    const decoded = codec.decode(value as Buffer)
+    if (!decoded.ok) {
+      out.undecodable[decoded.reason] = (out.undecodable[decoded.reason] ?? 0) + 1
+    } else if (decoded.signature === 'invalid') {
+      // A payload the framework would refuse belongs to nobody.
+      out.badSignature++
+    } else if (userId === undefined || decoded.userId === userId) {
+      out.matches.push([i, decoded.userId, decoded.expiresAt ? decoded.expiresAt.getTime() : null])
+    }
+  }
+
+  return out
+}

@@ -1,0 +1,113 @@
+import {availableParallelism} from 'node:os'
+import {Worker} from 'node:worker_threads'
+
+import type {CodecSpec} from '../formats/presets.js'
+import type {Classified} from './classify.js'
+
+/**
+ * Decodes batches on worker threads, one per core, so a scan of a million sessions decodes at
+ * the speed values arrive. A codec that can be rebuilt from a spec (every preset's can) is
+ * rebuilt in each worker; values travel in one transferred buffer per batch.
+ */
+export class DecodePool {
+  private next = 0
+  private readonly workers: PoolWorker[]
+
+  private constructor(spec: CodecSpec, size: number) {
+    this.workers = Array.from({length: size}, () => new PoolWorker(spec))
+  }
+
+  /** Worker count: SESSIONCTL_DECODE_THREADS, else one per core (none on a single core). */
+  static defaultSize(): number {
+    const configured = Number(process.env.SESSIONCTL_DECODE_THREADS)
+    if (Number.isInteger(configured) && configured >= 0) return configured
+    const cores = availableParallelism()
+    return cores > 1 ? cores : 0
+  }
+
+  static start(spec: CodecSpec, size = DecodePool.defaultSize()): DecodePool | undefined {
+    return size > 0 ? new DecodePool(spec, size) : undefined
+  }
+
+  /** Batches in flight, across workers. */
+  get pending(): number {
+    return this.workers.reduce((n, w) => n + w.pending, 0)
+  }
+
+  get size(): number {
+    return this.workers.length
+  }
+
+  classify(values: readonly Uint8Array[], userId: string | undefined): Promise<Classified> {
+    // The least busy worker, round-robin among equals.
+    let best = this.workers[this.next % this.workers.length]
+    for (const w of this.workers) if (w.pending < best.pending) best = w
+    this.next++
+    return best.classify(values, userId)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(w => w.terminate()))
+  }
+}
+
+class PoolWorker {
+  pending = 0
+  private failed: Error | undefined
+  private id = 0
+  private readonly waiting = new Map<number, {reject(error: Error): void; resolve(result: Classified): void}>()
+  private readonly worker: Worker
+
+  constructor(spec: CodecSpec) {
+    // From TypeScript sources (tests, bin/dev.js) the worker first registers the same loader.
+    const fromSource = import.meta.url.endsWith('.ts')
+    const script = new URL(`decode-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url)
+    this.worker = fromSource
+      ? new Worker(`import('tsx/esm/api').then(({register}) => { register(); return import(${JSON.stringify(script.href)}) })`, {eval: true, workerData: spec})
+      : new Worker(script, {workerData: spec})
+    this.worker.unref()
+    this.worker.on('message', ({id, result}: {id: number; result: Classified}) => {
+      const job = this.waiting.get(id)
+      this.waiting.delete(id)
+      this.pending--
+      job?.resolve(result)
+    })
+    this.worker.on('error', error => this.fail(error))
+    this.worker.on('exit', code => {
+      if (code !== 0) this.fail(new Error(`a decode worker exited with code ${code}`))
+    })
+  }
+
+  classify(values: readonly Uint8Array[], userId: string | undefined): Promise<Classified> {
+    if (this.failed) return Promise.reject(this.failed)
+    let total = 0
+    for (const v of values) total += v.length
+    const bytes = new Uint8Array(total)
+    const ends = new Uint32Array(values.length)
+    let at = 0
+    for (const [i, v] of values.entries()) {
+      bytes.set(v, at)
+      at += v.length
+      ends[i] = at
+    }
+
+    const id = ++this.id
+    this.pending++
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, {reject, resolve})
+      this.worker.postMessage({
+        bytes, ends, id, userId,
+      }, [bytes.buffer, ends.buffer])
+    })
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate()
+  }
+
+  private fail(error: Error): void {
+    this.failed = error
+    for (const job of this.waiting.values()) job.reject(error)
+    this.waiting.clear()
+  }
+}
