@@ -1,29 +1,40 @@
-import mysql from 'mysql2/promise'
 /**
- * `npm run bench`: the project's benchmark. Starts its own MariaDB (data kept in .bench/ so the
- * 1M-row seed is made once), then measures, in one run on one machine:
+ * `npm run bench`: the project's benchmark. Starts its own MariaDB and Redis (data kept in .bench/
+ * so the 1M-session seeds are made once), then measures, in one run on one machine:
  *
  *   cleanup  `DELETE … WHERE expire_date < now` (what Django's clearsessions does) on one copy of
  *            the table and `sessionctl sessions cleanup` on an identical copy: wall time, ratio,
  *            longest single statement, and that both left exactly the live rows.
+ *   scan     `sessionctl sessions list/purge --dry-run --user U` on 1M Django sessions in MariaDB
+ *            and 1M Django cache sessions in Redis, against the floor of reading every session
+ *            with the bare driver (its own process); peak RSS; the keys found checked against the
+ *            seed generator; an indexed `user_id` variant (scripts/bench/scan.ts).
+ *   startup  `sessionctl --version` and `sessions list --help`: wall time, and whether a database
+ *            driver gets loaded (scripts/bench/startup.ts).
  *
- * Options: --only cleanup   --rows 1000000   --repeat 3 (rounds; medians reported)   --fresh (reseed)
- * Results are printed as a table and written to .bench/results/<time>.json (and latest.json).
+ * Options: --only cleanup,scan,startup (default: all)   --rows 1000000   --repeat 3 (rounds; medians
+ * reported)   --fresh (reseed)
+ * Results are printed as tables and written to .bench/results/<time>.json (and latest.json). The
+ * exit code is 1 if any result is not exact.
  */
+import mysql from 'mysql2/promise'
 import {spawn} from 'node:child_process'
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
 import {djangoSessionDdl} from '../test/support/mysql.js'
 import {
   APT_LINE, type MariaDbServer, missingSystemPackages, startMariaDb,
 } from '../test/support/servers.js'
-import {seedRow} from './bench/seed.js'
+import {
+  haveGnuTime, log, median, removeTimeDir, ROOT, settle, timed, type Timed,
+} from './bench/common.js'
+import {benchScan} from './bench/scan.js'
+import {SEED_VERSION, seedRow} from './bench/seed.js'
+import {benchStartup} from './bench/startup.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BENCH_DIR = `${ROOT}.bench`
-const SEED_VERSION = 1
+const SECTIONS = ['cleanup', 'scan', 'startup']
 
 const {values: args} = parseArgs({
   options: {
@@ -35,21 +46,11 @@ const {values: args} = parseArgs({
 })
 const ROWS = Number(args.rows)
 const REPEAT = Number(args.repeat)
-const sections = new Set((args.only ?? 'cleanup').split(','))
-
-interface Timed<T> {
-  ms: number
-  value: T
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<Timed<T>> {
-  const t0 = performance.now()
-  const value = await fn()
-  return {ms: performance.now() - t0, value}
-}
-
-function log(text: string): void {
-  process.stderr.write(`${text}\n`)
+const sections = new Set((args.only ?? SECTIONS.join(',')).split(',').filter(Boolean))
+const unknown = [...sections].filter(s => !SECTIONS.includes(s))
+if (unknown.length > 0 || !(ROWS > 0) || !(REPEAT > 0)) {
+  log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--rows N] [--repeat N] [--fresh]${unknown.length > 0 ? ` (unknown section: ${unknown.join(', ')})` : ''}`)
+  process.exit(2)
 }
 
 /** Runs the built CLI; resolves with its stdout, exit code and wall time. */
@@ -81,18 +82,23 @@ async function ensureSeed(conn: mysql.Connection): Promise<number> {
   if (!args.fresh && Number(m.rows) === ROWS && Number(m.version) === SEED_VERSION) return Number(m.seededAt)
   log(`Seeding ${ROWS.toLocaleString('en-US')} Django sessions (once; kept in .bench/)…`)
   const seededAt = Date.now()
-  await conn.query('DROP TABLE IF EXISTS bench.seed_django_session')
+  await conn.query('DROP TABLE IF EXISTS bench.seed_django_session, bench.seed_user')
   await conn.query('USE bench')
   for (const statement of djangoSessionDdl('seed_django_session').split(';\n')) await conn.query(statement)
+  // Each session's user as the generator made it: the scan benchmark's indexed copy gets its user_id column from here.
+  await conn.query('CREATE TABLE bench.seed_user (session_key varchar(40) NOT NULL PRIMARY KEY, user_id varchar(40) NULL)')
   const started = performance.now()
   for (let i = 0; i < ROWS; i += 5000) {
     const rows = []
+    const users = []
     for (let j = i; j < Math.min(ROWS, i + 5000); j++) {
       const r = seedRow(j, seededAt)
       rows.push([r.key, r.data, r.expireDate])
+      users.push([r.key, r.userId])
     }
 
     await conn.query('INSERT INTO bench.seed_django_session VALUES ?', [rows])
+    await conn.query('INSERT INTO bench.seed_user VALUES ?', [users])
     if (i % 100_000 === 0) log(`  ${i.toLocaleString('en-US')} rows (${((performance.now() - started) / 1000).toFixed(0)} s)`)
   }
 
@@ -166,31 +172,6 @@ async function cleanupRound(server: MariaDbServer, conn: mysql.Connection, seede
   }
 }
 
-/**
- * Waits until InnoDB has written the copies' dirty pages, so neither contender pays for the
- * copying that came before it.
- */
-async function settle(conn: mysql.Connection): Promise<void> {
-  const [[old]] = await conn.query('SELECT @@innodb_max_dirty_pages_pct AS pct') as unknown as [[{pct: number}]]
-  await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = 0')
-  try {
-    for (let i = 0; i < 600; i++) {
-      const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
-      if (Number((rows as Array<{Value: string}>)[0].Value) < 100) break
-      await new Promise(resolve => {
-        setTimeout(resolve, 100)
-      })
-    }
-  } finally {
-    await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [old.pct])
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
-
 async function benchCleanup(server: MariaDbServer, conn: mysql.Connection, seededAt: number): Promise<Record<string, unknown>> {
   const rounds: Array<Awaited<ReturnType<typeof cleanupRound>>> = []
   for (let i = 0; i < REPEAT; i++) {
@@ -220,32 +201,59 @@ cleanup of ${n(rounds[0].expired)} expired among ${n(ROWS)} Django sessions: ${R
 async function main(): Promise<void> {
   const missing = missingSystemPackages()
   if (missing.length > 0) {
-    log(`The benchmark starts its own MariaDB and needs: ${missing.join(', ')}\n  ${APT_LINE}`)
+    log(`The benchmark starts its own MariaDB and Redis and needs: ${missing.join(', ')}\n  ${APT_LINE}`)
     process.exit(1)
   }
 
+  if (!haveGnuTime()) log('note: /usr/bin/time (GNU time) is missing, so no peak RSS or CPU time: sudo apt-get install -y time')
   mkdirSync(`${BENCH_DIR}/results`, {recursive: true})
-  if (args.fresh) rmSync(`${BENCH_DIR}/mariadb`, {force: true, recursive: true})
-  const server = await startMariaDb({
-    bufferPoolSize: '3G',
-    // Production-like: binary log on (replicas), durable commits.
-    extraArgs: ['--log-bin=bench-bin', '--server-id=1', '--innodb-log-file-size=1G', '--max-allowed-packet=256M'],
-    keepIn: `${BENCH_DIR}/mariadb`,
-  })
-  const conn = await mysql.createConnection({dateStrings: true, uri: server.url})
-  const results: Record<string, unknown> = {date: new Date().toISOString(), node: process.version}
-  try {
-    const seededAt = await ensureSeed(conn)
-    if (sections.has('cleanup')) results.cleanup = await benchCleanup(server, conn, seededAt)
-  } finally {
-    await conn.end()
-    await server.stop()
+  if (args.fresh) {
+    rmSync(`${BENCH_DIR}/mariadb`, {force: true, recursive: true})
+    rmSync(`${BENCH_DIR}/redis`, {force: true, recursive: true})
   }
+
+  const results: Record<string, unknown> = {date: new Date().toISOString(), node: process.version, sections: [...sections]}
+  let exact = true
+  if (sections.has('cleanup') || sections.has('scan')) {
+    const server = await startMariaDb({
+      bufferPoolSize: '3G',
+      // Production-like: binary log on (replicas), durable commits.
+      extraArgs: ['--log-bin=bench-bin', '--server-id=1', '--innodb-log-file-size=1G', '--max-allowed-packet=256M'],
+      keepIn: `${BENCH_DIR}/mariadb`,
+    })
+    const conn = await mysql.createConnection({dateStrings: true, uri: server.url})
+    try {
+      const seededAt = await ensureSeed(conn)
+      if (sections.has('cleanup')) {
+        const cleanup = await benchCleanup(server, conn, seededAt)
+        results.cleanup = cleanup
+        exact &&= cleanup.exact === true
+      }
+
+      if (sections.has('scan')) {
+        const scan = await benchScan({
+          benchDir: BENCH_DIR, conn, fresh: Boolean(args.fresh), mysqlUrl: server.url, repeat: REPEAT, rows: ROWS, seededAt,
+        })
+        results.scan = scan.result
+        exact &&= scan.exact
+      }
+    } finally {
+      await conn.end()
+      await server.stop()
+    }
+  }
+
+  if (sections.has('startup')) results.startup = await benchStartup()
+  removeTimeDir()
 
   const file = `${BENCH_DIR}/results/${new Date().toISOString().replaceAll(':', '-')}.json`
   writeFileSync(file, JSON.stringify(results, null, 2))
   writeFileSync(`${BENCH_DIR}/results/latest.json`, JSON.stringify(results, null, 2))
   log(`\nwritten to ${file}`)
+  if (!exact) {
+    log('FAILED: a result is not exact (see above)')
+    process.exitCode = 1
+  }
 }
 
 await main()

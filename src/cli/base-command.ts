@@ -92,6 +92,10 @@ export abstract class SessionsCommand extends Command {
       helpGroup: 'FORMAT',
       summary: 'Zone of naive DATETIME expiry columns: UTC for Django USE_TZ=True (default), else TIME_ZONE.',
     }),
+    'user-column': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'MySQL: a column holding the user id (e.g. user_id): list/purge --user look it up by index instead of scanning; payloads still cross-checked.',
+    }),
     'user-path': Flags.string({
       helpGroup: 'FORMAT',
       summary: 'Dotted path of the user id in the session (default from the format, e.g. _auth_user_id).',
@@ -237,6 +241,7 @@ const SETTING_FLAGS = [
   ['prefix', 'prefix'],
   ['salt', 'salt'],
   ['time-zone', 'timeZone'],
+  ['user-column', 'userColumn'],
   ['user-path', 'userPath'],
 ] as const satisfies ReadonlyArray<readonly [keyof BaseFlags<typeof SessionsCommand>, keyof StoreSettings]>
 

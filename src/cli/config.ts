@@ -27,6 +27,7 @@ export interface StoreSettings {
   salt?: string
   table?: string
   timeZone?: string
+  userColumn?: string
   userPath?: string
 }
 
@@ -53,6 +54,7 @@ const SETTING_KEYS: Record<keyof StoreSettings, true> = {
   salt: true,
   table: true,
   timeZone: true,
+  userColumn: true,
   userPath: true,
 }
 const PROFILE_KEYS = new Set(['passwordEnv', 'store', 'stores', ...Object.keys(SETTING_KEYS)])

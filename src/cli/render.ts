@@ -38,6 +38,8 @@ export function storeScanJson(scan: StoreScan): Record<string, unknown> {
     kept: s.kept,
     undecodable: s.undecodable,
     badSignature: s.badSignature,
+    ...(s.userMismatch === undefined ? {} : {userMismatch: s.userMismatch}),
+    ...(s.warnings === undefined ? {} : {warnings: s.warnings}),
   }
 }
 

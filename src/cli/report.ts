@@ -44,8 +44,13 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
   if (r.output === 'table') command.log(summary)
   else if (r.output !== 'json' && process.stderr.isTTY) process.stderr.write(`${summary}\n`)
 
+  for (const w of t.warnings) warn(w)
   const note = undecodableNote(t)
   if (note) warn(note)
+  if (t.userMismatch > 0) {
+    warn(`${plural(t.userMismatch, 'session')} whose user column names the user but whose payload does not (another user or nobody): left alone`)
+  }
+
   if (t.badSignature > 0) {
     warn(`${plural(t.badSignature, 'session')} with a bad signature ignored (Django treats them as empty)`)
   }

@@ -100,6 +100,7 @@ export interface LayoutOverrides {
   expiryColumn?: string
   expiryUnit?: string
   prefix?: string
+  userColumn?: string
 }
 
 const EXPIRY_UNITS = new Set(['auto', 'datetime', 'unix-ms', 'unix-seconds'])
@@ -119,6 +120,7 @@ export function layoutFor(preset: Preset, overrides: LayoutOverrides): StoreLayo
       expiryUnit: (overrides.expiryUnit ?? preset.sql.expiryUnit) as SqlLayout['expiryUnit'],
       keyColumn: overrides.keyColumn ?? preset.sql.keyColumn,
       table: overrides.table ?? preset.sql.table,
+      ...(overrides.userColumn === undefined ? {} : {userColumn: overrides.userColumn}),
     }
   }
 

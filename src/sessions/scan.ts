@@ -40,11 +40,14 @@ export interface ScanTotals {
   scanned: number
   undecodable: number
   undecodableReasons: Record<string, number>
+  /** Indexed lookups: rows whose user column named the user but whose payload did not. */
+  userMismatch: number
+  warnings: string[]
 }
 
 export function totals(scans: readonly StoreScan[]): ScanTotals {
   const t: ScanTotals = {
-    badSignature: 0, kept: 0, matched: 0, scanned: 0, undecodable: 0, undecodableReasons: {},
+    badSignature: 0, kept: 0, matched: 0, scanned: 0, undecodable: 0, undecodableReasons: {}, userMismatch: 0, warnings: [],
   }
   for (const {summary} of scans) {
     if (!summary) continue
@@ -52,6 +55,8 @@ export function totals(scans: readonly StoreScan[]): ScanTotals {
     t.matched += summary.matched
     t.kept += summary.kept
     t.badSignature += summary.badSignature
+    t.userMismatch += summary.userMismatch ?? 0
+    for (const w of summary.warnings ?? []) t.warnings.push(w.includes(summary.store) ? w : `${summary.store}: ${w}`)
     for (const [reason, n] of Object.entries(summary.undecodable)) {
       t.undecodable += n
       t.undecodableReasons[reason] = (t.undecodableReasons[reason] ?? 0) + n

@@ -89,6 +89,13 @@ export interface ScanSummary {
   badSignature: number
   /** The clock used to tell live from expired (the store's own clock where it has one). */
   now: Date
+  /**
+   * Indexed lookups (--user-column): rows the user column gives to the user whose payload says
+   * otherwise (another user, anonymous). The payload decides: they are not selected.
+   */
+  userMismatch?: number
+  /** Things the operator should know about how the store was read (e.g. a missing index). */
+  warnings?: string[]
 }
 
 export interface DeleteOptions {
@@ -146,6 +153,12 @@ export interface SqlLayout {
   keyColumn: string
   dataColumn: string
   expiryColumn: string
+  /**
+   * A column holding the user id (an app's `user_id`, Laravel's `user_id`, Spring's
+   * `PRINCIPAL_NAME`): with a user filter, rows are found through it instead of a scan, and the
+   * payload still has to name the same user.
+   */
+  userColumn?: string
   /** How the expiry column encodes time; `auto` = from the column type, refusing to guess ints. */
   expiryUnit: ExpiryUnit
   /**

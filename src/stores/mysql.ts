@@ -126,6 +126,8 @@ export interface Columns {
   expiry: string
   expiryKind: ExpiryKind
   key: string
+  /** --user-column, and whether an index starts with it. */
+  user?: {indexed: boolean; name: string}
 }
 
 export async function openMysqlStore(url: string, options: StoreOptions): Promise<SessionStore> {
@@ -137,6 +139,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
     ['key column', layout.keyColumn],
     ['data column', layout.dataColumn],
     ['expiry column', layout.expiryColumn],
+    ...(layout.userColumn === undefined ? [] : [['user column', layout.userColumn]]),
   ]) {
     checkIdentifier(name, what)
   }
@@ -196,8 +199,18 @@ async function inspectTable(
   const data = find(layout.dataColumn, 'data column')
   const expiry = find(layout.expiryColumn, 'expiry column')
   const type = types.get(expiry.toLowerCase())!
+  let user: Columns['user']
+  if (layout.userColumn !== undefined) {
+    const name = find(layout.userColumn, 'user column')
+    const [indexes] = await conn.query<RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 LIMIT 1',
+      [database, table, name],
+    )
+    user = {indexed: indexes.length > 0, name}
+  }
+
   return {
-    data, expiry, expiryKind: expiryKind(type, layout.expiryUnit, `${table}.${expiry}`), key,
+    data, expiry, expiryKind: expiryKind(type, layout.expiryUnit, `${table}.${expiry}`), key, ...(user ? {user} : {}),
   }
 }
 
@@ -336,8 +349,19 @@ class MysqlStore implements SessionStore {
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     const clock = await this.clock()
     const selector = new Selector(this.options.codec, filter, this.label, clock.now, {onSessions: sink.onSessions})
-    const {data, expiry, key} = this.columns
-    const [where, params] = this.stateCondition(filter.state, clock)
+    const {data, expiry, key, user} = this.columns
+    let [where, params] = this.stateCondition(filter.state, clock)
+    const warnings: string[] = []
+    const indexed = user !== undefined && filter.userId !== undefined
+    if (indexed) {
+      where = `${where ? `${where} AND` : ' WHERE'} ${quote(user.name)} = ?`
+      params = [...params, filter.userId]
+      if (!user.indexed) {
+        const {database, table} = this.name
+        warnings.push(`the user column ${user.name} has no index, so this lookup scans the table; add one: CREATE INDEX ${table}_${user.name} ON ${database}.${table} (${user.name})`)
+      }
+    }
+
     const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table}${where}`
     const stream = this.core
     .query({
@@ -363,7 +387,10 @@ class MysqlStore implements SessionStore {
       }
 
       if (batch.length > 0) await flush()
-      return await selector.finish()
+      const summary = await selector.finish()
+      if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
+      if (warnings.length > 0) summary.warnings = warnings
+      return summary
     } catch (error) {
       throw storeError(error, this.label)
     } finally {

@@ -178,6 +178,10 @@ export async function openRedisStore(url: string, options: StoreOptions): Promis
   const target = parseRedisUrl(url, options.connectTimeoutMs)
   const layout = options.layout.redis
   if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in Redis`)
+  if (options.layout.sql?.userColumn !== undefined) {
+    throw new UsageError(`--user-column applies to MySQL stores; ${target.label} is Redis, which keeps no columns (set userColumn on the MySQL profile only)`)
+  }
+
   const shown = layout.prefixes.length === 1 ? `prefix "${layout.prefixes[0]}"` : `prefixes ${layout.prefixes.map(p => `"${p}"`).join(', ')}`
   const label = `${target.label} (${shown})`
   const client = await connect(target, label)

@@ -769,8 +769,9 @@ class Redis extends ManagedServer implements RedisServer {
     port: number,
     readonly dir: string,
     private readonly extraArgs: string[],
+    keepFiles = false,
   ) {
-    super(port, dir)
+    super(port, dir, keepFiles)
     this.url = `redis://127.0.0.1:${port}`
     this.log = path.join(dir, 'redis.log')
   }
@@ -820,27 +821,40 @@ class Redis extends ManagedServer implements RedisServer {
   }
 }
 
-async function startRedisNode(extraArgs: string[], busOffset: number): Promise<Redis> {
+async function startRedisNode(extraArgs: string[], busOffset: number, keepIn?: string): Promise<Redis> {
   requireBinary('redis-server')
-  const dir = await makeTempDir('redis')
+  const dir = keepIn ? path.resolve(keepIn) : await makeTempDir('redis')
+  if (keepIn) mkdirSync(dir, {recursive: true})
   try {
     return await startOnFreePort(
       () => pickPort(busOffset),
-      port => new Redis(port, dir, extraArgs.map(a => a.replaceAll('{dir}', dir))),
+      port => new Redis(port, dir, extraArgs.map(a => a.replaceAll('{dir}', dir)), Boolean(keepIn)),
     )
   } catch (error) {
-    await removeDir(dir)
+    if (!keepIn) await removeDir(dir)
     throw error
   }
 }
 
+export interface StartRedisOptions {
+  /** appended to the redis-server command line (later options win) */
+  extraArgs?: string[]
+  /**
+   * Keep the server's files in this dir across runs (the benchmark's seeded keyspace): it loads
+   * `<keepIn>/dump.rdb` at start if there is one, never removed by stop(). Still `--save ""`:
+   * the data is written only when told (SAVE), so what a run changes is gone at the next start.
+   */
+  keepIn?: string
+}
+
 /**
  * Note: started with `--save "" --appendonly no`, so `restart()` brings back an EMPTY Redis unless
- * `extraArgs` enable persistence.
+ * `extraArgs` enable persistence (or, with `keepIn`, what the last SAVE wrote).
  */
-export async function startRedis(opts: {extraArgs?: string[]} = {}): Promise<RedisServer> {
+export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   const started = performance.now()
-  const server = await startRedisNode(opts.extraArgs ?? [], 0)
+  const keepArgs = opts.keepIn ? ['--dbfilename', 'dump.rdb'] : []
+  const server = await startRedisNode([...keepArgs, ...(opts.extraArgs ?? [])], 0, opts.keepIn)
   startupTimings.push({kind: 'redis', ms: Math.round(performance.now() - started)})
   return server
 }

@@ -1,0 +1,328 @@
+/**
+ * The benchmark's "scan" section: how long `sessionctl sessions list/purge --user U` takes to find
+ * one user's sessions among 1M, against the floor of reading every session with the bare driver,
+ * in the same run on the same servers; its peak memory; and whether it found exactly the user's
+ * sessions (the ground truth comes from the seed generator, not from any store).
+ *
+ *   MySQL   scan_django_session: a copy of the seed, dates moved to now. Floors: a child process
+ *           streaming `SELECT session_key, session_data` with mysql2 (live rows, for list; all rows,
+ *           for purge, which selects expired ones too). Indexed: scan_django_session_indexed, the
+ *           same rows plus `user_id` and an index on it; the raw query timed in-process, and
+ *           `list --user-column user_id` where sessionctl has that flag.
+ *   Redis   1M `:1:django.contrib.sessions.cache<key>` pickles (see redis-seed.ts). Floor: a child
+ *           process doing SCAN MATCH … COUNT 1000 + MGET (Buffers) until the cursor is 0.
+ */
+import type mysql from 'mysql2/promise'
+
+import {Redis} from 'ioredis'
+import {readFileSync} from 'node:fs'
+
+import {startRedis} from '../../test/support/servers.js'
+import {
+  CLI, log, median, printTargets, type ProcessRun, ROOT, runNode, settle, target, timed,
+} from './common.js'
+import {CACHE_PREFIX, ensureRedisSeed} from './redis-seed.js'
+import {type BenchUser, benchUser, seedExpired} from './seed.js'
+
+const TABLE = 'scan_django_session'
+const INDEXED = 'scan_django_session_indexed'
+
+export interface ScanOptions {
+  benchDir: string
+  conn: mysql.Connection
+  fresh: boolean
+  /** mysql://root@127.0.0.1:PORT (no database) */
+  mysqlUrl: string
+  repeat: number
+  rows: number
+  seededAt: number
+}
+
+/** One line of the table. */
+interface Row {
+  id: string
+  label: string
+  /** which row is its floor (undefined: it is a floor, or has none) */
+  floor?: string
+  runs: Array<{cpuS: null | number; exact: boolean | null; ms: number; rssMb: null | number}>
+  /** set when the step could not run (e.g. a flag sessionctl does not have yet) */
+  unavailable?: string
+  note?: string
+}
+
+interface Summary {
+  cpuS: null | number
+  exact: boolean | null
+  id: string
+  label: string
+  note?: string
+  ratio: null | number
+  rssMb: null | number
+  seconds: null | number
+  unavailable?: string
+}
+
+const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
+
+function maxOrNull(values: Array<null | number>): null | number {
+  const known = values.filter((v): v is number => v !== null)
+  return known.length > 0 ? Math.max(...known) : null
+}
+
+function medianOrNull(values: Array<null | number>): null | number {
+  const known = values.filter((v): v is number => v !== null)
+  return known.length > 0 ? median(known) : null
+}
+
+const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
+const fixedOrNull = (value: null | number, digits: number): null | number => (value === null ? null : fixed(value, digits))
+
+function summarize(rows: Row[]): Summary[] {
+  const seconds = new Map(rows.map(r => [r.id, r.runs.length > 0 ? median(r.runs.map(x => x.ms)) / 1000 : null]))
+  return rows.map(r => {
+    const s = seconds.get(r.id) ?? null
+    const floor = r.floor === undefined ? null : seconds.get(r.floor) ?? null
+    return {
+      cpuS: fixedOrNull(medianOrNull(r.runs.map(x => x.cpuS)), 2),
+      exact: r.runs.some(x => x.exact === null) ? null : r.runs.every(x => x.exact),
+      id: r.id,
+      label: r.label,
+      note: r.note,
+      ratio: s !== null && floor ? fixedOrNull(s / floor, 3) : null,
+      // peak over the rounds: memory is a limit, not a typical value
+      rssMb: fixedOrNull(maxOrNull(r.runs.map(x => x.rssMb)), 1),
+      seconds: fixedOrNull(s, 4),
+      unavailable: r.unavailable,
+    }
+  })
+}
+
+/** Whether the built CLI's manifest lists this flag for the command (e.g. a flag still being written). */
+function hasFlag(command: string, flag: string): boolean {
+  const manifest = JSON.parse(readFileSync(`${ROOT}oclif.manifest.json`, 'utf8')) as {commands: Record<string, {flags: Record<string, unknown>}>}
+  return Boolean(manifest.commands[command]?.flags?.[flag])
+}
+
+function cliFailed(what: string, run: ProcessRun): Error {
+  return new Error(`${what} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().slice(0, 2000)}`)
+}
+
+/** The keys a `--json --show-keys` list or purge printed. */
+function keysOf(what: string, run: ProcessRun): string[] {
+  if (run.code !== 0) throw cliFailed(what, run)
+  const doc = JSON.parse(run.stdout) as {sessions: Array<{id: string}>}
+  return doc.sessions.map(s => s.id)
+}
+
+async function prepareTables(conn: mysql.Connection, seededAt: number): Promise<void> {
+  // Both copies get the seed's dates moved so the share of expired rows is what it was at seeding.
+  const shift = Math.round((Date.now() - seededAt) / 1000)
+  // Scaffolding, not what is measured: kept out of the binary log (which would only grow).
+  await conn.query('SET SESSION sql_log_bin = 0')
+  try {
+    await conn.query(`DROP TABLE IF EXISTS bench.${TABLE}, bench.${INDEXED}`)
+    await conn.query(`CREATE TABLE bench.${TABLE} LIKE bench.seed_django_session`)
+    await conn.query(`INSERT INTO bench.${TABLE} SELECT session_key, session_data, expire_date + INTERVAL ? SECOND FROM bench.seed_django_session`, [shift])
+    await conn.query(`CREATE TABLE bench.${INDEXED} LIKE bench.seed_django_session`)
+    await conn.query(`ALTER TABLE bench.${INDEXED} ADD COLUMN user_id varchar(40) NULL`)
+    await conn.query(`INSERT INTO bench.${INDEXED} SELECT s.session_key, s.session_data, s.expire_date + INTERVAL ? SECOND, u.user_id
+      FROM bench.seed_django_session s JOIN bench.seed_user u USING (session_key)`, [shift])
+    await conn.query(`ALTER TABLE bench.${INDEXED} ADD INDEX ${INDEXED}_user_id (user_id)`)
+  } finally {
+    await conn.query('SET SESSION sql_log_bin = 1')
+  }
+}
+
+async function dropTables(conn: mysql.Connection): Promise<void> {
+  await conn.query('SET SESSION sql_log_bin = 0')
+  await conn.query(`DROP TABLE IF EXISTS bench.${TABLE}, bench.${INDEXED}`)
+  await conn.query('SET SESSION sql_log_bin = 1')
+}
+
+interface FloorDoc {
+  bytes: number
+  keys?: number
+  queryMs: number
+  rows?: number
+}
+
+async function floor(script: string, args: string[], expected: number): Promise<Row['runs'][number] & {doc: FloorDoc}> {
+  const run = await runNode([`${ROOT}scripts/bench/${script}`, ...args])
+  if (run.code !== 0) throw cliFailed(script, run)
+  const doc = JSON.parse(run.stdout) as FloorDoc
+  return {
+    cpuS: fixedOrNull(run.cpuS, 2), doc: {...doc, queryMs: fixed(doc.queryMs, 1)}, exact: (doc.rows ?? doc.keys) === expected, ms: fixed(run.ms, 1), rssMb: fixedOrNull(run.rssMb, 1),
+  }
+}
+
+async function cliRun(argv: string[], want: string[]): Promise<Row['runs'][number]> {
+  const run = await runNode([CLI, ...argv])
+  const keys = keysOf(`sessionctl ${argv.slice(0, 2).join(' ')}`, run)
+  return {
+    cpuS: fixedOrNull(run.cpuS, 2), exact: sameKeys(keys, want), ms: fixed(run.ms, 1), rssMb: fixedOrNull(run.rssMb, 1),
+  }
+}
+
+async function mysqlRows(o: ScanOptions, user: BenchUser): Promise<{indexQuery: Record<string, unknown>; rows: Row[]}> {
+  const store = `${o.mysqlUrl}/bench`
+  let liveRows = 0
+  for (let i = 0; i < o.rows; i++) if (!seedExpired(i)) liveRows++
+  const all = [...user.live, ...user.expired]
+  const indexedFlag = hasFlag('sessions:list', 'user-column')
+  const rows: Row[] = [
+    {id: 'mysql.floor.live', label: 'MySQL floor: mysql2 stream, live rows', runs: []},
+    {id: 'mysql.floor.all', label: 'MySQL floor: mysql2 stream, all rows', runs: []},
+    {
+      floor: 'mysql.floor.live', id: 'mysql.list', label: 'MySQL sessionctl list --user', runs: [],
+    },
+    {
+      floor: 'mysql.floor.all', id: 'mysql.purge', label: 'MySQL sessionctl purge --user --dry-run', runs: [],
+    },
+    {
+      id: 'mysql.indexed.query', label: 'MySQL indexed: raw query (in-process)', note: 'SELECT … WHERE user_id = ?', runs: [],
+    },
+    {
+      id: 'mysql.indexed.list', label: 'MySQL indexed: sessionctl list --user-column', runs: [],
+      unavailable: indexedFlag ? undefined : 'not available: sessionctl list has no --user-column flag (yet)',
+    },
+  ]
+  const byId = new Map(rows.map(r => [r.id, r]))
+  const base = ['--store', store, '--table', TABLE, '--user', user.userId, '--json', '--show-keys']
+  const indexQuery = `SELECT session_key, session_data, expire_date FROM bench.${INDEXED} WHERE user_id = ?`
+  const [explain] = await o.conn.query(`EXPLAIN ${indexQuery}`, [user.userId]) as unknown as [Array<{key: null | string; type: string}>]
+
+  // Warm-up, not measured: the buffer pool and the page cache (Node, drivers, oclif).
+  await floor('floor-mysql.mjs', [store, TABLE, 'all'], o.rows)
+  await runNode([CLI, '--version'])
+  for (let round = 0; round < o.repeat; round++) {
+    log(`scan: MySQL round ${round + 1} of ${o.repeat}`)
+    byId.get('mysql.floor.live')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'live'], liveRows))
+    byId.get('mysql.list')!.runs.push(await cliRun(['sessions', 'list', ...base], user.live))
+    byId.get('mysql.floor.all')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'all'], o.rows))
+    byId.get('mysql.purge')!.runs.push(await cliRun(['sessions', 'purge', ...base, '--dry-run'], all))
+    const q = await timed(() => o.conn.query(indexQuery, [user.userId]) as unknown as Promise<[Array<{session_key: string}>]>)
+    byId.get('mysql.indexed.query')!.runs.push({
+      cpuS: null, exact: sameKeys(q.value[0].map(r => r.session_key), all), ms: fixed(q.ms, 2), rssMb: null,
+    })
+    if (indexedFlag) {
+      byId.get('mysql.indexed.list')!.runs.push(await cliRun(
+        ['sessions', 'list', '--store', store, '--table', INDEXED, '--user-column', 'user_id', '--user', user.userId, '--json', '--show-keys'],
+        user.live,
+      ))
+    }
+  }
+
+  return {indexQuery: {explain: explain[0], sql: indexQuery}, rows}
+}
+
+async function redisRows(o: ScanOptions, user: BenchUser): Promise<{redis: Record<string, unknown>; rows: Row[]}> {
+  const server = await startRedis({keepIn: `${o.benchDir}/redis`})
+  const store = `${server.url}/0`
+  const client = new Redis(store, {maxRetriesPerRequest: 1})
+  try {
+    const seed = await ensureRedisSeed(client, o.rows, o.fresh)
+    const memory = /used_memory_human:(\S+)/.exec(await client.info('memory'))?.[1]
+    await client.quit()
+    // A cache holds no expired session: every seeded key of the user is there until its TTL.
+    const all = [...user.live, ...user.expired]
+    const rows: Row[] = [
+      {id: 'redis.floor', label: 'Redis floor: SCAN + MGET (ioredis)', runs: []},
+      {
+        floor: 'redis.floor', id: 'redis.list', label: 'Redis sessionctl list --user', runs: [],
+      },
+      {
+        floor: 'redis.floor', id: 'redis.purge', label: 'Redis sessionctl purge --user --dry-run', runs: [],
+      },
+    ]
+    const [floorRow, listRow, purgeRow] = rows
+    const base = ['--store', store, '--format', 'django-cache', '--user', user.userId, '--json', '--show-keys']
+    const pattern = `${CACHE_PREFIX}*`
+    await floor('floor-redis.mjs', [store, pattern], o.rows)
+    for (let round = 0; round < o.repeat; round++) {
+      log(`scan: Redis round ${round + 1} of ${o.repeat}`)
+      floorRow.runs.push(await floor('floor-redis.mjs', [store, pattern], o.rows))
+      listRow.runs.push(await cliRun(['sessions', 'list', ...base], all))
+      purgeRow.runs.push(await cliRun(['sessions', 'purge', ...base, '--dry-run'], all))
+    }
+
+    return {
+      redis: {
+        keys: o.rows, seededAt: new Date(seed.seededAt).toISOString(), seededThisRun: seed.seeded, usedMemory: memory,
+      }, rows,
+    }
+  } finally {
+    client.disconnect()
+    await server.stop()
+  }
+}
+
+function fmt(value: null | number, digits: number, suffix = ''): string {
+  return value === null ? '—' : `${value.toFixed(digits)}${suffix}`
+}
+
+function printTable(title: string, summaries: Summary[]): void {
+  console.log(`\n${title}`)
+  console.log(`  ${'measurement'.padEnd(46)} ${'seconds'.padStart(8)} ${'ratio'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'cpu s'.padStart(7)}  exact`)
+  for (const s of summaries) {
+    if (s.unavailable) {
+      console.log(`  ${s.label.padEnd(46)} ${s.unavailable}`)
+      continue
+    }
+
+    const seconds = s.seconds !== null && s.seconds < 0.1 ? fmt(s.seconds, 4) : fmt(s.seconds, 2)
+    const exact = s.exact === null ? '—' : String(s.exact)
+    const ratio = s.id.includes('floor') ? 'floor' : fmt(s.ratio, 2, '×')
+    console.log(`  ${s.label.padEnd(46)} ${seconds.padStart(8)} ${ratio.padStart(8)} ${fmt(s.rssMb, 0).padStart(12)} ${fmt(s.cpuS, 2).padStart(7)}  ${exact}`)
+  }
+}
+
+export async function benchScan(o: ScanOptions): Promise<{exact: boolean; result: Record<string, unknown>}> {
+  const user = benchUser(o.rows)
+  log(`scan: user ${user.userId} has ${user.live.length} live and ${user.expired.length} expired sessions among ${o.rows.toLocaleString('en-US')} (from the seed generator)`)
+  log('scan: copying the seed into scan_django_session and scan_django_session_indexed (+ user_id, indexed)…')
+  const copy = await timed(() => prepareTables(o.conn, o.seededAt))
+  log(`scan: copied in ${(copy.ms / 1000).toFixed(1)} s; waiting for InnoDB to flush…`)
+  await settle(o.conn)
+  let mysqlPart: Awaited<ReturnType<typeof mysqlRows>>
+  try {
+    mysqlPart = await mysqlRows(o, user)
+  } finally {
+    await dropTables(o.conn)
+  }
+
+  const redisPart = await redisRows(o, user)
+  const summaries = summarize([...mysqlPart.rows, ...redisPart.rows])
+  const get = (id: string): Summary => summaries.find(s => s.id === id)!
+  const cliRss = maxOrNull(summaries.filter(s => /list|purge/.test(s.id) && !s.id.includes('query')).map(s => s.rssMb))
+  const targets = [
+    target('MySQL list / its floor', get('mysql.list').ratio, 1.5, '×'),
+    target('Redis list / its floor', get('redis.list').ratio, 1.2, '×'),
+    target('sessionctl peak RSS (every scan run)', cliRss, 150, ' MB', 0),
+    target('indexed: raw query', get('mysql.indexed.query').seconds === null ? null : get('mysql.indexed.query').seconds! * 1000, 50, ' ms', 1),
+    target('indexed: sessionctl list --user-column wall', get('mysql.indexed.list').seconds, 1, ' s', 2),
+  ]
+  const exact = summaries.every(s => s.exact !== false)
+
+  printTable(
+    `scan: finding user ${user.userId}'s sessions among ${o.rows.toLocaleString('en-US')} (MySQL: ${user.live.length} live + ${user.expired.length} expired; `
+    + `Redis: all ${user.live.length + user.expired.length} live); medians of ${o.repeat} rounds, whole processes, same run, same servers`,
+    summaries,
+  )
+  console.log('  (ratio: to the floor reading the same rows; exact: the session keys found are exactly the generator\'s, or the floor read every row)')
+  printTargets(targets)
+  if (!exact) console.log('  RESULT: MISMATCH (see exact: false above)')
+
+  return {
+    exact,
+    result: {
+      exact,
+      indexedQuery: mysqlPart.indexQuery,
+      measurements: summaries.map((s, i) => ({...s, rounds: [...mysqlPart.rows, ...redisPart.rows][i].runs})),
+      redis: redisPart.redis,
+      repeat: o.repeat,
+      rows: o.rows,
+      targets,
+      user: {expired: user.expired.length, id: user.userId, live: user.live.length},
+    },
+  }
+}
