@@ -7,6 +7,14 @@ export interface Codec {
   /** Short name shown in reports, e.g. "django". */
   readonly name: string
   decode(value: Buffer): Decoded
+  /**
+   * Like decode, for a scan that only wants `userId`'s sessions: may return undefined when it
+   * settles cheaply that the value cannot be that user's session (e.g. the decompressed JSON
+   * never names the user), skipping the rest of the work. Never undefined for the user's own
+   * sessions. A value skipped this way is not checked further, so a malformed payload among
+   * other users' sessions is not counted as undecodable.
+   */
+  decodeFor?(value: Buffer, userId: string): Decoded | undefined
   /** How to build the same codec elsewhere (a worker thread); presets' codecs have one. */
   readonly spec?: CodecSpec
 }

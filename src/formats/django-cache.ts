@@ -2,7 +2,7 @@ import {
   type Codec, type Decoded, readPath, undecodable, userIdText,
 } from './codec.js'
 import {decompress} from './decompress.js'
-import {DJANGO_USER_PATH, parsePayload} from './django.js'
+import {DJANGO_USER_PATH, parsePayload, payloadSkipper} from './django.js'
 import {isPickle} from './pickle.js'
 
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
@@ -18,31 +18,36 @@ const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
 export function createDjangoCacheCodec(options: {maxPayloadBytes?: number; userPath?: readonly string[]} = {}): Codec {
   const userPath = options.userPath ?? DJANGO_USER_PATH
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
+  const skipper = payloadSkipper(userPath)
+  function decodeFor(value: Buffer, userId?: string): Decoded | undefined {
+    if (value.length === 0) return undecodable('empty')
+    if (isRawInteger(value)) return undecodable('not a session (raw integer)')
+    if (value.length > maxPayload) return undecodable('too large')
+    const plain = decompress(value, maxPayload)
+    if (!plain.ok) return plain
+    const {bytes} = plain
+    let serializer: string
+    if (isPickle(bytes)) serializer = 'pickle'
+    else if (bytes[0] === 0x7B) serializer = 'json'
+    else if (isMsgpackMap(bytes[0])) return undecodable('msgpack (unsupported)')
+    else return undecodable('not a pickle or JSON')
+    if (userId !== undefined && skipper?.(bytes, userId)) return undefined
+    // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
+    // exact for django-redis's JSONSerializer (json.dumps escapes everything beyond ASCII).
+    const parsed = parsePayload(bytes)
+    if (!parsed.ok) return parsed
+    return {
+      data: parsed.data,
+      ok: true,
+      signature: 'unchecked',
+      userId: userIdText(readPath(parsed.data, userPath)),
+      variant: plain.compression === 'none' ? serializer : `${serializer}+${plain.compression}`,
+    }
+  }
+
   return {
-    decode(value: Buffer): Decoded {
-      if (value.length === 0) return undecodable('empty')
-      if (isRawInteger(value)) return undecodable('not a session (raw integer)')
-      if (value.length > maxPayload) return undecodable('too large')
-      const plain = decompress(value, maxPayload)
-      if (!plain.ok) return plain
-      const {bytes} = plain
-      let serializer: string
-      if (isPickle(bytes)) serializer = 'pickle'
-      else if (bytes[0] === 0x7B) serializer = 'json'
-      else if (isMsgpackMap(bytes[0])) return undecodable('msgpack (unsupported)')
-      else return undecodable('not a pickle or JSON')
-      // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
-      // exact for django-redis's JSONSerializer (json.dumps escapes everything beyond ASCII).
-      const parsed = parsePayload(bytes)
-      if (!parsed.ok) return parsed
-      return {
-        data: parsed.data,
-        ok: true,
-        signature: 'unchecked',
-        userId: userIdText(readPath(parsed.data, userPath)),
-        variant: plain.compression === 'none' ? serializer : `${serializer}+${plain.compression}`,
-      }
-    },
+    decode: value => decodeFor(value)!,
+    decodeFor,
     name: 'django-cache',
   }
 }

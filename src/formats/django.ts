@@ -70,7 +70,9 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
     }
   }
 
-  function decodeSigned(text: string): Decoded {
+  const skipper = payloadSkipper(userPath)
+
+  function decodeSigned(text: string, userId?: string): Decoded | undefined {
     const sigAt = text.lastIndexOf(':')
     const tsAt = text.lastIndexOf(':', sigAt - 1)
     if (tsAt <= 0) return undecodable('not a Django session')
@@ -83,7 +85,8 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
     let bytes = Buffer.from(payload, 'base64url')
     if (compressed) {
       try {
-        bytes = inflateSync(bytes, {maxOutputLength: maxPayload})
+        // Payloads are small: the default 16 KiB output chunk costs more to allocate than to fill.
+        bytes = inflateSync(bytes, {chunkSize: INFLATE_CHUNK, maxOutputLength: maxPayload})
       } catch (error) {
         return undecodable(isTooLarge(error) ? 'too large' : 'bad zlib')
       }
@@ -101,10 +104,11 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
       }
     }
 
+    if (userId !== undefined && verdict !== 'invalid' && skipper?.(bytes, userId)) return undefined
     return session(parsePayload(bytes), verdict, 'signed')
   }
 
-  function decodeLegacy(text: string): Decoded {
+  function decodeLegacy(text: string, userId?: string): Decoded | undefined {
     const compact = text.replaceAll(/\s+/g, '')
     if (!BASE64.test(compact) || compact.length % 4 !== 0) return undecodable('not a Django session')
     const raw = Buffer.from(compact, 'base64')
@@ -119,22 +123,107 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
         : 'invalid'
     }
 
+    if (userId !== undefined && verdict !== 'invalid' && skipper?.(serialized, userId)) return undefined
     return session(parsePayload(serialized), verdict, 'legacy')
   }
 
+  function decodeFor(value: Buffer, userId?: string): Decoded | undefined {
+    if (value.length === 0) return undecodable('empty')
+    const text = value.toString('latin1').trim()
+    if (text.length === 0) return undecodable('empty')
+    // The signed format always has two colons; legacy base64 never has one.
+    return text.includes(':') ? decodeSigned(text, userId) : decodeLegacy(text, userId)
+  }
+
   return {
-    decode(value: Buffer): Decoded {
-      if (value.length === 0) return undecodable('empty')
-      const text = value.toString('latin1').trim()
-      if (text.length === 0) return undecodable('empty')
-      // The signed format always has two colons; legacy base64 never has one.
-      return text.includes(':') ? decodeSigned(text) : decodeLegacy(text)
-    },
+    decode: value => decodeFor(value)!,
+    decodeFor,
     name: 'django',
   }
 }
 
+const INFLATE_CHUNK = 1024
+
+/**
+ * A cheap test that a pickled session cannot hold `userId`, so a scan for one user skips the
+ * pickle parser (the costly part of reading a cache value) for everyone else's sessions. True
+ * only when that is certain: a protocol-2+ pickle that ends with STOP, holds no backslash, and
+ * in which the user id's text occurs nowhere (every pickled str carries its characters
+ * verbatim), nor, for an integer id, any encoding of that integer (BININT*, BINFLOAT, INT/LONG/
+ * FLOAT text; a LONG1/LONG4 opcode anywhere means a full parse). JSON payloads are always
+ * parsed: V8's parser is fast, and "not JSON" stays an exact count.
+ */
+export function payloadSkipper(userPath: readonly string[]): ((bytes: Buffer, userId: string) => boolean) | undefined {
+  if (userPath.length === 0) return undefined
+  let asciiUser = ''
+  return (bytes, userId) => {
+    // Only a printable-ASCII id has one obvious byte form.
+    if (userId !== asciiUser) {
+      if (!/^[\u0020-\u007E]+$/.test(userId)) return false
+      asciiUser = userId
+    }
+
+    return isPickle(bytes) && bytes.at(-1) === 0x2E && pickleCannotHold(bytes, userId)
+  }
+}
+
 type DataResult = {data: Record<string, unknown>; ok: true} | {ok: false; reason: string}
+
+const pickleForms = new Map<string, Buffer[] | null>()
+
+/** See payloadSkipper. `userId` is printable ASCII. */
+function pickleCannotHold(bytes: Buffer, userId: string): boolean {
+  // Protocol 2+ (what Django and django-redis write); quotes and backslashes get escaped in
+  // protocol-0 strings, so such ids are left to the parser.
+  if (bytes[0] !== 0x80 || /['"\\]/.test(userId)) return false
+  let forms = pickleForms.get(userId)
+  if (forms === undefined) {
+    forms = integerForms(userId)
+    if (pickleForms.size > 16) pickleForms.clear()
+    pickleForms.set(userId, forms)
+  }
+
+  // A backslash may be an escape in a text opcode (V, S); LONG1/LONG4 may pad their digits.
+  if (forms === null || bytes.includes(0x5C) || bytes.includes(userId, 0, 'latin1')) return false
+  if (forms.length === 0) return true
+  if (bytes.includes(0x8A) || bytes.includes(0x8B)) return false
+  for (const form of forms) if (bytes.includes(form)) return false
+  // INT/LONG/FLOAT carry text that int()/float() read leniently (4_2, 4.2e1): leave them to the parser.
+  return !/[FIL][\s+\-.\d_]/.test(bytes.toString('latin1'))
+}
+
+/**
+ * The byte forms a pickled number equal to `userId` can take: [] when no number prints as
+ * `userId` (it is not number-like), null when the forms are too many to list (not a safe
+ * canonical integer: 1e+21, 1.5, NaN...).
+ */
+function integerForms(userId: string): Buffer[] | null {
+  if (!/^[-+\d.eE]+$|Infinity|NaN/.test(userId)) return []
+  if (!/^-?(?:0|[1-9]\d*)$/.test(userId)) return null
+  const n = Number(userId)
+  if (!Number.isSafeInteger(n)) return null
+  const forms: Buffer[] = []
+  if (n >= 0 && n < 256) forms.push(Buffer.from([0x4B, n]))
+  if (n >= 0 && n < 65_536) {
+    const m = Buffer.alloc(3)
+    m[0] = 0x4D
+    m.writeUInt16LE(n, 1)
+    forms.push(m)
+  }
+
+  if (n >= -(2 ** 31) && n < 2 ** 31) {
+    const j = Buffer.alloc(5)
+    j[0] = 0x4A
+    j.writeInt32LE(n, 1)
+    forms.push(j)
+  }
+
+  const g = Buffer.alloc(9)
+  g[0] = 0x47
+  g.writeDoubleBE(n, 1)
+  forms.push(g)
+  return forms
+}
 
 /** JSON (default serializer) or pickle (PickleSerializer), sniffed from the first byte. */
 export function parsePayload(bytes: Buffer): DataResult {

@@ -80,7 +80,7 @@ export const PRESET_NAMES = Object.keys(presets)
 /** The preset's codec, carrying the spec that rebuilds it in a worker thread. */
 export function codecFromSpec(spec: CodecSpec): Codec {
   const codec = getPreset(spec.preset).createCodec(spec.settings)
-  return {decode: value => codec.decode(value), name: codec.name, spec}
+  return {...codec, spec}
 }
 
 export function presetCodec(preset: Preset, settings: CodecSettings): Codec {

@@ -14,9 +14,12 @@ export interface Classified {
 
 export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined): Classified {
   const out: Classified = {badSignature: 0, matches: [], undecodable: {}}
+  const decodeFor = userId === undefined ? undefined : codec.decodeFor?.bind(codec)
   for (const [i, value] of values.entries()) {
-    const decoded = codec.decode(value as Buffer)
-    if (!decoded.ok) {
+    const decoded = decodeFor ? decodeFor(value as Buffer, userId!) : codec.decode(value as Buffer)
+    if (decoded === undefined) {
+      // Settled without a full decode: not the user's.
+    } else if (!decoded.ok) {
       out.undecodable[decoded.reason] = (out.undecodable[decoded.reason] ?? 0) + 1
     } else if (decoded.signature === 'invalid') {
       // A payload the framework would refuse belongs to nobody.

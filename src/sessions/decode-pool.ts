@@ -51,6 +51,8 @@ export class DecodePool {
   }
 }
 
+const WORKER_YOUNG_MB = 8
+
 class PoolWorker {
   pending = 0
   private failed: Error | undefined
@@ -62,9 +64,12 @@ class PoolWorker {
     // From TypeScript sources (tests, bin/dev.js) the worker first registers the same loader.
     const fromSource = import.meta.url.endsWith('.ts')
     const script = new URL(`decode-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url)
+    // Decoding allocates many short-lived objects: a small young generation keeps each thread's
+    // memory to a few MB instead of V8's default of tens (peak RSS is part of the contract).
+    const options = {resourceLimits: {maxYoungGenerationSizeMb: WORKER_YOUNG_MB}, workerData: spec}
     this.worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then(({register}) => { register(); return import(${JSON.stringify(script.href)}) })`, {eval: true, workerData: spec})
-      : new Worker(script, {workerData: spec})
+      ? new Worker(`import('tsx/esm/api').then(({register}) => { register(); return import(${JSON.stringify(script.href)}) })`, {...options, eval: true})
+      : new Worker(script, options)
     this.worker.unref()
     this.worker.on('message', ({id, result}: {id: number; result: Classified}) => {
       const job = this.waiting.get(id)

@@ -10,8 +10,11 @@ import {DecodePool} from './decode-pool.js'
 export interface RawSession {
   key: string
   value: Buffer
-  /** Expiry as the store records it (column or TTL); null when the store has none. */
-  expiresAt: Date | null
+  /**
+   * Expiry as the store records it (column or TTL); null when the store has none; undefined
+   * when the adapter works it out only for selected sessions (SelectorOptions.expiryOf).
+   */
+  expiresAt?: Date | null
   /**
    * Whether the store considers it expired, by the framework's own rule (e.g. Django's
    * `expire_date > now` is live). Undefined when the store keeps no expiry: the payload decides.
@@ -38,6 +41,8 @@ const LOCAL_BEFORE_POOL = 20_000
 export interface SelectorOptions {
   /** Receives the selected sessions, batch by batch (with worker threads, in completion order). */
   onSessions?(sessions: Session[]): Promise<void> | void
+  /** The store's expiry of a selected session that came without one (parsed only when needed). */
+  expiryOf?(raw: RawSession): Date | null
   /** Adapter work on selected sessions before they are delivered (e.g. Redis TTLs). */
   enrich?(sessions: Session[]): Promise<Session[]>
 }
@@ -106,7 +111,8 @@ export class Selector {
     let selected: Session[] = []
     for (const [index, userId, payloadExpiry] of result.matches) {
       const raw = candidates[index]
-      const expiresAt = raw.expiresAt ?? (payloadExpiry === null ? null : new Date(payloadExpiry))
+      const stored = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
+      const expiresAt = stored ?? (payloadExpiry === null ? null : new Date(payloadExpiry))
       const expired = raw.expired ?? this.isExpired(expiresAt)
       if (raw.expired === undefined && !this.wantsState(expired)) continue
       if (filter.keep?.keeps(raw.key)) {

@@ -6,6 +6,7 @@
  *
  * Missing binaries fail the run loudly: a skipped integration suite is a failure.
  */
+import {closeDecodePools} from '../../src/sessions/select.js'
 import {
   ENV_MYSQL_URL,
   ENV_REDIS_CLUSTER_URL,
@@ -50,6 +51,8 @@ export async function mochaGlobalSetup(): Promise<void> {
 }
 
 export async function mochaGlobalTeardown(): Promise<void> {
+  // In-process scans (contract suites) leave their decode threads up for the next scan.
+  await closeDecodePools()
   const all = stoppers.splice(0)
   await Promise.allSettled(all.map(stop => stop()))
 }

@@ -1,0 +1,138 @@
+/**
+ * The scan prefilter (Codec.decodeFor) skips a value only when a full decode could not give the
+ * user: for every value and user id below, "skipped" must imply "not the user's", and a value
+ * that is not skipped must decode exactly as decode() does. Values: the golden fixtures, and
+ * payloads crafted to hide a user id from a byte search (duplicate, escaped and nested keys,
+ * numbers in other spellings, pickled ints and floats in every opcode).
+ */
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {deflateSync} from 'node:zlib'
+
+import type {Codec} from '../../src/formats/codec.js'
+
+import {createDjangoCacheCodec} from '../../src/formats/django-cache.js'
+import {createDjangoCodec} from '../../src/formats/django.js'
+import {caseValue, djangoFixtures} from '../support/fixtures.js'
+
+const USERS = ['42',
+  '4',
+  '420',
+  '0',
+  '-1',
+  '1',
+  '7',
+  '60872',
+  '70000',
+  '1099511627776',
+  '4.2e1',
+  '1e+21',
+  'NaN',
+  'Infinity',
+  '7c9e6679-7425-40de-944b-e07fc1f69e30',
+  'alice',
+  'jösé',
+  'a"b',
+  String.raw`a\b`,
+  ' 42',
+  '']
+
+/** Django's signed format without a signature check: what the codec reads for a payload. */
+function signed(payload: Buffer, compress = false): Buffer {
+  const body = compress ? `.${deflateSync(payload).toString('base64url')}` : payload.toString('base64url')
+  return Buffer.from(`${body}:1tFbUn:c2lnbmF0dXJl`)
+}
+
+const JSON_PAYLOADS = [
+  '{"_auth_user_id":"42"}',
+  '{"_auth_user_id": 42}',
+  '{"_auth_user_id" :\t"42" }',
+  '{"_auth_user_id":4.2e1}',
+  '{"_auth_user_id":42.0}',
+  '{"_auth_user_id":"1","_auth_user_id":"42"}',
+  String.raw`{"\u005fauth_user_id":"42"}`,
+  String.raw`{"_auth_user_id":"\u0034\u0032"}`,
+  '{"cart":{"_auth_user_id":"7"},"_auth_user_id":"42"}',
+  '{"cart":{"_auth_user_id":"42"}}',
+  '{"note":"_auth_user_id","x":1}',
+  '{"_auth_user_id":["42"]}',
+  '{"_auth_user_id":null}',
+  '{"_auth_user_id":"42"',
+  '{"_auth_user_id":"jösé"}',
+  '{"_auth_user_id":1e21}',
+  '["_auth_user_id", "42"]',
+]
+
+/** Pickles written by CPython, including hand-assembled opcode streams it reads as session dicts. */
+function pickles(): Buffer[] {
+  const script = String.raw`
+import pickle, sys, base64
+values = [{'_auth_user_id': v} for v in ['42', 42, 0, -1, 70000, 2**40, 42.0, 4.2e1, 1e21, 60872, 'jösé', 'a"b']]
+out = [pickle.dumps(v, protocol=p) for v in values for p in (2, 4, 5)]
+key = b'\x8c\r_auth_user_id'
+out += [
+  b'\x80\x05}' + key + b'\x8a\x02*\x00s.',          # LONG1 with a padding byte: 42
+  b'\x80\x05}' + key + b'\x8b\x01\x00\x00\x00*s.',  # LONG4: 42
+  b'\x80\x05}' + key + b'I4_2\ns.',                 # INT text with an underscore: 42
+  b'\x80\x05}' + key + b'F4.2e1\ns.',               # FLOAT text: 42.0
+  b'\x80\x05}' + key + b'V\\u0034\\u0032\ns.',      # raw-unicode-escape: "42"
+  b'\x80\x05}' + key + b'M*\x00s.',                 # BININT2: 42
+  b'\x80\x05}' + key + b'J*\x00\x00\x00s.',         # BININT: 42
+]
+for b in out: print(base64.b64encode(b).decode())
+`
+  return execFileSync('/usr/bin/python3', ['-c', script], {encoding: 'utf8'}).trim().split('\n').map(line => Buffer.from(line, 'base64'))
+}
+
+function check(codec: Codec, values: Buffer[]): {skipped: number; values: number} {
+  let skipped = 0
+  for (const value of values) {
+    const full = codec.decode(value)
+    for (const user of USERS) {
+      const fast = codec.decodeFor!(value, user)
+      if (fast === undefined) {
+        skipped++
+        assert.ok(!(full.ok && full.signature !== 'invalid' && full.userId === user), `skipped ${value.toString('latin1')} for user ${user}, which it belongs to`)
+      } else {
+        assert.deepEqual(fast, full)
+      }
+    }
+  }
+
+  return {skipped, values: values.length}
+}
+
+describe('scan prefilter (decodeFor)', () => {
+  const fixtures = djangoFixtures().cases
+  const pickled = pickles()
+
+  it('django: never skips a session of the user it is asked for, and skips the others', () => {
+    const codec = createDjangoCodec()
+    const values = [
+      ...fixtures.filter(c => c.family === 'django-signed').map(c => caseValue(c)),
+      ...JSON_PAYLOADS.flatMap(p => [signed(Buffer.from(p, 'utf8')), signed(Buffer.from(p, 'utf8'), true)]),
+      ...pickled.map(p => signed(p, true)),
+    ]
+    const r = check(codec, values)
+    assert.ok(r.skipped > r.values, `the prefilter should skip most (value, other user) pairs; it skipped ${r.skipped}`)
+  })
+
+  it('django-cache: the same for pickled and JSON cache values, compressed or not', () => {
+    const codec = createDjangoCacheCodec()
+    const values = [
+      ...fixtures.filter(c => c.family === 'django-cache').map(c => caseValue(c)),
+      ...pickled,
+      ...pickled.map(p => deflateSync(p)),
+      ...JSON_PAYLOADS.map(p => Buffer.from(p, 'utf8')),
+    ]
+    const r = check(codec, values)
+    assert.ok(r.skipped > r.values, `the prefilter should skip most (value, other user) pairs; it skipped ${r.skipped}`)
+  })
+
+  it('skips a typical session of another user without parsing it, and finds the user’s own', () => {
+    const codec = createDjangoCacheCodec()
+    const [mine] = pickles()
+    assert.equal(codec.decodeFor!(mine, '7'), undefined)
+    assert.equal(codec.decodeFor!(mine, '42')?.ok && codec.decodeFor!(mine, '42')?.userId, '42')
+  })
+})
