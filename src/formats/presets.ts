@@ -120,11 +120,11 @@ export function layoutFor(preset: Preset, overrides: LayoutOverrides): StoreLayo
       expiryUnit: (overrides.expiryUnit ?? preset.sql.expiryUnit) as SqlLayout['expiryUnit'],
       keyColumn: overrides.keyColumn ?? preset.sql.keyColumn,
       table: overrides.table ?? preset.sql.table,
-      ...(overrides.userColumn === undefined ? {} : {userColumn: overrides.userColumn}),
     }
   }
 
   if (preset.redis) layout.redis = preset.redis(overrides.prefix)
+  if (overrides.userColumn !== undefined) layout.userColumn = overrides.userColumn
   return layout
 }
 

@@ -134,6 +134,12 @@ export interface StoreOptions {
 export interface StoreLayout {
   sql?: SqlLayout
   redis?: RedisLayout
+  /**
+   * SQL stores: a column holding the user id (an app's `user_id`, Laravel's `user_id`, Spring's
+   * `PRINCIPAL_NAME`): with a user filter, rows are found through it instead of a scan, and the
+   * payload still has to name the same user.
+   */
+  userColumn?: string
 }
 
 export interface RedisLayout {
@@ -153,12 +159,6 @@ export interface SqlLayout {
   keyColumn: string
   dataColumn: string
   expiryColumn: string
-  /**
-   * A column holding the user id (an app's `user_id`, Laravel's `user_id`, Spring's
-   * `PRINCIPAL_NAME`): with a user filter, rows are found through it instead of a scan, and the
-   * payload still has to name the same user.
-   */
-  userColumn?: string
   /** How the expiry column encodes time; `auto` = from the column type, refusing to guess ints. */
   expiryUnit: ExpiryUnit
   /**

@@ -139,7 +139,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
     ['key column', layout.keyColumn],
     ['data column', layout.dataColumn],
     ['expiry column', layout.expiryColumn],
-    ...(layout.userColumn === undefined ? [] : [['user column', layout.userColumn]]),
+    ...(options.layout.userColumn === undefined ? [] : [['user column', options.layout.userColumn]]),
   ]) {
     checkIdentifier(name, what)
   }
@@ -147,7 +147,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   const label = `${target.label} (table ${database}.${table})`
   const core = await connect(target, label)
   try {
-    const columns = await inspectTable(core.promise(), database, table, layout, label)
+    const columns = await inspectTable(core.promise(), database, table, {...layout, userColumn: options.layout.userColumn}, label)
     return new MysqlStore({
       columns, core, label, liveWhen: layout.liveWhen, name: {database, table}, options, target,
     })
@@ -175,7 +175,7 @@ async function inspectTable(
   conn: PromiseConnection,
   database: string,
   table: string,
-  layout: SqlLayout,
+  layout: SqlLayout & {userColumn?: string},
   label: string,
 ): Promise<Columns> {
   const [rows] = await conn.query<RowDataPacket[]>(

@@ -178,7 +178,7 @@ export async function openRedisStore(url: string, options: StoreOptions): Promis
   const target = parseRedisUrl(url, options.connectTimeoutMs)
   const layout = options.layout.redis
   if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in Redis`)
-  if (options.layout.sql?.userColumn !== undefined) {
+  if (options.layout.userColumn !== undefined) {
     throw new UsageError(`--user-column applies to MySQL stores; ${target.label} is Redis, which keeps no columns (set userColumn on the MySQL profile only)`)
   }
 
