@@ -39,6 +39,8 @@ export interface StoreSpec extends StoreSettings {
 }
 
 interface Profile extends StoreSettings {
+  /** Append-only audit log of deleting runs that use this profile (see src/cli/audit.ts). */
+  auditLog?: string
   passwordEnv?: string
   store?: string
   stores?: Array<Profile | string>
@@ -57,7 +59,7 @@ const SETTING_KEYS: Record<keyof StoreSettings, true> = {
   userColumn: true,
   userPath: true,
 }
-const PROFILE_KEYS = new Set(['passwordEnv', 'store', 'stores', ...Object.keys(SETTING_KEYS)])
+const PROFILE_KEYS = new Set(['auditLog', 'passwordEnv', 'store', 'stores', ...Object.keys(SETTING_KEYS)])
 
 export interface ConfigFile {
   path: string
@@ -116,6 +118,8 @@ function checkProfile(path: string, name: string, profile: unknown): void {
       }
     } else if (typeof value !== 'string') {
       throw new UsageError(`${where}: "${key}" must be a string`)
+    } else if (key === 'auditLog' && value.trim() === '') {
+      throw new UsageError(`${where}: "auditLog" must not be empty`)
     }
   }
 
@@ -175,6 +179,28 @@ function fromProfile(profile: Profile, name: string, config: ConfigFile, overrid
   return [{
     ...inherited, ...overrides, profile: name, url: withPassword(profile.store!, profile.passwordEnv, name),
   }]
+}
+
+/**
+ * The `auditLog` settings of the profiles named in `values` and of every profile they list
+ * (named or inline), in order, as written in the file. URLs bring none.
+ */
+export function profileAuditLogs(values: readonly string[], config: ConfigFile): string[] {
+  const out: string[] = []
+  const visit = (profile: Profile | undefined, trail: string[]): void => {
+    if (!profile) return
+    if (profile.auditLog !== undefined) out.push(profile.auditLog)
+    for (const item of profile.stores ?? []) {
+      if (typeof item !== 'string') visit(item, trail)
+      else if (!URL_LIKE.test(item) && !trail.includes(item) && Object.hasOwn(config.profiles, item)) visit(config.profiles[item], [...trail, item])
+    }
+  }
+
+  for (const value of values) {
+    if (!URL_LIKE.test(value) && Object.hasOwn(config.profiles, value)) visit(config.profiles[value], [value])
+  }
+
+  return out
 }
 
 function pickSettings(profile: Profile): StoreSettings {

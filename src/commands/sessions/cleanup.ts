@@ -1,7 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import type {CleanupStop, CleanupSummary} from '../../stores/contract.js'
+import type {CleanupStop, CleanupSummary, SessionStore} from '../../stores/contract.js'
 
+import {
+  auditFlags, auditLogPaths, type AuditRun, checkReason, openAuditLog,
+} from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {isoMinute, plural} from '../../cli/render.js'
 import {failureText, printError, warn} from '../../cli/report.js'
@@ -43,6 +46,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     },
   ]
   static flags = {
+    ...auditFlags,
     'batch-size': Flags.integer({
       default: 1000, max: 50_000, min: 1, summary: 'Rows in the first batch; later batches follow --target-ms.',
     }),
@@ -69,11 +73,40 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
 
     const replicas = [flags.replica ?? []].flat()
     if (flags['max-replica-lag'] !== undefined && replicas.length === 0) throw new UsageError('--max-replica-lag needs at least one --replica')
+    checkReason(flags.reason)
+    const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
     if (replicas.length > 0 && !stores.every(s => s.label.startsWith('mysql') || s.label.startsWith('mariadb'))) {
       throw new UsageError('--replica applies to MySQL/MariaDB stores only')
     }
 
+    // Opened before anything is deleted: no deleting run without the trail asked for.
+    const audit = openAuditLog(auditPaths, {
+      command: 'sessions cleanup',
+      filters: {expiredOnly: true, fixNoTtl: Boolean(flags['fix-no-ttl'])},
+      reason: flags.reason,
+      stores: stores.map(s => s.label),
+      user: null,
+    })
+    if (!audit && !dryRun && flags.reason !== undefined) warn('--reason is recorded only in an audit log, and none is set (--audit-log)')
+    try {
+      const result = await this.clean(flags, stores, replicas, sleepFactor, audit)
+      audit?.finish(Number(process.exitCode ?? ExitCode.OK))
+      return result
+    } catch (error) {
+      audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
+      throw error
+    }
+  }
+
+  private async clean(
+    flags: BaseFlags<typeof Cleanup>,
+    stores: SessionStore[],
+    replicas: string[],
+    sleepFactor: number,
+    audit: AuditRun | undefined,
+  ): Promise<CleanupResult | undefined> {
+    const dryRun = Boolean(flags['dry-run'])
     let stoppedBy: string | undefined
     const signal = this.stopSignal(s => {
       stoppedBy = s
@@ -91,7 +124,10 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
           dryRun,
           fixNoTtl: Boolean(flags['fix-no-ttl']),
           maxReplicaLagS: flags['max-replica-lag'] ?? 1,
-          onBatch: p => this.progress.update('Deleted', p.deleted, 'expired sessions', ` in ${p.batches} batches`),
+          onBatch: p => {
+            audit?.progress(p.store, p.deleted)
+            this.progress.update('Deleted', p.deleted, 'expired sessions', ` in ${p.batches} batches`)
+          },
           onWarning: text => {
             this.progress.stop()
             warn(text)
@@ -111,6 +147,12 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     }
 
     const result = this.result(outcomes, dryRun, (Date.now() - started) / 1000)
+    const summaries = outcomes.flatMap(o => ('summary' in o ? [o.summary] : []))
+    audit?.set({deleted: result.deleted, matched: summaries.reduce((n, s) => n + s.expired, 0)})
+    const failures = outcomes.filter((o): o is {error: Error; store: string} => 'error' in o)
+    if (failures.length > 0) audit?.noteError(failureText(failures))
+    if (result.stoppedBy === 'signal') audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
+    if (result.stoppedBy === 'deadline') audit?.noteError('stopped at the --max-runtime cap')
     for (const outcome of outcomes) {
       if ('summary' in outcome) this.log(summaryLine(outcome.summary, dryRun, flags['batch-size']))
     }

@@ -1,7 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import type {Session} from '../../stores/contract.js'
+import type {Session, SessionStore} from '../../stores/contract.js'
 
+import {
+  auditFlags, auditLogPaths, type AuditRun, checkReason, openAuditLog,
+} from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
 import {
@@ -10,8 +13,8 @@ import {
 import {
   failureText, printError, report, storeFailures, warn,
 } from '../../cli/report.js'
-import {ExitCode, SessionctlError} from '../../errors.js'
-import {KeepList} from '../../sessions/keys.js'
+import {ExitCode, exitCodeOf, SessionctlError} from '../../errors.js'
+import {fingerprint, KeepList} from '../../sessions/keys.js'
 import {
   deleteSelection, type PurgeSelection, selectForPurge, type StoreDeletion,
 } from '../../sessions/purge.js'
@@ -43,6 +46,7 @@ what would be deleted and deletes nothing.`
     {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --expired-only --yes', description: 'Only the expired leftovers, no prompt'},
   ]
   static flags = {
+    ...auditFlags,
     'batch-size': Flags.integer({
       default: 500, max: 10_000, min: 1, summary: 'Sessions deleted per batch (each batch is one short transaction).',
     }),
@@ -52,6 +56,10 @@ what would be deleted and deletes nothing.`
       summary: 'A session key, or its fingerprint as printed by list, that must survive (repeatable).',
     }),
     'expired-only': Flags.boolean({summary: 'Only the user’s expired sessions.'}),
+    'max-sessions': Flags.integer({
+      min: 0,
+      summary: 'Refuse (exit 3, nothing deleted) if the selection holds more than this many sessions; a dry run says so too.',
+    }),
     user: Flags.string({char: 'u', required: true, summary: 'The user whose sessions are deleted (compared as text).'}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
   }
@@ -61,7 +69,7 @@ what would be deleted and deletes nothing.`
     const {flags} = await this.parse(Purge)
     const userId = this.userId(flags.user)
     const dryRun = Boolean(flags['dry-run'])
-    const showKeys = Boolean(flags['show-keys'])
+    checkReason(flags.reason)
     if (!dryRun && !flags.yes && !canPrompt()) {
       throw new SessionctlError(
         'refusing to delete without confirmation: there is no terminal to ask on; add --yes, or --dry-run to preview',
@@ -69,65 +77,25 @@ what would be deleted and deletes nothing.`
       )
     }
 
-    const keep = new KeepList(flags.except ?? [])
+    const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
-    let stoppedBy: string | undefined
-    const signal = this.stopSignal(s => {
-      stoppedBy = s
-      this.progress.stop()
+    // Opened before anything is selected or deleted: no deleting run without the trail asked for.
+    const audit = openAuditLog(auditPaths, {
+      command: 'sessions purge',
+      filters: {except: new KeepList(flags.except ?? []).unmatched(), expiredOnly: Boolean(flags['expired-only'])},
+      reason: flags.reason,
+      stores: stores.map(s => s.label),
+      user: userId,
     })
-
-    const started = Date.now()
-    this.progress.start('Selecting')
-    const selection = await selectForPurge(stores, {
-      expiredOnly: Boolean(flags['expired-only']), keep, signal, userId,
-    }, p =>
-      this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`))
-    this.progress.stop()
-    const t = totals(selection.scans)
-    const selected = [...selection.sessions.values()].flat()
-    const json = this.jsonEnabled()
-    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, showKeys)
-    report(this, {
-      failures: storeFailures(selection.scans),
-      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
-        t.kept > 0 ? `, ${t.kept} kept by --except` : ''
-      }`,
-      output: json ? 'json' : 'table',
-      scans: selection.scans,
-      seconds: (Date.now() - started) / 1000,
-      stopped: signal.aborted,
-      totals: t,
-    })
-    for (const entry of keep.unmatched()) warn(`--except ${entry} is not among user ${userId}'s sessions; nothing to keep for it`)
-
-    const result = this.result(selection, [], {dryRun, showKeys, userId})
-    if (signal.aborted) {
-      warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
-      return json ? result : undefined
+    if (!audit && !dryRun && flags.reason !== undefined) warn('--reason is recorded only in an audit log, and none is set (--audit-log)')
+    try {
+      const result = await this.purge(flags, stores, userId, audit)
+      audit?.finish(Number(process.exitCode ?? ExitCode.OK))
+      return result
+    } catch (error) {
+      audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
+      throw error
     }
-
-    if (selected.length === 0 || dryRun) {
-      if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
-      return json ? result : undefined
-    }
-
-    if (!flags.yes) {
-      const where = stores.map(s => s.label).join(', ')
-      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}?`)
-      if (!ok) throw new SessionctlError('not confirmed: nothing was deleted', ExitCode.REFUSED)
-    }
-
-    this.progress.start('Deleting')
-    const deletions = await deleteSelection(selection, {
-      batchSize: flags['batch-size'],
-      onProgress: p => this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`),
-      signal,
-    })
-    this.progress.stop()
-    const final = this.result(selection, deletions, {dryRun, showKeys, userId})
-    this.finish(final, deletions, stoppedBy)
-    return json ? final : undefined
   }
 
   private finish(result: PurgeResult, deletions: StoreDeletion[], stoppedBy: string | undefined): void {
@@ -157,6 +125,100 @@ what would be deleted and deletes nothing.`
     const table = new StreamingTable(sessionColumns(new Date(), showKeys, multiStore), line => this.log(line))
     table.push(sessions)
     table.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
+  }
+
+  private async purge(
+    flags: BaseFlags<typeof Purge>,
+    stores: SessionStore[],
+    userId: string,
+    audit: AuditRun | undefined,
+  ): Promise<PurgeResult | undefined> {
+    const dryRun = Boolean(flags['dry-run'])
+    const showKeys = Boolean(flags['show-keys'])
+    const keep = new KeepList(flags.except ?? [])
+    let stoppedBy: string | undefined
+    const signal = this.stopSignal(s => {
+      stoppedBy = s
+      this.progress.stop()
+    })
+
+    const started = Date.now()
+    this.progress.start('Selecting')
+    const selection = await selectForPurge(stores, {
+      expiredOnly: Boolean(flags['expired-only']), keep, signal, userId,
+    }, p =>
+      this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`))
+    this.progress.stop()
+    const t = totals(selection.scans)
+    const selected = [...selection.sessions.values()].flat()
+    audit?.set({deleted: 0, kept: t.kept, matched: t.matched})
+    audit?.selected(selected.map(s => fingerprint(s.key)))
+    const scanFailures = storeFailures(selection.scans)
+    if (scanFailures.length > 0) audit?.noteError(failureText(scanFailures))
+    const json = this.jsonEnabled()
+    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, showKeys)
+    report(this, {
+      failures: scanFailures,
+      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
+        t.kept > 0 ? `, ${t.kept} kept by --except` : ''
+      }`,
+      output: json ? 'json' : 'table',
+      scans: selection.scans,
+      seconds: (Date.now() - started) / 1000,
+      stopped: signal.aborted,
+      totals: t,
+    })
+    for (const entry of keep.unmatched()) warn(`--except ${entry} is not among user ${userId}'s sessions; nothing to keep for it`)
+
+    const result = this.result(selection, [], {dryRun, showKeys, userId})
+    if (signal.aborted) {
+      warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
+      audit?.noteError(`stopped by ${stoppedBy ?? 'signal'} while selecting`)
+      return json ? result : undefined
+    }
+
+    const max = flags['max-sessions']
+    if (max !== undefined && selected.length > max) {
+      throw new SessionctlError(
+        `refusing to purge: ${plural(selected.length, 'session')} of user ${userId} selected, more than --max-sessions ${max.toLocaleString('en-US')}; nothing was deleted`,
+        ExitCode.REFUSED,
+      )
+    }
+
+    if (selected.length === 0 || dryRun) {
+      if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
+      return json ? result : undefined
+    }
+
+    if (!flags.yes) {
+      const where = stores.map(s => s.label).join(', ')
+      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}?`)
+      if (!ok) {
+        // Declined at the prompt: like a dry run, nothing was attempted; no audit line.
+        audit?.skip()
+        throw new SessionctlError('not confirmed: nothing was deleted', ExitCode.REFUSED)
+      }
+    }
+
+    this.progress.start('Deleting')
+    const deletions = await deleteSelection(selection, {
+      batchSize: flags['batch-size'],
+      onProgress: p => {
+        audit?.progress(p.store, p.deleted)
+        this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`)
+      },
+      signal,
+    })
+    this.progress.stop()
+    const final = this.result(selection, deletions, {dryRun, showKeys, userId})
+    audit?.set({
+      changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched,
+    })
+    const deleteFailures = deletions.filter((d): d is StoreDeletion & {error: Error} => d.error !== undefined)
+    if (deleteFailures.length > 0) audit?.noteError(failureText(deleteFailures))
+    if (deletions.some(d => d.summary?.stopped)) audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
+    this.finish(final, deletions, stoppedBy)
+    return json ? final : undefined
   }
 
   private result(
