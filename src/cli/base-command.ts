@@ -14,7 +14,9 @@ import {
   loadConfig, resolveStores, type StoreSettings, type StoreSpec,
 } from './config.js'
 import {Progress} from './progress.js'
-import {redact, registerSecret} from './redact.js'
+import {
+  checkUrlCredentials, redact, registerSecret, safeUrl,
+} from './redact.js'
 import {printError} from './report.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SessionsCommand)['baseFlags'] & T['flags']>
@@ -182,8 +184,11 @@ export abstract class SessionsCommand extends Command {
   }
 
   protected userId(raw: string): string {
-    if (raw.trim() === '') throw new UsageError('--user must not be empty')
-    if (raw !== raw.trim()) throw new UsageError(`--user "${raw}" has leading or trailing spaces; user ids match exactly`)
+    if (raw.trim() === '') throw new UsageError('--user must not be empty: pass the user id, e.g. --user 42')
+    if (raw !== raw.trim()) {
+      throw new UsageError(`--user ${JSON.stringify(raw)} has leading or trailing spaces and user ids match exactly: pass --user ${JSON.stringify(raw.trim())}`)
+    }
+
     return raw
   }
 
@@ -218,6 +223,9 @@ export abstract class SessionsCommand extends Command {
       throw new UsageError('no store given: pass --store mysql://user@host:3306/db (or a profile name), or set SESSIONCTL_STORE')
     }
 
+    // Passwords are registered for redaction before anything can print them.
+    for (const value of values) checkUrlCredentials(value)
+
     const overrides: StoreSettings = {}
     for (const [flag, setting] of SETTING_FLAGS) {
       const value = flags[flag]
@@ -226,7 +234,20 @@ export abstract class SessionsCommand extends Command {
 
     const needsConfig = flags.config !== undefined || values.some(v => !/^[a-z][\d+.a-z-]*:\/\//i.test(v))
     const config = needsConfig ? loadConfig(flags.config, this.config.configDir) : undefined
-    return resolveStores(values, config, overrides)
+    const specs = resolveStores(values, config, overrides)
+    const seen = new Map<string, StoreSpec>()
+    for (const spec of specs) {
+      const id = JSON.stringify({...spec, profile: undefined, url: safeUrl(spec.url)})
+      const first = seen.get(id)
+      if (first) {
+        const from = (s: StoreSpec): string => (s.profile ? `profile "${s.profile}"` : '--store')
+        throw new UsageError(`store ${safeUrl(spec.url)} is given twice (${from(first)} and ${from(spec)}): name each store once`)
+      }
+
+      seen.set(id, spec)
+    }
+
+    return specs
   }
 }
 
@@ -248,13 +269,44 @@ const SETTING_FLAGS = [
 function oneLine(error: Error, exitCode: number): string {
   const lines = String(error.message || error).split('\n').map(l => l.trim()).filter(Boolean)
   let text = lines[0] ?? 'unknown error'
-  // oclif parse errors put the useful part first and "See more help with --help" after it.
   const ours = exitCodeOf(error) !== undefined
   if (exitCode === ExitCode.USAGE && !ours) {
-    text = lines.filter(l => !/^see more help/i.test(l)).join('; ') + ' (see --help)'
+    text = parseErrorText(lines)
   } else if (!ours) {
     text = `unexpected error: ${text}`
   }
 
   return text
+}
+
+/**
+ * oclif's parse errors, as one line that says what to do: its boilerplate ("The following
+ * errors occurred:", "See more help with --help") dropped, each conflict said once.
+ */
+function parseErrorText(lines: string[]): string {
+  const out: string[] = []
+  const add = (text: string): void => {
+    if (!out.includes(text)) out.push(text)
+  }
+
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (/^the following errors? occurred:?$/i.test(line) || /^see more help/i.test(line)) continue
+    const conflict = /^--([\w-]+)=\S* cannot also be provided when using --([\w-]+)$/.exec(line)
+    const missing = /^missing required flag:? -*([\w-]+)$/i.exec(line)
+    const parsing = /^parsing (--[\w-]+)$/i.exec(line)
+    if (conflict) {
+      const [a, b] = [conflict[1], conflict[2]].sort()
+      add(`--${a} and --${b} cannot be used together: drop one`)
+    } else if (missing) {
+      add(`missing required flag --${missing[1]}`)
+    } else if (parsing && i + 1 < lines.length) {
+      const next = lines[++i]
+      add(`${parsing[1]}: ${next.charAt(0).toLowerCase()}${next.slice(1)}`)
+    } else {
+      add(line)
+    }
+  }
+
+  return `${out.join('; ') || 'invalid command line'} (see --help)`
 }

@@ -74,7 +74,10 @@ export function loadConfig(explicit: string | undefined, configDir: string): Con
   const named = explicit ?? process.env.SESSIONCTL_CONFIG
   if (named) {
     const path = resolve(named)
-    if (!existsSync(path)) throw new UsageError(`config file ${path} does not exist`)
+    if (!existsSync(path)) {
+      throw new UsageError(`config file ${path} does not exist: pass an existing file to --config (or in $SESSIONCTL_CONFIG)`)
+    }
+
     return readConfig(path)
   }
 
@@ -90,8 +93,8 @@ function readConfig(path: string): ConfigFile {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'))
   } catch (error) {
-    const reason = error instanceof SyntaxError ? error.message : String((error as Error).message ?? error)
-    throw new UsageError(`config file ${path} is not valid JSON: ${reason}`)
+    // Never the parser's excerpt of the file: it may be a secrets file given by mistake.
+    throw new UsageError(`config file ${path} is not valid JSON${jsonErrorPlace(path, error)}: fix it, or pass another file to --config`)
   }
 
   if (!isObject(parsed) || !isObject(parsed.profiles)) {
@@ -224,6 +227,24 @@ function withPassword(url: string, passwordEnv: string | undefined, profile: str
   const parsed = new URL(url)
   parsed.password = encodeURIComponent(password)
   return parsed.toString()
+}
+
+/** Where a JSON syntax error is, as " (line L, column C)", from the parser's position. */
+function jsonErrorPlace(path: string, error: unknown): string {
+  if (!(error instanceof SyntaxError)) return ` (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`
+  const position = /at position (\d+)/.exec(error.message)?.[1]
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+
+  // Without a position (e.g. "Unexpected token"), the first character JSON cannot start with.
+  const at = position === undefined ? (/^\s*[^\s"[{\d\-tfn]/.test(text) ? text.search(/\S/) : undefined) : Number(position)
+  if (at === undefined || at < 0) return ''
+  const before = text.slice(0, at).split('\n')
+  return ` (line ${before.length}, column ${before.at(-1)!.length + 1})`
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

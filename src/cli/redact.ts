@@ -3,6 +3,8 @@
  * values and other registered secrets are replaced even if a driver error or a stack trace
  * carries them. Registration happens as soon as a secret is parsed.
  */
+import {UsageError} from '../errors.js'
+
 const secrets = new Set<string>()
 
 export function registerSecret(secret: string | undefined): void {
@@ -24,14 +26,56 @@ export function redact(text: string): string {
   return out.replaceAll(/([a-z][\w+.-]*:\/\/[^/\s:@]*:)[^@\s/]+@/gi, '$1****@')
 }
 
+const SCHEME = /^[a-z][\d+.a-z-]*:\/\//i
+
+/**
+ * Registers, as early as possible and liberally, whatever may be the password of a store URL:
+ * the text after the first ':' of the user info, for user info ending at the first and at the
+ * last '@' (a password typed unencoded may hold '@', '/', '#'...). Every line printed is then
+ * redacted even when the URL cannot be parsed.
+ */
+export function registerUrlSecrets(raw: string): void {
+  const scheme = SCHEME.exec(raw)
+  if (!scheme) return
+  const rest = raw.slice(scheme[0].length)
+  for (const at of new Set([rest.indexOf('@'), rest.lastIndexOf('@')])) {
+    if (at < 0) continue
+    const info = rest.slice(0, at)
+    const colon = info.indexOf(':')
+    if (colon === -1) continue
+    const password = info.slice(colon + 1)
+    registerSecret(password)
+    registerSecret(decodeURIComponentSafe(password))
+  }
+}
+
+/**
+ * Refuses a store URL whose password was typed without percent-encoding: then part of it lands
+ * in the host, the path or the query, where error messages would show it. Passwords are
+ * registered first, so even this message cannot show them.
+ */
+export function checkUrlCredentials(raw: string): void {
+  registerUrlSecrets(raw)
+  const scheme = SCHEME.exec(raw)
+  if (!scheme) return
+  const rest = raw.slice(scheme[0].length)
+  const end = rest.search(/[#/?]/)
+  const authority = end === -1 ? rest : rest.slice(0, end)
+  if (end === -1 || authority.includes('@') || !rest.slice(end).includes('@')) return
+  const shown = `${scheme[0]}****@${rest.slice(rest.lastIndexOf('@') + 1)}`
+  throw new UsageError(`the store URL "${shown}" has an "@" after its host: percent-encode the user and password (/ as %2F, ? as %3F, # as %23, @ as %40, : as %3A)`)
+}
+
 /** The URL as it may be shown: the password replaced, everything else intact. */
 export function safeUrl(raw: string): string {
+  registerUrlSecrets(raw)
   try {
     const url = new URL(raw)
     if (url.password) url.password = '****'
-    return decodeURIComponentSafe(url.toString())
+    return redact(decodeURIComponentSafe(url.toString()))
   } catch {
-    return redact(raw)
+    // Unparseable: hide everything up to the last '@' after the user name.
+    return redact(raw.replace(/^([a-z][\d+.a-z-]*:\/\/[^:@/]*:).*@/i, '$1****@'))
   }
 }
 

@@ -1,6 +1,6 @@
 import type {SessionStore, StoreOptions} from './contract.js'
 
-import {safeUrl} from '../cli/redact.js'
+import {checkUrlCredentials, safeUrl} from '../cli/redact.js'
 import {UsageError} from '../errors.js'
 
 export type {SessionStore, StoreOptions} from './contract.js'
@@ -35,6 +35,7 @@ export function registerAdapter(scheme: string, load: () => Promise<Opener>): vo
 }
 
 function loaderFor(url: string): () => Promise<Opener> {
+  checkUrlCredentials(url)
   const scheme = /^[a-z][\d+.a-z-]*:/i.exec(url)?.[0].toLowerCase()
   const load = scheme ? (adapters.get(scheme) ?? registered.get(scheme)) : undefined
   if (!load) {

@@ -19,7 +19,7 @@ import type {
   StoreOptions,
 } from './contract.js'
 
-import {registerSecret, safeUrl} from '../cli/redact.js'
+import {checkUrlCredentials, registerSecret, safeUrl} from '../cli/redact.js'
 import {
   PartialFailureError, SessionctlError, StoreError, UsageError,
 } from '../errors.js'
@@ -43,6 +43,7 @@ export interface MysqlTarget {
 const URL_PARAMS = new Set(['socket', 'ssl', 'ssl-ca'])
 
 export function parseMysqlUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): MysqlTarget {
+  checkUrlCredentials(raw)
   let url: URL
   try {
     url = new URL(raw)
@@ -153,7 +154,8 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
     })
   } catch (error) {
     core.destroy()
-    throw error instanceof StoreError ? error : storeError(error, label, target)
+    // Ours already say what is wrong (a missing table: 1; an --expiry-unit the column contradicts: 2).
+    throw error instanceof SessionctlError ? error : storeError(error, label, target)
   }
 }
 
@@ -219,14 +221,14 @@ const INTEGER_TYPES = new Set(['bigint', 'decimal', 'int', 'integer', 'mediumint
 
 function expiryKind(type: string, unit: ExpiryUnit, column: string): ExpiryKind {
   if (DATETIME_TYPES.has(type)) {
-    if (unit !== 'auto' && unit !== 'datetime') throw new StoreError(`${column} is a ${type} column, not ${unit}`)
+    if (unit !== 'auto' && unit !== 'datetime') throw new UsageError(`${column} is a ${type} column, not ${unit}: drop --expiry-unit, or use --expiry-unit datetime`)
     return 'datetime'
   }
 
   if (INTEGER_TYPES.has(type)) {
-    if (unit === 'datetime') throw new StoreError(`${column} is an integer column, not a datetime`)
+    if (unit === 'datetime') throw new UsageError(`${column} is an integer column, not a datetime: use --expiry-unit unix-seconds or unix-ms`)
     if (unit === 'auto') {
-      throw new StoreError(`${column} is an integer column: say whether it holds unix-seconds or unix-ms (--expiry-unit)`)
+      throw new UsageError(`${column} is an integer column: say whether it holds unix-seconds or unix-ms (--expiry-unit)`)
     }
 
     return unit

@@ -17,7 +17,9 @@ import type {
   StoreOptions,
 } from './contract.js'
 
-import {redact, registerSecret, safeUrl} from '../cli/redact.js'
+import {
+  checkUrlCredentials, redact, registerSecret, safeUrl,
+} from '../cli/redact.js'
 import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
@@ -90,6 +92,7 @@ export interface RedisTarget {
 const URL_PARAMS = new Set(['tls-ca', 'tls-insecure'])
 
 export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): RedisTarget {
+  checkUrlCredentials(raw)
   const match = /^(redis|rediss|redis\+cluster|rediss\+cluster|redis\+sentinel):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(raw)
   if (!match) throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected redis://host:6379/0`)
   const [, scheme, auth, hosts, path, query] = match

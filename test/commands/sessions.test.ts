@@ -208,13 +208,13 @@ describe('bad input', () => {
 
   const cases: Array<[string, string[], RegExp]> = [
     ['an empty user', ['sessions', 'list', '--store', 'memory://b', '--user', ''], /--user must not be empty|--user/],
-    ['conflicting state flags', ['sessions', 'list', '--store', 'memory://b', '--all', '--expired-only'], /cannot also be provided/],
+    ['conflicting state flags', ['sessions', 'list', '--store', 'memory://b', '--all', '--expired-only'], /--all and --expired-only cannot be used together: drop one/],
     ['an unknown format', ['sessions', 'list', '--store', 'memory://b', '--format', 'nope'], /Expected --format=nope to be one of/],
     ['a URL with an unsupported scheme', ['sessions', 'list', '--store', 'postgres://h/db'], /unsupported store URL "postgres:\/\/h\/db"/],
     ['no store at all', ['sessions', 'list'], /no store given/],
     ['an unknown time zone', ['sessions', 'list', '--store', 'memory://b', '--time-zone', 'Mars/Olympus'], /unknown time zone "Mars\/Olympus"/],
     ['a profile without a config file', ['sessions', 'list', '--store', 'prod'], /"prod" is neither a store URL .* nor a profile/],
-    ['purge without --user', ['sessions', 'purge', '--store', 'memory://b', '--yes'], /Missing required flag user/],
+    ['purge without --user', ['sessions', 'purge', '--store', 'memory://b', '--yes'], /missing required flag --user/],
     ['a SQL metacharacter in --table', ['sessions', 'list', '--store', 'mysql://root@127.0.0.1:1/app', '--table', 'x`;DROP'], /invalid table name "x`;DROP"/],
   ]
   for (const [what, args, message] of cases) {

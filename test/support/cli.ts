@@ -5,6 +5,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {recordRun} from './secrets.js'
+
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 export interface CliResult {
@@ -43,6 +45,9 @@ export function sessionctl(args: string[], options: CliOptions = {}): Promise<Cl
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      recordRun({
+        args, env: options.env, stderr, stdout, via: 'binary',
+      })
       resolve({
         code, ms: Date.now() - started, signal, stderr, stdout,
       })

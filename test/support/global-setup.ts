@@ -18,6 +18,9 @@ import {
   startRedisCluster,
 } from './servers.js'
 
+// Root hooks: the secrets grep over every run's output (test/support/secrets.ts).
+export {secretsHooks as mochaHooks} from './secrets.js'
+
 const stoppers: (() => Promise<void>)[] = []
 
 export async function mochaGlobalSetup(): Promise<void> {

@@ -1,6 +1,8 @@
 import {runCommand} from '@oclif/test'
 import {fileURLToPath} from 'node:url'
 
+import {recordRun} from './secrets.js'
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface RunResult {
@@ -27,8 +29,12 @@ export async function run(args: string[], env: Record<string, string | undefined
   try {
     const {error, result, stderr, stdout} = await runCommand(args, {root: ROOT})
     const code = process.exitCode ?? (error ? ((error as {oclif?: {exit?: number}}).oclif?.exit ?? 1) : 0)
+    const shown = stderr + (error && !stderr.includes(error.message) ? error.message : '')
+    recordRun({
+      args, env, stderr: shown, stdout, via: 'in-process',
+    })
     return {
-      exitCode: Number(code), result, stderr: stderr + (error && !stderr.includes(error.message) ? error.message : ''), stdout,
+      exitCode: Number(code), result, stderr: shown, stdout,
     }
   } finally {
     process.exitCode = undefined

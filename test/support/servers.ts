@@ -17,6 +17,8 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 
+import {registerSecret} from './secrets.js'
+
 // ---------------------------------------------------------------------------------------------
 // Public types
 // ---------------------------------------------------------------------------------------------
@@ -991,6 +993,7 @@ export async function createMysqlUser(
   url: string,
   spec: {database?: string; password: string; user: string},
 ): Promise<string> {
+  registerSecret(spec.password) // the secrets grep: the tool must never print it
   const database = spec.database ?? mysqlOptions(url).database
   if (database !== undefined && !IDENTIFIER.test(database)) throw new Error(`invalid database name: ${database}`)
   await withMysql(url, async conn => {

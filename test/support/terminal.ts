@@ -2,6 +2,8 @@
 import {execFile} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {recordRun} from './secrets.js'
+
 const HELPER = fileURLToPath(new URL('terminal.py', import.meta.url))
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
@@ -17,8 +19,17 @@ export function onTerminal(
 ): Promise<PtyResult> {
   return new Promise((resolve, reject) => {
     const child = execFile('/usr/bin/python3', [HELPER], {maxBuffer: 16 * 1024 * 1024}, (error, stdout) => {
-      if (error) reject(error)
-      else resolve(JSON.parse(stdout) as PtyResult)
+      if (error) {
+        reject(error)
+        return
+      }
+
+      const result = JSON.parse(stdout) as PtyResult
+      // The terminal merges stdout and stderr (spinner and prompt included).
+      recordRun({
+        args, env: options.env, stderr: '', stdout: result.output, via: 'terminal',
+      })
+      resolve(result)
     })
     child.stdin!.end(JSON.stringify({
       answer: options.answer ?? '',
