@@ -729,24 +729,41 @@ function parseIndex(text: string): number {
 
 function parseFloatText(text: string): number {
   const t = text.trim().toLowerCase()
-  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t)) return Number(t)
+  // One way to match each text: `\d+\.?\d*` backtracked quadratically on long digit runs.
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/.test(t)) return Number(t)
   if (/^[+-]?inf(inity)?$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity
   if (/^[+-]?nan$/.test(t)) return Number.NaN
   throw new PickleError('bad FLOAT text')
 }
 
 function utf8Surrogates(buf: Buffer, start: number, end: number): string {
-  let out = ''
+  // Text between surrogates is decoded in runs, and surrogates are gathered in chunks: one
+  // concatenation per surrogate took 0.4 µs each.
+  const parts: string[] = []
+  let units: number[] = []
   let from = start
   for (let i = start; i + 2 < end; i++) {
     if (buf[i] === 0xED && buf[i + 1] >= 0xA0 && buf[i + 1] <= 0xBF && (buf[i + 2] & 0xC0) === 0x80) {
-      out += buf.toString('utf8', from, i) + String.fromCharCode(0xD0_00 | ((buf[i + 1] & 0x3F) << 6) | (buf[i + 2] & 0x3F))
+      if (i > from) {
+        if (units.length > 0) parts.push(String.fromCharCode(...units))
+        units = []
+        parts.push(buf.toString('utf8', from, i))
+      }
+
+      units.push(0xD0_00 | ((buf[i + 1] & 0x3F) << 6) | (buf[i + 2] & 0x3F))
+      if (units.length === 4096) {
+        parts.push(String.fromCharCode(...units))
+        units = []
+      }
+
       i += 2
       from = i + 1
     }
   }
 
-  return out + buf.toString('utf8', from, end)
+  if (units.length > 0) parts.push(String.fromCharCode(...units))
+  parts.push(buf.toString('utf8', from, end))
+  return parts.join('')
 }
 
 // Protocol 0 str: latin-1 except \uXXXX / \UXXXXXXXX after an odd run of backslashes (CPython's rule).

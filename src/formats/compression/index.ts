@@ -22,7 +22,9 @@ const XZ_MAGIC = Buffer.from([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])
  * Output is capped at `maxBytes` for every format. zstd and lz4 input is measured first (frame
  * headers, every block, and for zstd the sequences inside each block) and only decoded when it
  * is well formed and within the limit, so a small bomb is refused as 'too large' or 'bad zstd' /
- * 'bad lz4' quickly and without filling memory. Never throws.
+ * 'bad lz4' quickly and without filling memory. A value of more blocks than a real session has
+ * (512 zstd, 1024 lz4) is refused as 'too many zstd blocks' / 'too many lz4 blocks' before any
+ * is decoded. Never throws.
  */
 export function decompress(bytes: Buffer, maxBytes: number): Decompressed {
   const [a, b] = bytes

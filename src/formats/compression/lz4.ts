@@ -14,7 +14,12 @@ const BLOCK_MAX: Record<number, number> = {
 }
 // Shortest match: a match length field of n copies n + 4 bytes.
 const MIN_MATCH = 4
+// Frames and blocks per value: millions of empty blocks (4 bytes each) took seconds
+// and hundreds of MiB to list. A 16 MiB session (the output limit) in 64 KiB blocks, lz4's
+// smallest maximum, has 256.
+const MAX_BLOCKS = 1024
 const BAD = 'bad lz4'
+const TOO_MANY_BLOCKS = 'too many lz4 blocks'
 
 interface Lz4Block {
   compressed: boolean
@@ -59,17 +64,21 @@ function lz4Frames(input: Buffer, maxBytes: number): string | {frames: Lz4Frame[
   const frames: Lz4Frame[] = []
   let total = 0
   let pos = 0
+  let blocks = 0
   while (pos < input.length) {
     if (pos + 4 > input.length) return BAD
     const skippedTo = skippableFrameEnd(input, pos)
     if (skippedTo !== undefined) {
       if (skippedTo > input.length) return BAD
+      if (++blocks > MAX_BLOCKS) return TOO_MANY_BLOCKS
       pos = skippedTo
       continue
     }
 
     // Magic number, FLG, BD and the header checksum at least.
     if (input.readUInt32LE(pos) !== LZ4_MAGIC || pos + 7 > input.length) return BAD
+    // A frame may hold no block at all: it counts as one.
+    if (++blocks > MAX_BLOCKS) return TOO_MANY_BLOCKS
     // FLG: bits 7-6 version (01), 5 block independence, 4 block checksums, 3 content size,
     // 2 content checksum, 1 reserved, 0 dictionary ID. BD: bits 6-4 block maximum size, the
     // others reserved.
@@ -98,6 +107,7 @@ function lz4Frames(input: Buffer, maxBytes: number): string | {frames: Lz4Frame[
       const word = input.readUInt32LE(pos)
       pos += 4
       if (word === 0) break
+      if (++blocks > MAX_BLOCKS) return TOO_MANY_BLOCKS
       const compressed = (word & 0x80_00_00_00) === 0
       const length = word & 0x7F_FF_FF_FF
       const start = pos

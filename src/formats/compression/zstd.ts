@@ -16,7 +16,14 @@ export const ZSTD_MAGIC = 0xFD_2F_B5_28
 
 // Block_Maximum_Size (§3.1.1.2.4): no block stores or regenerates more, whatever the window.
 const BLOCK_MAX = 128 * 1024
+// Blocks (and skippable frames) per value. Each block costs fzstd its own entropy tables, so a
+// value of many tiny valid blocks kept it busy for seconds (15 MiB of them: 86 s) whatever it
+// regenerated. Real values come nowhere near: zstd writes full 128 KiB blocks (about 120 for a
+// 16 MiB session, the output limit), and a stream flushed every 32 KiB stays within it. At the
+// cap, the costliest blocks take about as long as a real 16 MiB value (~0.1 s).
+const MAX_BLOCKS = 512
 const BAD = 'bad zstd'
+const TOO_MANY_BLOCKS = 'too many zstd blocks'
 
 interface ZstdFrame {
   end: number
@@ -47,12 +54,14 @@ function zstdFrames(input: Buffer, maxBytes: number): string | ZstdFrame[] {
   const frames: ZstdFrame[] = []
   let total = 0
   let pos = 0
+  let blocks = 0
   while (pos < input.length) {
     // Magic number and frame header descriptor.
     if (pos + 5 > input.length) return BAD
     const skippedTo = skippableFrameEnd(input, pos)
     if (skippedTo !== undefined) {
       if (skippedTo > input.length) return BAD
+      if (++blocks > MAX_BLOCKS) return TOO_MANY_BLOCKS
       pos = skippedTo
       continue
     }
@@ -91,6 +100,7 @@ function zstdFrames(input: Buffer, maxBytes: number): string | ZstdFrame[] {
     const tables: {previous?: SequenceTables} = {}
     const frameStart = total
     for (let last = false; !last;) {
+      if (++blocks > MAX_BLOCKS) return TOO_MANY_BLOCKS
       // Block_Header (§3.1.1.2): 3 bytes, bit 0 last block, bits 2-1 type, bits 23-3 size.
       if (pos + 3 > input.length) return BAD
       const header = input.readUIntLE(pos, 3)
