@@ -1,4 +1,5 @@
 import type {Connection as PromiseConnection, RowDataPacket} from 'mysql2/promise'
+import type net from 'node:net'
 import type {Readable} from 'node:stream'
 
 import mysql from 'mysql2'
@@ -32,6 +33,10 @@ const DEFAULT_DELETE_BATCH = 500
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 // A purge waits at most this long for a row another transaction holds, then reports and stops.
 const LOCK_WAIT_TIMEOUT_S = 10
+// A command with no reply for this long makes the connection check that the server still
+// answers (see watchForStall).
+const STALL_CHECK_MS = 5000
+const STALLED = 'SESSIONCTL_SERVER_STALLED'
 
 /** `mysql://user:password@host:port/database?socket=/path&ssl=true` (also `mariadb://`). */
 export interface MysqlTarget {
@@ -162,15 +167,78 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
 async function connect(target: MysqlTarget, label: string): Promise<mysql.Connection> {
   const core = mysql.createConnection(target.config)
   const conn = core.promise()
+  forwardFatalErrors(core)
   try {
     await conn.connect()
-    // The session default can be minutes: a purge must not hang behind a long transaction.
-    await conn.query(`SET SESSION innodb_lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}`)
+    watchForStall(core, target)
+    // The session defaults can be minutes (row locks) or a year (table metadata locks, e.g. behind
+    // an ALTER TABLE): a purge or a cleanup must not hang behind a long transaction.
+    await conn.query(`SET SESSION innodb_lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}, lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}`)
     return core
   } catch (error) {
     core.destroy()
     throw storeError(error, label, target)
   }
+}
+
+type DriverConnection = mysql.Connection & {_command?: (NodeJS.EventEmitter & {onResult?: unknown}) | null; stream: net.Socket}
+
+/**
+ * A connection lost during a streamed query (the scan) is reported by mysql2 on the connection,
+ * not on the query, whose stream then never ends: unhandled, the event crashed the process with
+ * a stack trace. Hand it to the query, so the scan fails with one line like any other command.
+ */
+function forwardFatalErrors(core: mysql.Connection): void {
+  const driver = core as DriverConnection
+  driver.on('error', (error: Error) => {
+    const command = driver._command
+    if (command && !command.onResult && command.listenerCount('error') > 0) command.emit('error', error)
+  })
+}
+
+/**
+ * A frozen server (SIGSTOP, a hung host, a dead network path) keeps its TCP connections open, so
+ * a query would wait for ever. When a command has had no reply for STALL_CHECK_MS, check with a
+ * new connection that the server still answers (it does at once, however busy): if it does, the
+ * statement is merely slow (a lock wait, a long scan) and we keep waiting; if it does not answer
+ * within the connect timeout, the connection is closed with a "stopped answering" error.
+ */
+function watchForStall(core: mysql.Connection, target: MysqlTarget): void {
+  const driver = core as DriverConnection
+  const socket = driver.stream
+  if (typeof socket?.setTimeout !== 'function') return
+  let checking = false
+  const busy = (): boolean => driver._command !== null
+  socket.setTimeout(STALL_CHECK_MS, async () => {
+    if (checking || !busy()) return
+    checking = true
+    const alive = await answers(target)
+    checking = false
+    if (alive || !busy() || socket.destroyed) {
+      socket.setTimeout(STALL_CHECK_MS) // re-arm: the statement still runs silently
+      return
+    }
+
+    socket.destroy(Object.assign(new Error('the server stopped answering'), {code: STALLED}))
+  })
+}
+
+/**
+ * Whether the server still answers a new connection within the connect timeout. A full login,
+ * not a bare TCP probe: handshakes left unfinished count against max_connect_errors, and enough
+ * of them would get this host blocked. Any reply from the server (even "too many connections")
+ * means it is alive.
+ */
+function answers(target: MysqlTarget): Promise<boolean> {
+  return new Promise(resolve => {
+    const probe = mysql.createConnection({...target.config, database: undefined})
+    probe.on('error', () => {})
+    probe.connect(error => {
+      if (error) probe.destroy()
+      else probe.end(() => probe.destroy())
+      resolve(!error || String((error as {code?: string}).code).startsWith('ER_'))
+    })
+  })
 }
 
 async function inspectTable(
@@ -534,6 +602,10 @@ export function storeError(error: unknown, label: string, target?: MysqlTarget):
     return new StoreError(`lost the connection to ${label}`, {cause: error})
   }
 
+  case STALLED: {
+    return new StoreError(`${label} stopped answering: no reply for ${STALL_CHECK_MS / 1000} s, and no answer to a new connection`, {cause: error})
+  }
+
   case 'ER_LOCK_WAIT_TIMEOUT': {
     return new StoreError(`rows of ${label} stayed locked by another transaction for ${LOCK_WAIT_TIMEOUT_S} s`, {cause: error})
   }
@@ -544,6 +616,8 @@ export function storeError(error: unknown, label: string, target?: MysqlTarget):
 
   default: {
     const message = e.sqlMessage ?? e.message ?? String(error)
+    // A command on a connection lost earlier, while idle (e.g. at the confirmation prompt).
+    if (/connection is in closed state/.test(message)) return new StoreError(`lost the connection to ${label}`, {cause: error})
     return new StoreError(`${label}: ${message}`, {cause: error})
   }
   }
