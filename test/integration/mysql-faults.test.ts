@@ -319,7 +319,7 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
       const run = sessionctl(purgeArgs(20), ENV)
       await waitFor(purgeUnderWay, 'the purge to delete 500 sessions', run)
       await killToolConnection()
-      const reported = partialPurge(await run, /connection/)
+      const reported = partialPurge(await run, /^sessionctl: lost the connection to mysql:/)
       await purgeFinishes(reported, outside, 20)
     })
 
@@ -328,7 +328,7 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
       const run = sessionctl(cleanupArgs(), ENV)
       await waitFor(cleanupUnderWay, 'the cleanup to delete 300 sessions', run)
       await killToolConnection()
-      await cleanupFinishes(await run, /connection/, live)
+      await cleanupFinishes(await run, /^sessionctl: lost the connection to mysql:/, live)
     })
   })
 
