@@ -51,7 +51,7 @@ export class DecodePool {
   }
 }
 
-const WORKER_YOUNG_MB = 8
+const WORKER_YOUNG_MB = 4
 
 class PoolWorker {
   pending = 0

@@ -59,6 +59,9 @@ export class Selector {
   readonly summary: ScanSummary
   private failure: unknown
   private readonly inFlight = new Set<Promise<void>>()
+  /** Decoding done on this thread so far, to decide whether threads are worth starting. */
+  private readonly local = {ms: 0, values: 0}
+  private usePool: boolean | undefined
 
   constructor(
     private readonly codec: Codec,
@@ -88,9 +91,13 @@ export class Selector {
     this.summary.scanned += candidates.length
     if (candidates.length === 0) return
     const values = candidates.map(raw => raw.value)
-    const pool = this.summary.scanned > LOCAL_BEFORE_POOL ? sharedPool(this.codec) : undefined
+    const pool = this.pool()
     if (!pool) {
-      await this.deliver(candidates, classify(this.codec, values, this.filter.userId))
+      const started = performance.now()
+      const result = classify(this.codec, values, this.filter.userId)
+      this.local.ms += performance.now() - started
+      this.local.values += values.length
+      await this.deliver(candidates, result)
       return
     }
 
@@ -142,6 +149,18 @@ export class Selector {
     return expiresAt !== null && expiresAt.getTime() <= this.summary.now.getTime()
   }
 
+  /**
+   * The decode pool, once the scan is large enough and decoding costs enough per value that
+   * threads pay for themselves (a prefiltered scan may be bound by the store, not by decoding).
+   */
+  private pool(): DecodePool | undefined {
+    if (this.usePool === undefined && this.local.values >= LOCAL_BEFORE_POOL) {
+      this.usePool = (this.local.ms * 1000) / this.local.values >= decodeTuning.poolWorthMicros
+    }
+
+    return this.usePool ? sharedPool(this.codec) : undefined
+  }
+
   private wantsState(expired: boolean): boolean {
     const {state} = this.filter
     return state === 'all' || (state === 'expired') === expired
@@ -152,6 +171,13 @@ const pools = new Map<string, DecodePool | null>()
 
 /** Batches decoded on worker threads in this process (for tests and diagnostics). */
 export const decodeStats = {pooledBatches: 0}
+
+/**
+ * Threads start when the first LOCAL_BEFORE_POOL values took at least this long each to
+ * decode: about where handing batches to a thread beats decoding them here (measured with
+ * `npm run bench`: zlib-compressed Django rows cost ~5 µs, prefiltered cache pickles ~1 µs).
+ */
+export const decodeTuning = {poolWorthMicros: 3}
 
 /** One pool per codec for the process (started on first need), or none for an ad-hoc codec. */
 function sharedPool(codec: Codec): DecodePool | undefined {

@@ -190,9 +190,17 @@ type DriverConnection = mysql.Connection & {_command?: (NodeJS.EventEmitter & {o
  */
 function forwardFatalErrors(core: mysql.Connection): void {
   const driver = core as DriverConnection
+  // The handshake command reports its error on the connection again: forward each error once.
+  let forwarding = false
   driver.on('error', (error: Error) => {
     const command = driver._command
-    if (command && !command.onResult && command.listenerCount('error') > 0) command.emit('error', error)
+    if (forwarding || !command || command.onResult || command.listenerCount('error') === 0) return
+    forwarding = true
+    try {
+      command.emit('error', error)
+    } finally {
+      forwarding = false
+    }
   })
 }
 

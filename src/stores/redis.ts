@@ -27,6 +27,8 @@ import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {sleep} from './pacing.js'
 
 const SCAN_COUNT = 1000
+/** MGETs a scan keeps queued on the server while it decodes. */
+const FETCH_AHEAD = 2
 const DEFAULT_DELETE_BATCH = 500
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 const COMMAND_TIMEOUT_MS = 15_000
@@ -431,9 +433,10 @@ class RedisStore implements SessionStore {
         onSessions: sink.onSessions,
       })
       for (const node of this.masters()) {
-        // The next SCAN is sent before this batch's values are fetched and decoded: the round
-        // trips overlap instead of adding up.
+        // A pipeline that keeps the server busy: SCANs run ahead and the MGETs of up to
+        // FETCH_AHEAD batches are queued on the server while this process decodes an earlier one.
         let scan = node.scan('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+        const fetched: Array<Promise<RawSession[]>> = []
         for (;;) {
           const [next, found] = await scan
           const last = next === '0' || Boolean(filter.signal?.aborted)
@@ -443,19 +446,13 @@ class RedisStore implements SessionStore {
             scan.catch(() => {})
           }
 
-          const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
-          if (keys.length > 0) {
-            const values = await this.values(node, keys.map(([redisKey]) => redisKey))
-            const batch: RawSession[] = []
-            for (const [i, [redisKey, key]] of keys.entries()) {
-              const value = values[i]
-              // Expired or deleted between SCAN and GET: no longer a session.
-              if (value) batch.push({
-                expiresAt: null, expiryToken: '', key, ref: redisKey, value,
-              })
-            }
-
-            await selector.submit(batch)
+          const batch = this.fetchBatch(node, found)
+          batch.catch(() => {})
+          fetched.push(batch)
+          while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
+            const raw = await fetched.shift()!
+            if (raw.length === 0) continue
+            await selector.submit(raw)
             sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
           }
 
@@ -467,6 +464,23 @@ class RedisStore implements SessionStore {
     } catch (error) {
       throw runtimeError(error, this.label)
     }
+  }
+
+  /** The values of the session keys among `found`, as raw sessions (keys gone meanwhile left out). */
+  private async fetchBatch(node: Redis, found: string[]): Promise<RawSession[]> {
+    const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
+    if (keys.length === 0) return []
+    const values = await this.values(node, keys.map(([redisKey]) => redisKey))
+    const batch: RawSession[] = []
+    for (const [i, [redisKey, key]] of keys.entries()) {
+      const value = values[i]
+      // Expired or deleted between SCAN and GET: no longer a session.
+      if (value) batch.push({
+        expiresAt: null, expiryToken: '', key, ref: redisKey, value,
+      })
+    }
+
+    return batch
   }
 
   /**

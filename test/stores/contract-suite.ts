@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type {Session, SessionFilter, SessionStore} from '../../src/stores/contract.js'
 
 import {KeepList} from '../../src/sessions/keys.js'
-import {decodeStats} from '../../src/sessions/select.js'
+import {decodeStats, decodeTuning} from '../../src/sessions/select.js'
 import {encodeSigned} from '../support/django-encode.js'
 
 export interface ContractFixture {
@@ -226,7 +226,12 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
       await Promise.all(puts)
       store = await fixture.open({secretKeys: [SECRET]})
       const before = decodeStats.pooledBatches
-      const {sessions, summary} = await collect(store, {state: 'live', userId: '42'})
+      // These values are cheap to decode: force the threads on to test them.
+      const worth = decodeTuning.poolWorthMicros
+      decodeTuning.poolWorthMicros = 0
+      const {sessions, summary} = await collect(store, {state: 'live', userId: '42'}).finally(() => {
+        decodeTuning.poolWorthMicros = worth
+      })
       assert.ok(decodeStats.pooledBatches > before, 'worker threads decoded some batches')
       assert.equal(summary.scanned, total)
       assert.equal(sessions.length, total / values.length)
