@@ -1060,10 +1060,10 @@ describe('decoder fuzzing (every preset codec, random and hostile input)', funct
 
     const failed = stats.failures.length
     for (const probe of probes()) {
-      // Memory of one decode (its garbage included): measured from a collected heap, per target.
+      // Memory of one decode (its garbage included), per target, from a heap collected once per probe.
+      gc()
       let grown = 0
       const measured = (run: () => void): void => {
-        gc()
         const start = memoryNow()
         run()
         grown = Math.max(grown, memoryNow() - start)
