@@ -172,6 +172,8 @@ export type ExpiryUnit = 'auto' | 'datetime' | 'unix-ms' | 'unix-seconds'
 
 export interface CleanupOptions {
   dryRun: boolean
+  /** MySQL key-order walk: connections deleting in parallel (default 4; 1 is the gentlest). */
+  workers?: number
   /** Rows per batch to start with; adapted to keep each statement near `targetMs`. */
   batchSize: number
   /** Keep the batch statements about this long (ms); the batch size follows. */

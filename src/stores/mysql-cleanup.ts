@@ -96,8 +96,9 @@ export class MysqlCleanup {
       if (strategy === 'key-walk') {
         // Workers take ranges from one queue, so a range richer in expired rows does not leave
         // the other worker idle.
-        const queue = await this.keyRanges(WORKERS * RANGES_PER_WORKER)
-        for (let i = 0; i < WORKERS; i++) {
+        const count = o.workers ?? WORKERS
+        const queue = await this.keyRanges(count * RANGES_PER_WORKER)
+        for (let i = 0; i < count; i++) {
           const c = i === 0 ? conn : await this.c.open()
           if (i > 0) extra.push(c)
           workers.push(this.keyWalk(c, queue, summary))

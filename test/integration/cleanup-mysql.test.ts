@@ -58,6 +58,29 @@ describe('sessions cleanup on MariaDB', function () {
     assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
   })
 
+  it('--workers sets how many connections delete in parallel; any count leaves exactly the live rows', async () => {
+    const connections = async (): Promise<number> => {
+      const [rows] = await db.conn.query("SHOW GLOBAL STATUS LIKE 'Connections'")
+      return Number((rows as Array<{Value: string}>)[0].Value)
+    }
+
+    const opened: Record<string, number> = {}
+    for (const workers of ['1', '3']) {
+      await db.conn.query('DELETE FROM django_session')
+      await fill(db.conn, 'django_session', 20_000)
+      const before = await connections()
+      const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--workers', workers, '--json'])
+      opened[workers] = (await connections()) - before
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(json(r).deleted, 4000)
+      assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
+    }
+
+    assert.equal(opened['3'] - opened['1'], 2, JSON.stringify(opened))
+    const bad = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--workers', '0'])
+    assert.equal(bad.code, 2, bad.stderr)
+  })
+
   it('keeps every session a concurrent writer extends while the cleanup runs', async () => {
     await fill(db.conn, 'django_session', 20_000)
     const writer = await mysql.createConnection({uri: db.url})

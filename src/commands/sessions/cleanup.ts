@@ -57,6 +57,9 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     replica: Flags.string({multiple: true, summary: 'MySQL replica URL to watch for lag (repeatable).'}),
     sleep: Flags.integer({default: 0, min: 0, summary: 'Pause between batches, in milliseconds.'}),
     'sleep-factor': Flags.string({default: '0', summary: 'Also pause this many times the last batch’s duration (1 = at most half the time busy).'}),
+    workers: Flags.integer({
+      default: 4, max: 16, min: 1, summary: 'MySQL: connections deleting in parallel on a key-order walk (1 is the gentlest).',
+    }),
     'target-ms': Flags.integer({
       default: 100, max: 200, min: 5, summary: 'Aim each batch statement at this many milliseconds.',
     }),
@@ -137,6 +140,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
           sleepFactor,
           sleepMs: flags.sleep,
           targetMs: flags['target-ms'],
+          workers: flags.workers,
         })
         outcomes.push({store: store.label, summary})
       } catch (error) {
