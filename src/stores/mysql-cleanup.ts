@@ -46,8 +46,8 @@ type Batch = (size: number) => Promise<{deleted: number | undefined; longestMs: 
  *
  * How a batch picks its rows depends on what the server can do safely and fast:
  * - key walk (MariaDB, row-based or no binary log, many expired rows): the table in primary-key
- *   order, `DELETE … WHERE key > last AND expired ORDER BY key LIMIT n RETURNING key`, on two
- *   key ranges in parallel. Like the single DELETE (a table scan), it touches each page once.
+ *   order, `DELETE … WHERE key > last AND expired ORDER BY key LIMIT n RETURNING key`, on
+ *   several key ranges in parallel (--workers). Like the single DELETE (a table scan), it touches each page once.
  * - expiry walk (few expired rows, or MySQL without RETURNING): `DELETE … WHERE expired
  *   ORDER BY expiry LIMIT n`, down the expiry index.
  * - key list (statement-based binary log, where DELETE … LIMIT is unsafe to replicate): the next
@@ -200,10 +200,15 @@ export class MysqlCleanup {
       const bounds = [last === undefined ? '' : `${key} > ? AND `, to === undefined ? '' : `${key} <= ? AND `].join('')
       const params = [...(last === undefined ? [] : [last]), ...(to === undefined ? [] : [to]), ...this.c.params, size]
       const sql = `DELETE FROM ${this.table} WHERE ${bounds}${this.c.condition} ORDER BY ${key} LIMIT ? RETURNING ${key} AS k`
-      const [rows, ms] = await this.timed(summary, () => conn.query<RowDataPacket[]>(sql, params))
-      if (rows.length < size) range = undefined
-      else last = String(rows.at(-1)!.k)
-      return {deleted: rows.length, longestMs: ms}
+      const [result, ms] = await this.timed(summary, () => conn.query<RowDataPacket[]>(sql, params))
+      // Seen under a concurrent writer: the server answered with an OK packet instead of the
+      // RETURNING rows. Then only the count is known: the range is walked again from the same
+      // key (what was deleted is gone), which is safe, only slower.
+      const rows: RowDataPacket[] | undefined = Array.isArray(result) ? result : undefined
+      const deleted = rows ? rows.length : Number((result as unknown as {affectedRows?: number}).affectedRows ?? 0)
+      if (deleted < size) range = undefined
+      else if (rows) last = String(rows.at(-1)!.k)
+      return {deleted, longestMs: ms}
     }
   }
 
