@@ -18,7 +18,6 @@
  * exit code is 1 if any result is not exact.
  */
 import mysql from 'mysql2/promise'
-import {spawn} from 'node:child_process'
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
 
@@ -27,7 +26,7 @@ import {
   APT_LINE, type MariaDbServer, missingSystemPackages, startMariaDb,
 } from '../test/support/servers.js'
 import {
-  haveGnuTime, log, median, removeTimeDir, ROOT, settle, timed, type Timed,
+  CLI, haveGnuTime, log, median, removeTimeDir, ROOT, runNode, settle, timed, type Timed,
 } from './bench/common.js'
 import {benchScan} from './bench/scan.js'
 import {SEED_VERSION, seedRow} from './bench/seed.js'
@@ -51,26 +50,6 @@ const unknown = [...sections].filter(s => !SECTIONS.includes(s))
 if (unknown.length > 0 || !(ROWS > 0) || !(REPEAT > 0)) {
   log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--rows N] [--repeat N] [--fresh]${unknown.length > 0 ? ` (unknown section: ${unknown.join(', ')})` : ''}`)
   process.exit(2)
-}
-
-/** Runs the built CLI; resolves with its stdout, exit code and wall time. */
-function cli(argv: string[]): Promise<{code: null | number; ms: number; stderr: string; stdout: string}> {
-  const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/run.js`, ...argv], {stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d
-    })
-    child.on('error', reject)
-    child.on('close', code => resolve({
-      code, ms: performance.now() - t0, stderr, stdout,
-    }))
-  })
 }
 
 /** The 1M-row seed table, made once and kept in .bench/ (with the time it was made). */
@@ -140,9 +119,9 @@ async function cleanupRound(server: MariaDbServer, conn: mysql.Connection, seede
   const before = await state(conn, 'clear_a')
   await settle(conn)
   const runDelete = (): Promise<Timed<unknown>> => timed(() => conn.query('DELETE FROM bench.clear_a WHERE expire_date < UTC_TIMESTAMP(6)'))
-  const runCli = (): ReturnType<typeof cli> => cli(['sessions', 'cleanup', '--store', `${server.url}/bench`, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
+  const runCli = (): ReturnType<typeof runNode> => runNode([CLI, 'sessions', 'cleanup', '--store', `${server.url}/bench`, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
   let single: Timed<unknown>
-  let cleanup: Awaited<ReturnType<typeof cli>>
+  let cleanup: Awaited<ReturnType<typeof runNode>>
   if (first === 'delete') {
     single = await runDelete()
     cleanup = await runCli()
