@@ -1,9 +1,9 @@
 import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
-import {inflateSync} from 'node:zlib'
 
 import {
   type Codec, type Decoded, readPath, undecodable, userIdText,
 } from './codec.js'
+import {inflateZlib} from './compression/inflate.js'
 import {isPickle, parsePickle} from './pickle.js'
 
 /**
@@ -82,15 +82,19 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
     const compressed = payload.startsWith('.')
     if (compressed) payload = payload.slice(1)
     if (!BASE64URL.test(payload) || payload.length % 4 === 1) return undecodable('bad base64')
-    let bytes = Buffer.from(payload, 'base64url')
+    // Decoded into this thread's scratch buffer and inflated into a borrowed view: a scan
+    // allocates nothing per value for them. Both views live until the next value; a pickle,
+    // whose parser may keep slices of it, gets its own copy.
+    let bytes = base64urlScratch(payload)
     if (compressed) {
       try {
-        // Payloads are small: the default 16 KiB output chunk costs more to allocate than to fill.
-        bytes = inflateSync(bytes, {chunkSize: INFLATE_CHUNK, maxOutputLength: maxPayload})
+        bytes = inflateZlib(bytes, maxPayload, true)
       } catch (error) {
         return undecodable(isTooLarge(error) ? 'too large' : 'bad zlib')
       }
     }
+
+    if (isPickle(bytes)) bytes = Buffer.from(bytes)
 
     let verdict: 'invalid' | 'unchecked' | 'valid' = 'unchecked'
     if (signedKeys.length > 0) {
@@ -142,8 +146,6 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
   }
 }
 
-const INFLATE_CHUNK = 1024
-
 /**
  * A cheap test that a pickled session cannot hold `userId`, so a scan for one user skips the
  * pickle parser (the costly part of reading a cache value) for everyone else's sessions. True
@@ -165,6 +167,20 @@ export function payloadSkipper(userPath: readonly string[]): ((bytes: Buffer, us
 
     return isPickle(bytes) && bytes.at(-1) === 0x2E && pickleCannotHold(bytes, userId)
   }
+}
+
+let scratch = Buffer.allocUnsafeSlow(16 * 1024)
+
+/** `Buffer.from(text, 'base64url')` written into a reused buffer: a view valid until the next call. */
+function base64urlScratch(text: string): Buffer {
+  const size = Math.ceil((text.length * 3) / 4)
+  if (size > scratch.length) {
+    // Rare (a large session): grow up to a bound, beyond it allocate per value.
+    if (size > 1024 * 1024) return Buffer.from(text, 'base64url')
+    scratch = Buffer.allocUnsafeSlow(size * 2)
+  }
+
+  return scratch.subarray(0, scratch.write(text, 'base64url'))
 }
 
 type DataResult = {data: Record<string, unknown>; ok: true} | {ok: false; reason: string}

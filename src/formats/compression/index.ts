@@ -1,5 +1,6 @@
-import {gunzipSync, inflateSync} from 'node:zlib'
+import {gunzipSync} from 'node:zlib'
 
+import {inflateZlib} from './inflate.js'
 import {decodeLz4, LZ4_MAGIC} from './lz4.js'
 import {decodeZstd, ZSTD_MAGIC} from './zstd.js'
 
@@ -28,7 +29,7 @@ const XZ_MAGIC = Buffer.from([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00])
  */
 export function decompress(bytes: Buffer, maxBytes: number): Decompressed {
   const [a, b] = bytes
-  if (a === ZLIB_CMF && ZLIB_FLG.has(b)) return viaZlib('zlib', () => inflateSync(bytes, {maxOutputLength: maxBytes}))
+  if (a === ZLIB_CMF && ZLIB_FLG.has(b)) return viaZlib('zlib', () => inflateZlib(bytes, maxBytes))
   if (a === GZIP_MAGIC[0] && b === GZIP_MAGIC[1]) return viaZlib('gzip', () => gunzipSync(bytes, {maxOutputLength: maxBytes}))
   const magic = bytes.length >= 4 ? bytes.readUInt32LE(0) : undefined
   if (magic === ZSTD_MAGIC) return result('zstd', decodeZstd(bytes, maxBytes))
