@@ -122,11 +122,15 @@ async function cleanupRound(server: MariaDbServer, conn: mysql.Connection, seede
   const runCli = (): ReturnType<typeof runNode> => runNode([CLI, 'sessions', 'cleanup', '--store', `${server.url}/bench`, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
   let single: Timed<unknown>
   let cleanup: Awaited<ReturnType<typeof runNode>>
+  // Each measurement starts from a quiet server: dirty pages flushed and the undo history of
+  // whatever ran before purged, so neither pays for the other's background work.
   if (first === 'delete') {
     single = await runDelete()
+    await settle(conn)
     cleanup = await runCli()
   } else {
     cleanup = await runCli()
+    await settle(conn)
     single = await runDelete()
   }
 
