@@ -61,6 +61,8 @@ export class Selector {
   private readonly inFlight = new Set<Promise<void>>()
   /** Decoding done on this thread so far, to decide whether threads are worth starting. */
   private readonly local = {ms: 0, values: 0}
+  /** When the first batch came in. */
+  private startedAt: number | undefined
   private usePool: boolean | undefined
 
   constructor(
@@ -85,6 +87,7 @@ export class Selector {
   /** Takes a batch; resolves when there is room for the next one. */
   async submit(batch: readonly RawSession[]): Promise<void> {
     if (this.failure) throw this.failure
+    this.startedAt ??= performance.now()
     // The store's own expiry settles the state before any decoding; a payload expiry only
     // counts where the store keeps none (e.g. a Redis key without TTL).
     const candidates = batch.filter(raw => raw.expired === undefined || this.wantsState(raw.expired))
@@ -150,12 +153,13 @@ export class Selector {
   }
 
   /**
-   * The decode pool, once the scan is large enough and decoding costs enough per value that
-   * threads pay for themselves (a prefiltered scan may be bound by the store, not by decoding).
+   * The decode pool, once the scan is large enough and decoding takes most of this thread's
+   * time, so threads pay for themselves (a scan bound by the store, as a prefiltered Redis scan
+   * is, spends its time waiting for the next batch instead).
    */
   private pool(): DecodePool | undefined {
     if (this.usePool === undefined && this.local.values >= LOCAL_BEFORE_POOL) {
-      this.usePool = (this.local.ms * 1000) / this.local.values >= decodeTuning.poolWorthMicros
+      this.usePool = this.local.ms / (performance.now() - this.startedAt!) >= decodeTuning.poolWorthShare
     }
 
     return this.usePool ? sharedPool(this.codec) : undefined
@@ -173,11 +177,13 @@ const pools = new Map<string, DecodePool | null>()
 export const decodeStats = {pooledBatches: 0}
 
 /**
- * Threads start when the first LOCAL_BEFORE_POOL values took at least this long each to
- * decode: about where handing batches to a thread beats decoding them here (measured with
- * `npm run bench`: zlib-compressed Django rows cost ~5 µs, prefiltered cache pickles ~1 µs).
+ * Threads start when decoding the first LOCAL_BEFORE_POOL values took at least this share of the
+ * scan's time so far (measured with `npm run bench`: about 0.7 for zlib-compressed Django rows
+ * from MariaDB, where threads halve the time, and 0.35 for prefiltered cache pickles from Redis,
+ * where the store is the limit). A share, not a cost per value: how fast values arrive decides
+ * whether decoding them is the bottleneck.
  */
-export const decodeTuning = {poolWorthMicros: 3}
+export const decodeTuning = {poolWorthShare: 0.5}
 
 /** One pool per codec for the process (started on first need), or none for an ad-hoc codec. */
 function sharedPool(codec: Codec): DecodePool | undefined {

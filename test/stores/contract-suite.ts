@@ -227,10 +227,10 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
       store = await fixture.open({secretKeys: [SECRET]})
       const before = decodeStats.pooledBatches
       // These values are cheap to decode: force the threads on to test them.
-      const worth = decodeTuning.poolWorthMicros
-      decodeTuning.poolWorthMicros = 0
+      const worth = decodeTuning.poolWorthShare
+      decodeTuning.poolWorthShare = 0
       const {sessions, summary} = await collect(store, {state: 'live', userId: '42'}).finally(() => {
-        decodeTuning.poolWorthMicros = worth
+        decodeTuning.poolWorthShare = worth
       })
       assert.ok(decodeStats.pooledBatches > before, 'worker threads decoded some batches')
       assert.equal(summary.scanned, total)
