@@ -215,7 +215,7 @@ async function main(): Promise<void> {
 
       if (sections.has('scan')) {
         const scan = await benchScan({
-          benchDir: BENCH_DIR, conn, fresh: Boolean(args.fresh), mysqlUrl: server.url, repeat: REPEAT, rows: ROWS, seededAt,
+          benchDir: BENCH_DIR, conn, fresh: Boolean(args.fresh), mysqlPid: server.pid, mysqlUrl: server.url, repeat: REPEAT, rows: ROWS, seededAt,
         })
         results.scan = scan.result
         exact &&= scan.exact

@@ -16,6 +16,7 @@ import type mysql from 'mysql2/promise'
 
 import {Redis} from 'ioredis'
 import {readFileSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
 
 import {startRedis} from '../../test/support/servers.js'
 import {
@@ -33,6 +34,8 @@ export interface ScanOptions {
   fresh: boolean
   /** mysql://root@127.0.0.1:PORT (no database) */
   mysqlUrl: string
+  /** the MariaDB server's pid, to read its CPU time (/proc) */
+  mysqlPid: number
   repeat: number
   rows: number
   seededAt: number
@@ -44,7 +47,7 @@ interface Row {
   label: string
   /** which row is its floor (undefined: it is a floor, or has none) */
   floor?: string
-  runs: Array<{cpuS: null | number; exact: boolean | null; ms: number; rssMb: null | number}>
+  runs: Array<{cpuS: null | number; exact: boolean | null; ms: number; rssMb: null | number; serverCpuS?: null | number}>
   /** set when the step could not run (e.g. a flag sessionctl does not have yet) */
   unavailable?: string
   note?: string
@@ -61,6 +64,20 @@ interface Summary {
   seconds: null | number
   unavailable?: string
 }
+
+/** A process's CPU time so far (user + system), from /proc; null where there is no /proc. */
+function cpuSecondsOf(pid: number): null | number {
+  try {
+    // Fields 14 and 15 (utime, stime), counted after the command name, which may hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return null
+  }
+}
+
+/** sysconf(_SC_CLK_TCK): 100 on Linux on every architecture Node runs on. */
+const CLOCK_TICKS = 100
 
 const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
 
@@ -173,6 +190,9 @@ async function mysqlRows(o: ScanOptions, user: BenchUser): Promise<{indexQuery: 
     {id: 'mysql.floor.live', label: 'MySQL floor: mysql2 stream, live rows', runs: []},
     {id: 'mysql.floor.all', label: 'MySQL floor: mysql2 stream, all rows', runs: []},
     {
+      floor: 'mysql.floor.live', id: 'mysql.floor.inflate', label: 'MySQL floor + inflate only, live rows', runs: [],
+    },
+    {
       floor: 'mysql.floor.live', id: 'mysql.list', label: 'MySQL sessionctl list --user', runs: [],
     },
     {
@@ -196,7 +216,11 @@ async function mysqlRows(o: ScanOptions, user: BenchUser): Promise<{indexQuery: 
   await runNode([CLI, '--version'])
   for (let round = 0; round < o.repeat; round++) {
     log(`scan: MySQL round ${round + 1} of ${o.repeat}`)
-    byId.get('mysql.floor.live')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'live'], liveRows))
+    const serverBefore = cpuSecondsOf(o.mysqlPid)
+    const live = await floor('floor-mysql.mjs', [store, TABLE, 'live'], liveRows)
+    const serverAfter = cpuSecondsOf(o.mysqlPid)
+    byId.get('mysql.floor.live')!.runs.push({...live, serverCpuS: serverBefore === null || serverAfter === null ? null : fixed(serverAfter - serverBefore, 2)})
+    byId.get('mysql.floor.inflate')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'live', 'inflate'], liveRows))
     byId.get('mysql.list')!.runs.push(await cliRun(['sessions', 'list', ...base], user.live))
     byId.get('mysql.floor.all')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'all'], o.rows))
     byId.get('mysql.purge')!.runs.push(await cliRun(['sessions', 'purge', ...base, '--dry-run'], all))
@@ -256,6 +280,25 @@ async function redisRows(o: ScanOptions, user: BenchUser): Promise<{redis: Recor
   }
 }
 
+/**
+ * The least wall time any exact scan of the MySQL rows could take here: the user id is inside
+ * the compressed bytes, so every value must at least be read and inflated (the inflate floor's
+ * CPU), while the server spends its own CPU sending them; spread perfectly over every core.
+ */
+function mysqlBound(rows: Row[]): null | {clientCpuS: number; cores: number; coresFor15: number; ratio: number; seconds: number; serverCpuS: number} {
+  const live = rows.find(r => r.id === 'mysql.floor.live')!.runs
+  const inflate = rows.find(r => r.id === 'mysql.floor.inflate')!.runs
+  const clientCpuS = medianOrNull(inflate.map(r => r.cpuS))
+  const serverCpuS = medianOrNull(live.map(r => r.serverCpuS ?? null))
+  if (clientCpuS === null || serverCpuS === null || live.length === 0) return null
+  const floorS = median(live.map(r => r.ms)) / 1000
+  const cores = availableParallelism()
+  const seconds = Math.max(floorS, (clientCpuS + serverCpuS) / cores)
+  return {
+    clientCpuS, cores, coresFor15: Math.ceil((clientCpuS + serverCpuS) / (1.5 * floorS)), ratio: fixed(seconds / floorS, 2), seconds: fixed(seconds, 3), serverCpuS,
+  }
+}
+
 function fmt(value: null | number, digits: number, suffix = ''): string {
   return value === null ? '—' : `${value.toFixed(digits)}${suffix}`
 }
@@ -271,7 +314,7 @@ function printTable(title: string, summaries: Summary[]): void {
 
     const seconds = s.seconds !== null && s.seconds < 0.1 ? fmt(s.seconds, 4) : fmt(s.seconds, 2)
     const exact = s.exact === null ? '—' : String(s.exact)
-    const ratio = s.id.includes('floor') ? 'floor' : fmt(s.ratio, 2, '×')
+    const ratio = s.ratio === null && s.id.includes('floor') ? 'floor' : fmt(s.ratio, 2, '×')
     console.log(`  ${s.label.padEnd(46)} ${seconds.padStart(8)} ${ratio.padStart(8)} ${fmt(s.rssMb, 0).padStart(12)} ${fmt(s.cpuS, 2).padStart(7)}  ${exact}`)
   }
 }
@@ -310,6 +353,13 @@ export async function benchScan(o: ScanOptions): Promise<{exact: boolean; result
   )
   console.log('  (ratio: to the floor reading the same rows; exact: the session keys found are exactly the generator\'s, or the floor read every row)')
   printTargets(targets)
+  const bound = mysqlBound(mysqlPart.rows)
+  if (bound) {
+    console.log(`  lower bound for any exact scan of these MySQL rows on this machine: reading and inflating every compressed value takes ${bound.clientCpuS.toFixed(2)} s of CPU,
+    the server ${bound.serverCpuS.toFixed(2)} s; on ${bound.cores} cores that is at least ${bound.seconds.toFixed(2)} s = ${bound.ratio.toFixed(2)}× the floor (before any JSON is parsed);
+    ${bound.coresFor15} cores would be needed for 1.5×`)
+  }
+
   if (!exact) console.log('  RESULT: MISMATCH (see exact: false above)')
 
   return {
@@ -317,6 +367,7 @@ export async function benchScan(o: ScanOptions): Promise<{exact: boolean; result
     result: {
       exact,
       indexedQuery: mysqlPart.indexQuery,
+      mysqlBound: bound,
       measurements: summaries.map((s, i) => ({...s, rounds: [...mysqlPart.rows, ...redisPart.rows][i].runs})),
       redis: redisPart.redis,
       repeat: o.repeat,
