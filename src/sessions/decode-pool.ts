@@ -5,7 +5,7 @@ import type {CodecSpec} from '../formats/presets.js'
 import type {Classified} from './classify.js'
 
 /**
- * Decodes batches on worker threads, one per core, so a scan of a million sessions decodes at
+ * Decodes batches on worker threads, one per core but one, so a scan of a million sessions decodes at
  * the speed values arrive. A codec that can be rebuilt from a spec (every preset's can) is
  * rebuilt in each worker; values travel in one transferred buffer per batch.
  */
@@ -17,12 +17,15 @@ export class DecodePool {
     this.workers = Array.from({length: size}, () => new PoolWorker(spec))
   }
 
-  /** Worker count: SESSIONCTL_DECODE_THREADS, else one per core (none on a single core). */
+  /**
+   * Worker count: SESSIONCTL_DECODE_THREADS, else one per core but one (none on a single core):
+   * the scanning thread decodes too whenever every worker is busy (Selector.submit), and each
+   * thread costs its own heap.
+   */
   static defaultSize(): number {
     const configured = Number(process.env.SESSIONCTL_DECODE_THREADS)
     if (Number.isInteger(configured) && configured >= 0) return configured
-    const cores = availableParallelism()
-    return cores > 1 ? cores : 0
+    return Math.max(0, availableParallelism() - 1)
   }
 
   static start(spec: CodecSpec, size = DecodePool.defaultSize()): DecodePool | undefined {
@@ -41,7 +44,7 @@ export class DecodePool {
   classify(values: readonly Uint8Array[], userId: string | undefined): Promise<Classified> {
     // The least busy worker, round-robin among equals.
     let best = this.workers[this.next % this.workers.length]
-    for (const w of this.workers) if (w.pending < best.pending) best = w
+    for (const w of this.workers) if (w.backlog < best.backlog) best = w
     this.next++
     return best.classify(values, userId)
   }
@@ -49,14 +52,27 @@ export class DecodePool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map(w => w.terminate()))
   }
+
+  /**
+   * Whether every worker has at least `depth` batches it has not finished decoding. Read from
+   * counters the workers keep in shared memory, so it is current even while this thread has not
+   * yet run the callbacks of the batches they finished.
+   */
+  saturated(depth: number): boolean {
+    return this.workers.every(w => w.backlog >= depth)
+  }
 }
 
 const WORKER_YOUNG_MB = 4
 
 class PoolWorker {
   pending = 0
+  /** Batches decoded, counted by the worker in memory shared with it. */
+  private readonly decoded = new Int32Array(new SharedArrayBuffer(4))
   private failed: Error | undefined
   private id = 0
+  /** Batches sent. */
+  private sent = 0
   private readonly waiting = new Map<number, {reject(error: Error): void; resolve(result: Classified): void}>()
   private readonly worker: Worker
 
@@ -66,7 +82,7 @@ class PoolWorker {
     const script = new URL(`decode-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url)
     // Decoding allocates many short-lived objects: a small young generation keeps each thread's
     // memory to a few MB instead of V8's default of tens (peak RSS is part of the contract).
-    const options = {resourceLimits: {maxYoungGenerationSizeMb: WORKER_YOUNG_MB}, workerData: spec}
+    const options = {resourceLimits: {maxYoungGenerationSizeMb: WORKER_YOUNG_MB}, workerData: {decoded: this.decoded, spec}}
     this.worker = fromSource
       ? new Worker(`import('tsx/esm/api').then(({register}) => { register(); return import(${JSON.stringify(script.href)}) })`, {...options, eval: true})
       : new Worker(script, options)
@@ -81,6 +97,11 @@ class PoolWorker {
     this.worker.on('exit', code => {
       if (code !== 0) this.fail(new Error(`a decode worker exited with code ${code}`))
     })
+  }
+
+  /** Batches sent that the worker has not finished decoding. */
+  get backlog(): number {
+    return this.sent - Atomics.load(this.decoded, 0)
   }
 
   classify(values: readonly Uint8Array[], userId: string | undefined): Promise<Classified> {
@@ -98,6 +119,7 @@ class PoolWorker {
 
     const id = ++this.id
     this.pending++
+    this.sent++
     return new Promise((resolve, reject) => {
       this.waiting.set(id, {reject, resolve})
       this.worker.postMessage({

@@ -3,8 +3,12 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {codecFromSpec, type CodecSpec} from '../formats/presets.js'
 import {classify} from './classify.js'
 
-/** A decode-pool thread: rebuilds the codec from its spec, classifies the batches it is sent. */
-const codec = codecFromSpec(workerData as CodecSpec)
+/**
+ * A decode-pool thread: rebuilds the codec from its spec, classifies the batches it is sent, and
+ * counts them in shared memory (DecodePool.saturated reads it).
+ */
+const {decoded, spec} = workerData as {decoded: Int32Array; spec: CodecSpec}
+const codec = codecFromSpec(spec)
 
 parentPort!.on('message', ({bytes, ends, id, userId}: {bytes: Uint8Array; ends: Uint32Array; id: number; userId?: string}) => {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -15,5 +19,7 @@ parentPort!.on('message', ({bytes, ends, id, userId}: {bytes: Uint8Array; ends: 
     start = end
   }
 
-  parentPort!.postMessage({id, result: classify(codec, values, userId)})
+  const result = classify(codec, values, userId)
+  Atomics.add(decoded, 0, 1)
+  parentPort!.postMessage({id, result})
 })
