@@ -4,6 +4,8 @@ import mysql from 'mysql2/promise'
 
 import type {CleanupOptions} from './contract.js'
 
+import {safeUrl} from '../cli/redact.js'
+import {UsageError} from '../errors.js'
 import {parseMysqlUrl, storeError} from './mysql.js'
 import {sleep} from './pacing.js'
 
@@ -21,6 +23,18 @@ export class ReplicaWatch {
     private readonly replicas: Array<{conn: mysql.Connection; label: string}>,
     private readonly maxLagS: number,
   ) {}
+
+  /**
+   * Refuses a replica URL that could never connect (not mysql:// or mariadb://, unparsable,
+   * unknown options) with a usage error, before anything else runs: a mistyped --replica must
+   * not pass unnoticed while a cleanup has nothing to delete.
+   */
+  static check(urls: readonly string[]): void {
+    for (const url of urls) {
+      if (!/^(mysql|mariadb):\/\//i.test(url)) throw new UsageError(`invalid --replica "${safeUrl(url)}": expected mysql://user@host:3306`)
+      parseMysqlUrl(url)
+    }
+  }
 
   static async open(urls: readonly string[], maxLagS: number, connectTimeoutMs?: number): Promise<ReplicaWatch> {
     const replicas: Array<{conn: mysql.Connection; label: string}> = []

@@ -83,6 +83,8 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
       throw new UsageError('--replica applies to MySQL/MariaDB stores only')
     }
 
+    if (replicas.length > 0) (await import('../../stores/mysql-replicas.js')).ReplicaWatch.check(replicas)
+
     // Opened before anything is deleted: no deleting run without the trail asked for.
     const audit = openAuditLog(auditPaths, {
       command: 'sessions cleanup',
