@@ -15,14 +15,13 @@ const MAX_RETRIES = 5
 const KEY_WALK_SHARE = 0.05
 /**
  * Workers of a key-order walk (each its own connection, taking key ranges from a queue). Four keep
- * InnoDB busy between one worker's statements (npm run bench: 1.03–1.22× a single DELETE, against
- * 1.25–1.38× with two), each statement still short.
+ * InnoDB busy between one worker's statements, each statement still short (npm run bench, 2
+ * cores: 0.9–1.2× a single DELETE, against 1.25–1.38× with two).
  */
 const WORKERS = 4
 /**
- * Key ranges per worker. Small ranges mostly go in one statement each: with 16 (64 ranges of
- * ~3k expired rows among 1M) the longest statement was 63-102 ms against 112-178 ms with 8, for
- * the same total time (.bench, 2 cores).
+ * Key ranges per worker, so that a range richer in expired rows does not leave the other
+ * workers idle at the end.
  */
 const RANGES_PER_WORKER = 16
 const RANGE_SAMPLE = 4000
@@ -42,21 +41,23 @@ export interface CleanupContext {
   connectTimeoutMs?: number
 }
 
-/** Deletes the next batch of at most `size` rows; `deleted` is undefined when nothing is left. */
+/** Deletes the next batch of about `size` rows; `deleted` is undefined when nothing is left. */
 type Batch = (size: number) => Promise<{deleted: number | undefined; longestMs: number}>
 
 /**
  * The MySQL/MariaDB expired-session cleanup: many short transactions instead of one DELETE,
  * under a named lock, paced, watching replicas, stopping between batches.
  *
- * How a batch picks its rows depends on what the server can do safely and fast:
- * - key walk (MariaDB, row-based or no binary log, many expired rows): the table in primary-key
- *   order, `DELETE … WHERE key > last AND expired ORDER BY key LIMIT n RETURNING key`, on
- *   several key ranges in parallel (--workers). Like the single DELETE (a table scan), it touches each page once.
- * - expiry walk (few expired rows, or MySQL without RETURNING): `DELETE … WHERE expired
- *   ORDER BY expiry LIMIT n`, down the expiry index.
- * - key list (statement-based binary log, where DELETE … LIMIT is unsafe to replicate): the next
- *   keys by a keyset walk of the expiry index, then `DELETE … WHERE key IN (…) AND expired`.
+ * How a batch picks its rows depends on how many are expired and on the binary log:
+ * - key walk (5% or more of the rows expired): the table in primary-key order, `DELETE … WHERE
+ *   key > last AND key <= next AND expired`, where next is some rows further (an index probe), on
+ *   several key ranges in parallel (--workers). Like the single DELETE (a table scan), it touches
+ *   each page once, and its statements are deterministic (safe for any binary log format).
+ * - expiry walk (few expired rows): `DELETE … WHERE expired ORDER BY expiry LIMIT n`, down the
+ *   expiry index.
+ * - key list (few expired rows, statement-based binary log, where DELETE … LIMIT is unsafe to
+ *   replicate): the next keys by a keyset walk of the expiry index, then `DELETE … WHERE key IN
+ *   (…) AND expired`.
  * Every delete states the expiry predicate itself, so a session extended meanwhile survives.
  */
 export class MysqlCleanup {
@@ -98,7 +99,7 @@ export class MysqlCleanup {
     try {
       replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, this.c.connectTimeoutMs) : undefined
       const strategy = await this.strategy(summary.expired)
-      if (strategy === 'key-walk') {
+      if (strategy.kind === 'key-walk') {
         // Workers take ranges from one queue, so a range richer in expired rows does not leave
         // the other worker idle.
         const count = o.workers ?? WORKERS
@@ -106,10 +107,10 @@ export class MysqlCleanup {
         for (let i = 0; i < count; i++) {
           const c = i === 0 ? conn : await this.c.open()
           if (i > 0) extra.push(c)
-          workers.push(this.keyWalk(c, queue, summary))
+          workers.push(this.keyWalk(c, queue, summary, strategy.share))
         }
       } else {
-        workers.push(strategy === 'expiry-walk' ? this.expiryWalk(summary) : this.keyList(summary))
+        workers.push(strategy.kind === 'expiry-walk' ? this.expiryWalk(summary) : this.keyList(summary))
       }
 
       const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / workers.length)), signal: stop.signal}
@@ -190,10 +191,21 @@ export class MysqlCleanup {
     return bounds.slice(1).map((to, i) => [bounds[i], to])
   }
 
-  private keyWalk(conn: Connection, queue: Array<[string | undefined, string | undefined]>, summary: CleanupSummary): Batch {
+  /**
+   * One worker of the key walk. A batch is two statements: an index probe for the key some rows
+   * further along the range, then `DELETE … WHERE key > last AND key <= that AND expired`.
+   * The delete thus scans a known number of rows, and has no LIMIT, ORDER BY or RETURNING: like the
+   * single DELETE, it is deterministic, so a MIXED (default) binary log records it as a statement
+   * rather than every deleted row (row events cost a quarter more), and STATEMENT logging is safe.
+   */
+  private keyWalk(conn: Connection, queue: Array<[string | undefined, string | undefined]>, summary: CleanupSummary, share: number): Batch {
     const key = quote(this.c.columns.key)
     let range: [string | undefined, string | undefined] | undefined
     let last: string | undefined
+    const bounds = (from: string | undefined, to: string | undefined): [string[], string[]] => [
+      [...(from === undefined ? [] : [`${key} > ?`]), ...(to === undefined ? [] : [`${key} <= ?`])],
+      [...(from === undefined ? [] : [from]), ...(to === undefined ? [] : [to])],
+    ]
     return async size => {
       if (!range) {
         range = queue.shift()
@@ -201,19 +213,19 @@ export class MysqlCleanup {
         last = range[0]
       }
 
-      const to = range[1]
-      const bounds = [last === undefined ? '' : `${key} > ? AND `, to === undefined ? '' : `${key} <= ? AND `].join('')
-      const params = [...(last === undefined ? [] : [last]), ...(to === undefined ? [] : [to]), ...this.c.params, size]
-      const sql = `DELETE FROM ${this.table} WHERE ${bounds}${this.c.condition} ORDER BY ${key} LIMIT ? RETURNING ${key} AS k`
-      const [result, ms] = await this.timed(summary, () => conn.query<RowDataPacket[]>(sql, params))
-      // Seen under a concurrent writer: the server answered with an OK packet instead of the
-      // RETURNING rows. Then only the count is known: the range is walked again from the same
-      // key (what was deleted is gone), which is safe, only slower.
-      const rows: RowDataPacket[] | undefined = Array.isArray(result) ? result : undefined
-      const deleted = rows ? rows.length : Number((result as unknown as {affectedRows?: number}).affectedRows ?? 0)
-      if (deleted < size) range = undefined
-      else if (rows) last = String(rows.at(-1)!.k)
-      return {deleted, longestMs: ms}
+      const [probeWhere, probeParams] = bounds(last, range[1])
+      const probe = `SELECT ${key} AS k FROM ${this.table}${probeWhere.length > 0 ? ` WHERE ${probeWhere.join(' AND ')}` : ''} ORDER BY ${key} LIMIT 1 OFFSET ?`
+      // `size` counts rows to delete, as in the other strategies: about size / share rows to scan.
+      const span = Math.max(1, Math.round(size / share))
+      const [ahead, probeMs] = await this.timed(summary, () => conn.query<RowDataPacket[]>(probe, [...probeParams, span - 1]))
+      // Fewer than `size` rows left: this batch finishes the range.
+      const end = ahead.length > 0 ? String(ahead[0].k) : range[1]
+      const [where, params] = bounds(last, end)
+      const sql = `DELETE FROM ${this.table} WHERE ${[...where, `(${this.c.condition})`].join(' AND ')}`
+      const [result, ms] = await this.timed(summary, () => conn.query<ResultSetHeader>(sql, [...params, ...this.c.params]))
+      if (ahead.length === 0) range = undefined
+      else last = end
+      return {deleted: result.affectedRows, longestMs: Math.max(probeMs, ms)}
     }
   }
 
@@ -266,16 +278,16 @@ export class MysqlCleanup {
     }
   }
 
-  private async strategy(expired: number): Promise<'expiry-walk' | 'key-list' | 'key-walk'> {
+  /** The strategy, and the share of the table's rows that are expired (from the row estimate). */
+  private async strategy(expired: number): Promise<{kind: 'expiry-walk' | 'key-list' | 'key-walk'; share: number}> {
     const [rows] = await this.c.conn.query<RowDataPacket[]>(
       'SELECT @@log_bin AS logBin, @@binlog_format AS format, VERSION() AS version, TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
       [this.c.name.database, this.c.name.table],
     )
     const r = rows[0]
-    if (Number(r.logBin) === 1 && String(r.format).toUpperCase() === 'STATEMENT') return 'key-list'
-    const mariadb = /mariadb/i.test(String(r.version))
     const share = expired / Math.max(1, Number(r.estimate ?? 0), expired)
-    return mariadb && share >= KEY_WALK_SHARE ? 'key-walk' : 'expiry-walk'
+    if (share >= KEY_WALK_SHARE) return {kind: 'key-walk', share}
+    return {kind: Number(r.logBin) === 1 && String(r.format).toUpperCase() === 'STATEMENT' ? 'key-list' : 'expiry-walk', share}
   }
 
   /** Runs one statement, retrying deadlocks and lock-wait timeouts with backoff, and times it. */
