@@ -87,6 +87,12 @@ async function ensureSeed(conn: mysql.Connection): Promise<number> {
   return seededAt
 }
 
+/** Bytes in the server's binary logs, all files. */
+async function binlogBytes(conn: mysql.Connection): Promise<number> {
+  const [rows] = await conn.query('SHOW BINARY LOGS') as unknown as [Array<{File_size: number | string}>]
+  return rows.reduce((sum, r) => sum + Number(r.File_size), 0)
+}
+
 /** A fresh copy of the seed, its expiry dates moved so 20% are expired now, as when seeded. */
 async function copySeed(conn: mysql.Connection, table: string, shift: number): Promise<void> {
   await conn.query(`DROP TABLE IF EXISTS bench.${table}`)
@@ -102,6 +108,9 @@ async function state(conn: mysql.Connection, table: string): Promise<{expired: n
 }
 
 interface CleanupRound {
+  /** Binary log bytes each one wrote. */
+  binlogCleanup: number
+  binlogSingle: number
   singleMs: number
   cliMs: number
   cleanupMs: number
@@ -118,10 +127,20 @@ async function cleanupRound(server: MariaDbServer, conn: mysql.Connection, seede
   await copySeed(conn, 'clear_b', shift)
   const before = await state(conn, 'clear_a')
   await settle(conn)
-  const runDelete = (): Promise<Timed<unknown>> => timed(() => conn.query('DELETE FROM bench.clear_a WHERE expire_date < UTC_TIMESTAMP(6)'))
-  const runCli = (): ReturnType<typeof runNode> => runNode([CLI, 'sessions', 'cleanup', '--store', `${server.url}/bench`, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
-  let single: Timed<unknown>
-  let cleanup: Awaited<ReturnType<typeof runNode>>
+  const runDelete = async (): Promise<Timed<unknown> & {binlog: number}> => {
+    const before = await binlogBytes(conn)
+    const run = await timed(() => conn.query('DELETE FROM bench.clear_a WHERE expire_date < UTC_TIMESTAMP(6)'))
+    return {...run, binlog: (await binlogBytes(conn)) - before}
+  }
+
+  const runCli = async (): Promise<Awaited<ReturnType<typeof runNode>> & {binlog: number}> => {
+    const before = await binlogBytes(conn)
+    const run = await runNode([CLI, 'sessions', 'cleanup', '--store', `${server.url}/bench`, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
+    return {...run, binlog: (await binlogBytes(conn)) - before}
+  }
+
+  let single: Awaited<ReturnType<typeof runDelete>>
+  let cleanup: Awaited<ReturnType<typeof runCli>>
   // Each measurement starts from a quiet server: dirty pages flushed and the undo history of
   // whatever ran before purged, so neither pays for the other's background work.
   if (first === 'delete') {
@@ -150,7 +169,7 @@ async function cleanupRound(server: MariaDbServer, conn: mysql.Connection, seede
   const exact = checks.every(Boolean)
   await conn.query('DROP TABLE bench.clear_a, bench.clear_b')
   return {
-    batches: doc.batches, cleanupMs: doc.seconds * 1000, cliMs: cleanup.ms, exact, expired: before.expired, live: before.live,
+    batches: doc.batches, binlogCleanup: cleanup.binlog, binlogSingle: single.binlog, cleanupMs: doc.seconds * 1000, cliMs: cleanup.ms, exact, expired: before.expired, live: before.live,
     longestStatementMs: doc.maxBatchMs, singleMs: single.ms,
   }
 }
@@ -168,14 +187,17 @@ async function benchCleanup(server: MariaDbServer, conn: mysql.Connection, seede
   const longest = Math.max(...rounds.map(r => r.longestStatementMs))
   const exact = rounds.every(r => r.exact)
   const n = (x: number): string => x.toLocaleString('en-US')
+  const mb = (bytes: number): string => `${(bytes / 1_048_576).toFixed(bytes < 1_048_576 ? 3 : 1)} MB`
   console.log(`
 cleanup of ${n(rounds[0].expired)} expired among ${n(ROWS)} Django sessions: ${REPEAT} rounds, medians (same run, same server)
   single DELETE (clearsessions)         ${(single / 1000).toFixed(2).padStart(6)} s   longest statement ${n(Math.round(Math.max(...rounds.map(r => r.singleMs))))} ms
   sessionctl cleanup, its own run       ${(own / 1000).toFixed(2).padStart(6)} s   ratio ${(own / single).toFixed(2)}×   longest statement ${longest} ms, ${rounds[0].batches} batches
   sessionctl cleanup, whole process     ${(cliMs / 1000).toFixed(2).padStart(6)} s   ratio ${(cliMs / single).toFixed(2)}×   (adds Node/oclif start and connecting)
+  binary log written                    single DELETE ${mb(median(rounds.map(r => r.binlogSingle)))}, sessionctl cleanup ${mb(median(rounds.map(r => r.binlogCleanup)))} (MIXED format, as MariaDB ships)
   result                                ${exact ? 'exact: every expired row gone, every live row kept, byte for byte, in every round' : 'MISMATCH'}`)
   if (!exact) process.exitCode = 1
   return {
+    binlogBytesCleanup: median(rounds.map(r => r.binlogCleanup)), binlogBytesSingle: median(rounds.map(r => r.binlogSingle)),
     exact, expiredRows: rounds[0].expired, liveRows: rounds[0].live, longestStatementMs: longest, ratioOwnRun: Number((own / single).toFixed(3)),
     ratioWholeProcess: Number((cliMs / single).toFixed(3)), rounds, rows: ROWS, singleDeleteMs: Math.round(single),
   }
