@@ -187,7 +187,7 @@ async function benchCleanup(server: MariaDbServer, conn: mysql.Connection, seede
   const longest = Math.max(...rounds.map(r => r.longestStatementMs))
   const exact = rounds.every(r => r.exact)
   const n = (x: number): string => x.toLocaleString('en-US')
-  const mb = (bytes: number): string => `${(bytes / 1_048_576).toFixed(bytes < 1_048_576 ? 3 : 1)} MB`
+  const mb = (bytes: number): string => (bytes < 1_048_576 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1_048_576).toFixed(1)} MB`)
   console.log(`
 cleanup of ${n(rounds[0].expired)} expired among ${n(ROWS)} Django sessions: ${REPEAT} rounds, medians (same run, same server)
   single DELETE (clearsessions)         ${(single / 1000).toFixed(2).padStart(6)} s   longest statement ${n(Math.round(Math.max(...rounds.map(r => r.singleMs))))} ms
