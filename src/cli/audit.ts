@@ -3,9 +3,12 @@ import {closeSync, openSync, writeSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname, resolve} from 'node:path'
 
-import {ExitCode, SessionctlError, UsageError} from '../errors.js'
+import {
+  ExitCode, exitCodeOf, SessionctlError, UsageError,
+} from '../errors.js'
 import {type ConfigFile, loadConfig, profileAuditLogs} from './config.js'
 import {redact} from './redact.js'
+import {warn} from './report.js'
 
 /**
  * The audit trail of deleting runs: one JSON line per `purge`/`cleanup` run without --dry-run,
@@ -106,6 +109,29 @@ export function openAuditLog(paths: readonly string[], start: AuditStart): Audit
 }
 
 /** The OS account running the tool (and the one behind sudo, if any). */
+/**
+ * Runs a deleting command's work under its audit trail: opened before `run` starts (so nothing is
+ * deleted without the trail asked for), its line written when `run` ends, with the exit code it
+ * leaves or the error it throws. Without a trail, a --reason is warned about: it is recorded nowhere else.
+ */
+export async function audited<T>(
+  paths: readonly string[],
+  start: AuditStart,
+  dryRun: boolean,
+  run: (audit: AuditRun | undefined) => Promise<T>,
+): Promise<T> {
+  const audit = openAuditLog(paths, start)
+  if (!audit && !dryRun && start.reason !== undefined) warn('--reason is recorded only in an audit log, and none is set (--audit-log)')
+  try {
+    const result = await run(audit)
+    audit?.finish(Number(process.exitCode ?? ExitCode.OK))
+    return result
+  } catch (error) {
+    audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
+    throw error
+  }
+}
+
 export function osUser(): string {
   try {
     return userInfo().username

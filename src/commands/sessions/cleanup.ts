@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import type {CleanupStop, CleanupSummary, SessionStore} from '../../stores/contract.js'
 
 import {
-  auditFlags, auditLogPaths, type AuditRun, checkReason, openAuditLog,
+  audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {isoMinute, plural} from '../../cli/render.js'
@@ -85,23 +85,14 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
 
     if (replicas.length > 0) (await import('../../stores/mysql-replicas.js')).ReplicaWatch.check(replicas)
 
-    // Opened before anything is deleted: no deleting run without the trail asked for.
-    const audit = openAuditLog(auditPaths, {
+    const start = {
       command: 'sessions cleanup',
       filters: {expiredOnly: true, fixNoTtl: Boolean(flags['fix-no-ttl'])},
       reason: flags.reason,
       stores: stores.map(s => s.label),
       user: null,
-    })
-    if (!audit && !dryRun && flags.reason !== undefined) warn('--reason is recorded only in an audit log, and none is set (--audit-log)')
-    try {
-      const result = await this.clean(flags, stores, replicas, sleepFactor, audit)
-      audit?.finish(Number(process.exitCode ?? ExitCode.OK))
-      return result
-    } catch (error) {
-      audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
-      throw error
     }
+    return audited(auditPaths, start, dryRun, audit => this.clean(flags, stores, replicas, sleepFactor, audit))
   }
 
   private async clean(

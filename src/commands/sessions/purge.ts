@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import type {Session, SessionStore} from '../../stores/contract.js'
 
 import {
-  auditFlags, auditLogPaths, type AuditRun, checkReason, openAuditLog,
+  audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
@@ -13,7 +13,7 @@ import {
 import {
   failureText, printError, report, storeFailures, warn,
 } from '../../cli/report.js'
-import {ExitCode, exitCodeOf, SessionctlError} from '../../errors.js'
+import {ExitCode, SessionctlError} from '../../errors.js'
 import {fingerprint, KeepList} from '../../sessions/keys.js'
 import {
   deleteSelection, type PurgeSelection, selectForPurge, type StoreDeletion,
@@ -79,23 +79,14 @@ what would be deleted and deletes nothing.`
 
     const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
-    // Opened before anything is selected or deleted: no deleting run without the trail asked for.
-    const audit = openAuditLog(auditPaths, {
+    const start = {
       command: 'sessions purge',
       filters: {except: new KeepList(flags.except ?? []).unmatched(), expiredOnly: Boolean(flags['expired-only'])},
       reason: flags.reason,
       stores: stores.map(s => s.label),
       user: userId,
-    })
-    if (!audit && !dryRun && flags.reason !== undefined) warn('--reason is recorded only in an audit log, and none is set (--audit-log)')
-    try {
-      const result = await this.purge(flags, stores, userId, audit)
-      audit?.finish(Number(process.exitCode ?? ExitCode.OK))
-      return result
-    } catch (error) {
-      audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
-      throw error
     }
+    return audited(auditPaths, start, dryRun, audit => this.purge(flags, stores, userId, audit))
   }
 
   private finish(result: PurgeResult, deletions: StoreDeletion[], stoppedBy: string | undefined): void {
