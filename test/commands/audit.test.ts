@@ -13,9 +13,9 @@ import {hostname, tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 
 import {fingerprint} from '../../src/sessions/keys.js'
-import {type CliResult, sessionctl} from '../support/cli.js'
+import {type CliResult, sessionctl, startSessionctl} from '../support/cli.js'
 import {encodeSigned} from '../support/django-encode.js'
-import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
+import {djangoSessionDdl, freshDatabase, seededKey as rawKey} from '../support/mysql.js'
 import {createMysqlUser} from '../support/servers.js'
 
 const SECRET = 'audit-secret-key-never-logged'
@@ -46,7 +46,6 @@ interface AuditLine {
 
 /** Keys a00000001zzz… (32 characters): the prefix says whose and which state. */
 const keySql = (prefix: string): string => `CONCAT('${prefix}', LPAD(seq, 8, '0'), REPEAT('z', 23))`
-const rawKey = (prefix: string, i: number): string => `${prefix}${String(i).padStart(8, '0')}${'z'.repeat(23)}`
 
 function sleep(ms: number): Promise<void> {
   return new Promise(resolve => {
@@ -320,15 +319,9 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
       it('SIGTERM: exit 6, a "stopped" line with what was deleted before', async () => {
         await seed(PURGED)
         const log = join(dir, 'audit.jsonl')
-        let pid = 0
-        const run = sessionctl(purge('--audit-log', log, '--batch-size', '20'), {
-          ...ENV,
-          onSpawn(p) {
-            pid = p
-          },
-        })
+        const run = startSessionctl(purge('--audit-log', log, '--batch-size', '20'), ENV)
         await waitFor(underWay)
-        process.kill(pid, 'SIGTERM')
+        run.kill('SIGTERM')
         const r = await run
         assert.equal(r.code, 6, r.stderr)
         const reported = Number(/\nDeleted ([\d,]+) sessions of user 42\.\n/.exec(r.stdout)![1].replaceAll(',', ''))
@@ -347,18 +340,12 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
           await locker.beginTransaction()
           await locker.query("SELECT session_key FROM django_session WHERE session_key BETWEEN 'a00010001' AND 'a00010010zz' FOR UPDATE")
           const log = join(dir, 'audit.jsonl')
-          let pid = 0
-          const run = sessionctl(purge('--audit-log', log, '--batch-size', '20'), {
-            ...ENV,
-            onSpawn(p) {
-              pid = p
-            },
-          })
+          const run = startSessionctl(purge('--audit-log', log, '--batch-size', '20'), ENV)
           await waitFor(async () => (await count("session_key LIKE 'a%'")) === PURGED - 10_000)
-          process.kill(pid, 'SIGTERM')
+          run.kill('SIGTERM')
           // The first one waits for the blocked batch; the second exits at once.
           await sleep(300)
-          process.kill(pid, 'SIGTERM')
+          run.kill('SIGTERM')
           const r = await run
           assert.equal(r.code, 130, r.stderr)
           const line = onlyLine(log)

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import {createDjangoCodec} from '../../src/formats/django.js'
 import {getPreset, layoutFor} from '../../src/formats/presets.js'
 import {openMysqlStore} from '../../src/stores/mysql.js'
-import {type CliResult, sessionctl} from '../support/cli.js'
+import {type CliResult, sessionctl, startSessionctl} from '../support/cli.js'
 import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
 import {type MariaDbServer, startMariaDb} from '../support/servers.js'
 
@@ -135,12 +135,7 @@ describe('sessions cleanup on MariaDB', function () {
 
   it('SIGTERM stops it after the current batch with what it deleted; the next run finishes', async () => {
     await fill(db.conn, 'django_session', 20_000)
-    let pid = 0
-    const run = sessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep', '30', '--json'], {
-      onSpawn(p) {
-        pid = p
-      },
-    })
+    const run = startSessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep', '30', '--json'])
     while ((await counts(db.conn)).expired > 3500) {
       await new Promise(resolve => {
         setTimeout(resolve, 20)
@@ -148,7 +143,7 @@ describe('sessions cleanup on MariaDB', function () {
     }
 
     const signalled = Date.now()
-    process.kill(pid, 'SIGTERM')
+    run.kill('SIGTERM')
     const r = await run
     assert.ok(Date.now() - signalled < 2000, 'it stops promptly')
     assert.equal(r.code, 6, r.stderr)

@@ -12,7 +12,9 @@ import assert from 'node:assert/strict'
 import {fingerprint} from '../../src/sessions/keys.js'
 import {sessionctl} from '../support/cli.js'
 import {encodeSigned} from '../support/django-encode.js'
-import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
+import {
+  djangoSessionDdl, freshDatabase, seededKey as key, utcDatetime,
+} from '../support/mysql.js'
 
 const SECRET = 'load-secret-key'
 const ENV = {env: {DJANGO_SECRET_KEY: SECRET}}
@@ -21,7 +23,6 @@ const OTHERS = 20_000
 const EXPIRED = 10_000
 const LOOPS = 4
 
-const key = (prefix: string, i: number): string => `${prefix}${String(i).padStart(8, '0')}`.padEnd(32, 'z')
 const seedUser = (prefix: string): string => (prefix === 'a' ? '42' : '7')
 
 interface Write {

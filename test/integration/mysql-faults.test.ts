@@ -8,9 +8,9 @@
 import mysql from 'mysql2/promise'
 import assert from 'node:assert/strict'
 
-import {type CliResult, sessionctl} from '../support/cli.js'
+import {type CliResult, sessionctl, startSessionctl} from '../support/cli.js'
 import {encodeSigned} from '../support/django-encode.js'
-import {djangoSessionDdl} from '../support/mysql.js'
+import {djangoSessionDdl, seededKey as key} from '../support/mysql.js'
 import {
   createDatabase, createMysqlUser, type MariaDbServer, startMariaDb,
 } from '../support/servers.js'
@@ -41,7 +41,6 @@ function keySql(prefix: string): string {
 }
 
 const n = (x: number): string => x.toLocaleString('en-US')
-const key = (prefix: string, i: number): string => `${prefix}${String(i).padStart(8, '0')}`.padEnd(32, 'z')
 /** Ten keys in the middle of a prefix's range. */
 const middle = (prefix: string, from: number): string[] => Array.from({length: 10}, (_, i) => key(prefix, from + i))
 
@@ -382,16 +381,10 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
 
   it('SIGINT during a purge stops after the current batch with a summary, exit 6; a rerun finishes', async () => {
     const outside = await snapshot(NOT_USER_42)
-    let pid = 0
-    const run = sessionctl(purgeArgs(20), {
-      ...ENV,
-      onSpawn(p) {
-        pid = p
-      },
-    })
+    const run = startSessionctl(purgeArgs(20), ENV)
     await waitFor(purgeUnderWay, 'the purge to delete 500 sessions', run)
     const signalled = Date.now()
-    process.kill(pid, 'SIGINT')
+    run.kill('SIGINT')
     counters.signal++
     const r = await run
     assert.ok(Date.now() - signalled < 5000, 'it stops promptly')

@@ -25,6 +25,19 @@ export interface CliOptions {
   timeoutMs?: number
 }
 
+/** sessionctl run in the background: its result, and `kill` to send it a signal meanwhile. */
+export function startSessionctl(args: string[], options: CliOptions = {}): Promise<CliResult> & {kill(signal: NodeJS.Signals): void} {
+  let pid = 0
+  const run = sessionctl(args, {
+    ...options,
+    onSpawn(p) {
+      pid = p
+      options.onSpawn?.(p)
+    },
+  })
+  return Object.assign(run, {kill: (signal: NodeJS.Signals) => process.kill(pid, signal)})
+}
+
 export function sessionctl(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const env: Record<string, string | undefined> = {
     ...process.env, NO_COLOR: '1', SESSIONCTL_CONFIG: undefined, SESSIONCTL_STORE: undefined, ...options.env,

@@ -18,6 +18,12 @@ export async function freshDatabase(): Promise<{conn: mysql.Connection; database
 }
 
 /** A naive UTC DATETIME(6) literal, as Django writes with USE_TZ=True. */
+/**
+ * A 32-character session key: `prefix`, `i` in 8 digits, then z's. Keys sort by (prefix, i), so
+ * tests can pick ranges of them in SQL (session_key LIKE 'a%', BETWEEN …).
+ */
+export const seededKey = (prefix: string, i: number): string => `${prefix}${String(i).padStart(8, '0')}`.padEnd(32, 'z')
+
 export function utcDatetime(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '000')
 }
