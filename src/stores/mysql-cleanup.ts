@@ -281,7 +281,7 @@ export class MysqlCleanup {
   /** The strategy, and the share of the table's rows that are expired (from the row estimate). */
   private async strategy(expired: number): Promise<{kind: 'expiry-walk' | 'key-list' | 'key-walk'; share: number}> {
     const [rows] = await this.c.conn.query<RowDataPacket[]>(
-      'SELECT @@log_bin AS logBin, @@binlog_format AS format, VERSION() AS version, TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      'SELECT @@log_bin AS logBin, @@binlog_format AS format, TABLE_ROWS AS estimate FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
       [this.c.name.database, this.c.name.table],
     )
     const r = rows[0]
