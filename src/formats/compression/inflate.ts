@@ -16,7 +16,8 @@ import zlib, {inflateSync} from 'node:zlib'
  * call: for a caller that is done with it before inflating again (it saves an allocation per value).
  */
 export function inflateZlib(bytes: Uint8Array, maxOutputLength: number, borrow = false): Buffer {
-  const stream = reused === undefined ? (reused = openStream()) : reused
+  reused ??= openStream()
+  const stream = reused
   if (stream === null || bytes.length === 0) return inflateSync(bytes, {maxOutputLength})
   stream.failure = undefined
   stream.handle.reset()
