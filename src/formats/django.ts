@@ -83,8 +83,8 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
     if (compressed) payload = payload.slice(1)
     if (!BASE64URL.test(payload) || payload.length % 4 === 1) return undecodable('bad base64')
     // Decoded into this thread's scratch buffer and inflated into a borrowed view: a scan
-    // allocates nothing per value for them. Both views live until the next value; a pickle,
-    // whose parser may keep slices of it, gets its own copy.
+    // allocates nothing per value for them. Both views live until the next value; a pickle that
+    // gets parsed (its parser may keep slices of it) gets its own copy.
     let bytes = base64urlScratch(payload)
     if (compressed) {
       try {
@@ -93,8 +93,6 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
         return undecodable(isTooLarge(error) ? 'too large' : 'bad zlib')
       }
     }
-
-    if (isPickle(bytes)) bytes = Buffer.from(bytes)
 
     let verdict: 'invalid' | 'unchecked' | 'valid' = 'unchecked'
     if (signedKeys.length > 0) {
@@ -109,7 +107,7 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
     }
 
     if (userId !== undefined && verdict !== 'invalid' && skipper?.(bytes, userId)) return undefined
-    return session(parsePayload(bytes), verdict, 'signed')
+    return session(parsePayload(isPickle(bytes) ? Buffer.from(bytes) : bytes), verdict, 'signed')
   }
 
   function decodeLegacy(text: string, userId?: string): Decoded | undefined {
