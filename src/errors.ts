@@ -13,6 +13,11 @@ export const ExitCode = {
   PARTIAL: 4,
   /** The operator declined, or a guard refused (no terminal and no --yes); nothing was deleted. */
   REFUSED: 3,
+  /**
+   * A second signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) while the first was being honoured: exited
+   * at once, without waiting for the batch under way (128 + SIGINT, as shells report it).
+   */
+  SIGNALLED: 130,
   /** Stopped early (signal or run-time cap) after a clean batch boundary; rerun to finish. */
   STOPPED: 6,
   /** The command line, a config file or a profile is invalid; nothing was touched. */

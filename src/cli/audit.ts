@@ -1,5 +1,8 @@
 import {Flags} from '@oclif/core'
-import {closeSync, openSync, writeSync} from 'node:fs'
+import {randomUUID} from 'node:crypto'
+import {
+  closeSync, constants, fstatSync, openSync, writeSync,
+} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname, resolve} from 'node:path'
 
@@ -7,16 +10,21 @@ import {
   ExitCode, exitCodeOf, SessionctlError, UsageError,
 } from '../errors.js'
 import {type ConfigFile, loadConfig, profileAuditLogs} from './config.js'
+import {outputFailure} from './output.js'
 import {redact} from './redact.js'
-import {warn} from './report.js'
+import {plural} from './render.js'
+import {printError, warn} from './report.js'
 
 /**
  * The audit trail of deleting runs: one JSON line per `purge`/`cleanup` run without --dry-run,
  * appended to the file(s) the operator asked for (--audit-log, $SESSIONCTL_AUDIT_LOG, or the
- * `auditLog` setting of the profiles in use). The file is opened before anything is deleted, so a
- * trail that cannot be written stops the run first; the line is written when the run ends, whatever
- * the ending (done, failed midway, stopped by a signal, refused by --max-sessions), and also from an
- * exit handler if the process exits abruptly (a second Ctrl-C).
+ * `auditLog` setting of the profiles in use). The file is opened before anything is read (a regular
+ * file only, never through a symbolic link, created 0600), and a `started` line is written right
+ * before the first delete: a trail that cannot be written stops the run before anything is deleted,
+ * and a run killed with SIGKILL still leaves its `started` line. The `finished` line is written when
+ * the run ends, whatever the ending (done, failed midway, stopped by a signal, refused by
+ * --max-sessions), and also from an exit handler if the process exits abruptly (a second signal).
+ * Both lines of one run carry the same `run` id.
  *
  * The line never holds a raw session key (fingerprints only, even with --show-keys), a password
  * (store labels are already masked; every free-text value passes through redact()) or a secret key.
@@ -88,31 +96,41 @@ export function checkReason(reason: string | undefined): void {
   if (reason !== undefined && reason.trim() === '') throw new UsageError('--reason must not be empty')
 }
 
-/** Opens every audit log for appending (created 0600), or says why it cannot: before any delete. */
+/**
+ * Opens every audit log for appending, or says why it cannot: before anything is read. Only a
+ * regular file will do: a FIFO would block the run (O_NONBLOCK makes its open fail or return at
+ * once, and fstat refuses it), /dev/full or a terminal would swallow or lose the line, and a
+ * symbolic link placed by someone else could point the line anywhere (O_NOFOLLOW).
+ */
 export function openAuditLog(paths: readonly string[], start: AuditStart): AuditRun | undefined {
   if (paths.length === 0) return undefined
   const files: Array<{fd: number; path: string}> = []
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
   for (const path of paths) {
+    let fd: number | undefined
     try {
-      files.push({fd: openSync(path, 'a', 0o600), path})
+      fd = openSync(path, flags, 0o600)
+      const stat = fstatSync(fd)
+      if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), {code: 'not a regular file'})
+      files.push({fd, path})
     } catch (error) {
+      if (fd !== undefined) closeSync(fd)
       for (const f of files) closeSync(f.fd)
       const e = error as NodeJS.ErrnoException
-      throw new SessionctlError(
-        `cannot open the audit log ${path} for appending (${e.code ?? e.message}); nothing was deleted`,
-        ExitCode.ERROR,
-      )
+      const why = e.code === 'ELOOP' ? 'a symbolic link: name the file itself' : e.code === 'ENXIO' ? 'not a regular file' : (e.code ?? e.message)
+      throw new SessionctlError(`cannot open the audit log ${path} for appending (${why}); nothing was deleted`, ExitCode.ERROR)
     }
   }
 
   return new AuditRun(files, start)
 }
 
-/** The OS account running the tool (and the one behind sudo, if any). */
 /**
  * Runs a deleting command's work under its audit trail: opened before `run` starts (so nothing is
  * deleted without the trail asked for), its line written when `run` ends, with the exit code it
- * leaves or the error it throws. Without a trail, a --reason is warned about: it is recorded nowhere else.
+ * leaves or the error it throws. A final line that cannot be written is an error that says what
+ * was deleted (exit 4 when something was, else 1), never a success. Without a trail, a --reason is
+ * warned about: it is recorded nowhere else.
  */
 export async function audited<T>(
   paths: readonly string[],
@@ -122,16 +140,28 @@ export async function audited<T>(
 ): Promise<T> {
   const audit = openAuditLog(paths, start)
   if (!audit && !dryRun && start.reason !== undefined) warn('--reason is recorded only in an audit log, and none is set (--audit-log)')
+  let result: T
   try {
-    const result = await run(audit)
-    audit?.finish(Number(process.exitCode ?? ExitCode.OK))
-    return result
+    result = await run(audit)
   } catch (error) {
-    audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
+    const failed = audit?.finish(exitCodeOf(error) ?? ExitCode.ERROR, error)
+    if (failed) printError(failed.message)
     throw error
   }
+
+  // A report lost to a full disk is not a success, and the line says so.
+  const lost = await outputFailure()
+  if (lost) {
+    audit?.noteError(`its report could not be written to standard output (${lost})`)
+    if (!process.exitCode) process.exitCode = (audit?.deleted ?? 0) > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
+  }
+
+  const failed = audit?.finish(Number(process.exitCode ?? ExitCode.OK))
+  if (failed) throw failed
+  return result
 }
 
+/** The OS account running the tool (and the one behind sudo, if any). */
 export function osUser(): string {
   try {
     return userInfo().username
@@ -145,8 +175,8 @@ export function osUser(): string {
 export function outcomeOf(exitCode: number): AuditOutcome {
   const outcomes: Record<number, AuditOutcome> = {
     [ExitCode.OK]: 'ok', [ExitCode.PARTIAL]: 'partial', [ExitCode.REFUSED]: 'refused', [ExitCode.STOPPED]: 'stopped',
-    // The second Ctrl-C/SIGTERM exits at once with 130 (base-command).
-    130: 'stopped',
+    // The second signal exits at once with 130 (base-command).
+    [ExitCode.SIGNALLED]: 'stopped',
   }
   return outcomes[exitCode] ?? 'failed'
 }
@@ -158,6 +188,8 @@ export function outcomeOf(exitCode: number): AuditOutcome {
 export class AuditRun {
   private counts: AuditCounts = {deleted: 0}
   private done = false
+  /** Ties a run's `started` and `finished` lines together. */
+  private readonly id = randomUUID()
   /** An error the run reported without throwing (one store of several failed). */
   private errorText: string | undefined
   private keys: string[] = []
@@ -165,8 +197,9 @@ export class AuditRun {
   private readonly onExit = (code: number): void => {
     const deleted = [...this.live.values()].reduce((n, d) => n + d, 0)
     this.counts.deleted = Math.max(this.counts.deleted, deleted)
-    // 130: the second Ctrl-C/SIGTERM (base-command), which exits without waiting for the batch.
-    this.finish(code === 0 ? ExitCode.STOPPED : code, 'exited at a second signal, without waiting for the batch under way (not counted)')
+    // 130: the second signal (base-command), which exits without waiting for the batch under way.
+    const failed = this.finish(code === 0 ? ExitCode.STOPPED : code, 'exited at a second signal, without waiting for the batch under way (not counted)')
+    if (failed) process.stderr.write(`sessionctl: ${failed.message}\n`)
   }
   private readonly started = Date.now()
 
@@ -174,31 +207,43 @@ export class AuditRun {
     process.on('exit', this.onExit)
   }
 
-  /** Writes the line (once) and closes the files. A line that cannot be written is an error. */
-  finish(exitCode: number, error?: unknown): void {
-    if (this.done) return
+  /**
+   * Writes the `started` line, right before the first delete: the proof that the trail takes
+   * lines. A trail that refuses it stops the run, nothing deleted (the caller has not begun).
+   */
+  begin(selected?: number): void {
+    const failed = this.write({
+      time: new Date().toISOString(), event: 'started', run: this.id, ...this.who(), ...(selected === undefined ? {} : {selected}),
+    })
+    if (failed.length > 0) {
+      this.closeFiles()
+      this.done = true
+      process.off('exit', this.onExit)
+      throw new SessionctlError(redact(`cannot write the audit log ${failed.join(', ')}; nothing was deleted`), ExitCode.ERROR)
+    }
+  }
+
+  /**
+   * Writes the `finished` line (once) and closes the files. Returns the error to report when the
+   * line could not be written: the deletes happened, and the trail does not show them.
+   */
+  finish(exitCode: number, error?: unknown): SessionctlError | undefined {
+    if (this.done) return undefined
     this.done = true
     process.off('exit', this.onExit)
-    const line = Buffer.from(`${JSON.stringify(this.line(exitCode, error ?? this.errorText))}\n`)
-    const failed: string[] = []
-    for (const {fd, path} of this.files) {
-      try {
-        // One write() of the whole line on an O_APPEND descriptor: concurrent runs never interleave.
-        let written = writeSync(fd, line)
-        while (written < line.length) written += writeSync(fd, line, written)
-      } catch (error_) {
-        failed.push(`${path} (${(error_ as NodeJS.ErrnoException).code ?? (error_ as Error).message})`)
-      } finally {
-        try {
-          closeSync(fd)
-        } catch {}
-      }
-    }
+    const failed = this.write(this.line(exitCode, error ?? this.errorText))
+    this.closeFiles()
+    if (failed.length === 0) return undefined
+    const {deleted} = this
+    return new SessionctlError(
+      redact(`${plural(deleted, 'session')} ${deleted === 1 ? 'was' : 'were'} deleted, but the audit line could not be written to ${failed.join(', ')}`),
+      deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR,
+    )
+  }
 
-    if (failed.length > 0) {
-      process.stderr.write(`sessionctl: ${redact(`could not write the audit line to ${failed.join(', ')}`)}\n`)
-      if (!process.exitCode) process.exitCode = ExitCode.ERROR
-    }
+  /** Sessions deleted so far, as the run has counted them. */
+  get deleted(): number {
+    return Math.max(this.counts.deleted, [...this.live.values()].reduce((n, d) => n + d, 0))
   }
 
   /** Records what went wrong when the run reports it without throwing (kept if several). */
@@ -225,6 +270,10 @@ export class AuditRun {
     if (this.done) return
     this.done = true
     process.off('exit', this.onExit)
+    this.closeFiles()
+  }
+
+  private closeFiles(): void {
     for (const {fd} of this.files) {
       try {
         closeSync(fd)
@@ -232,16 +281,11 @@ export class AuditRun {
     }
   }
 
-  private line(exitCode: number, error: unknown): Record<string, unknown> {
+  /** Who ran what, where and why: the same in both lines of a run. */
+  private who(): Record<string, unknown> {
     const sudoUser = process.env.SUDO_USER
-    const outcome = outcomeOf(exitCode)
-    const c = this.counts
-    const message = error === undefined ? undefined : (typeof error === 'string' ? error : ((error as Error)?.message ?? String(error)))
     return {
-      time: new Date().toISOString(),
       command: this.start.command,
-      outcome,
-      exitCode,
       osUser: osUser(),
       ...(sudoUser ? {sudoUser} : {}),
       host: hostname(),
@@ -250,6 +294,39 @@ export class AuditRun {
       stores: this.start.stores.map(s => redact(s)),
       user: this.start.user,
       filters: this.start.filters,
+    }
+  }
+
+  /** Appends one line to every file; the files it could not be written to, with why. */
+  private write(record: Record<string, unknown>): string[] {
+    const line = Buffer.from(`${JSON.stringify(record)}\n`)
+    const failed: string[] = []
+    for (const {fd, path} of this.files) {
+      try {
+        // One write() of the whole line on an O_APPEND descriptor: concurrent runs never interleave.
+        let written = writeSync(fd, line)
+        while (written < line.length) written += writeSync(fd, line, written)
+      } catch (error) {
+        failed.push(`${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+      }
+    }
+
+    return failed
+  }
+
+  private line(exitCode: number, error: unknown): Record<string, unknown> {
+    const outcome = outcomeOf(exitCode)
+    const c = this.counts
+    const message = error === undefined ? undefined : (typeof error === 'string' ? error : ((error as Error)?.message ?? String(error)))
+    const who = this.who()
+    return {
+      time: new Date().toISOString(),
+      event: 'finished',
+      run: this.id,
+      command: who.command,
+      outcome,
+      exitCode,
+      ...who,
       ...(c.matched === undefined ? {} : {matched: c.matched}),
       deleted: c.deleted,
       ...(c.kept === undefined ? {} : {kept: c.kept}),

@@ -9,10 +9,12 @@ import {
 } from '../formats/presets.js'
 import {closeDecodePools} from '../sessions/select.js'
 import {openStore} from '../stores/index.js'
+import {unreachableStore} from '../stores/unreachable.js'
 import {assertTimeZone} from '../stores/sql-time.js'
 import {
   loadConfig, resolveStores, type StoreSettings, type StoreSpec,
 } from './config.js'
+import {guardOutput} from './output.js'
 import {Progress} from './progress.js'
 import {
   checkUrlCredentials, redact, registerSecret, safeUrl,
@@ -135,6 +137,7 @@ export abstract class SessionsCommand extends Command {
   }
 
   override async init(): Promise<void> {
+    guardOutput()
     await super.init()
     // chalk 5 ignores NO_COLOR; oclif's own colouring honours it.
     if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
@@ -148,15 +151,32 @@ export abstract class SessionsCommand extends Command {
   protected async openStores(flags: BaseFlags<typeof SessionsCommand>): Promise<SessionStore[]> {
     const specs = this.storeSpecs(flags)
     const plans = specs.map(spec => this.plan(spec, flags))
-    for (const plan of plans) {
-      const store = await openStore(plan.url, plan.options)
-      this.openedStores.push(store)
+    checkSettingsApply(specs, this.settingFlags(flags))
+    const failures: Array<{error: Error; index: number}> = []
+    const opened: Array<SessionStore | undefined> = []
+    for (const [index, plan] of plans.entries()) {
+      try {
+        const store = await openStore(plan.url, plan.options)
+        this.openedStores.push(store)
+        opened.push(store)
+      } catch (error) {
+        // A store that is not the one named (a usage error: wrong database, bad URL) stops the
+        // whole run before anything is read; one that is merely unreachable stops only itself.
+        if (exitCodeOf(error) === ExitCode.USAGE || plans.length === 1) throw error
+        failures.push({error: error as Error, index})
+        opened.push(undefined)
+      }
     }
 
-    return [...this.openedStores]
+    if (failures.length === plans.length) throw failures[0].error
+    return opened.map((store, index) => store ?? unreachableStore(safeUrl(plans[index].url), failures.find(f => f.index === index)!.error))
   }
 
-  /** Aborted by the first SIGINT/SIGTERM: work stops at the next batch boundary. */
+  /**
+   * Aborted by the first SIGINT, SIGTERM, SIGHUP (a closed terminal, a dropped SSH session) or
+   * SIGQUIT: work stops at the next batch boundary, and the run ends with its summary and audit
+   * line. A second one exits at once (130), with the audit line and, under --json, a JSON error.
+   */
   protected stopSignal(onStop: (signal: NodeJS.Signals) => void): AbortSignal {
     if (this.signalController) return this.signalController.signal
     const controller = new AbortController()
@@ -165,19 +185,25 @@ export abstract class SessionsCommand extends Command {
     const handler = (signal: NodeJS.Signals): void => {
       received++
       if (received > 1) {
-        process.stderr.write('sessionctl: second signal, exiting now\n')
-        process.exit(130)
+        const message = `second signal (${signal}): exited at once, without waiting for the batch under way; rerun the same command to finish`
+        try {
+          if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({error: {exitCode: ExitCode.SIGNALLED, message}})}\n`)
+          process.stderr.write(`sessionctl: ${message}\n`)
+        } catch {}
+
+        process.exit(ExitCode.SIGNALLED)
       }
 
       onStop(signal)
       controller.abort()
     }
 
-    process.on('SIGINT', handler)
-    process.on('SIGTERM', handler)
+    for (const signal of STOP_SIGNALS) process.on(signal, handler)
+    // Once the work is over, a signal during teardown (closing connections, threads) ends the
+    // process with the run's own exit code: its report and audit line are already out.
     this.removeSignalHandlers = () => {
-      process.off('SIGINT', handler)
-      process.off('SIGTERM', handler)
+      for (const signal of STOP_SIGNALS) process.off(signal, handler)
+      exitOnSignalFromNowOn()
     }
 
     return controller.signal
@@ -185,6 +211,12 @@ export abstract class SessionsCommand extends Command {
 
   protected userId(raw: string): string {
     if (raw.trim() === '') throw new UsageError('--user must not be empty: pass the user id, e.g. --user 42')
+    // No framework's user id holds them, and they would reach the terminal in every line that names the user.
+    if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(raw)) {
+      const shown = JSON.stringify(raw).replaceAll(/[\p{Cf}\u2028\u2029]/gu, c => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`)
+      throw new UsageError(`--user ${shown} holds control or invisible characters: pass the user id as the app stores it`)
+    }
+
     if (raw !== raw.trim()) {
       throw new UsageError(`--user ${JSON.stringify(raw)} has leading or trailing spaces and user ids match exactly: pass --user ${JSON.stringify(raw.trim())}`)
     }
@@ -215,6 +247,13 @@ export abstract class SessionsCommand extends Command {
       },
       url: spec.url,
     }
+  }
+
+  /** The store settings given on the command line, with the flag that gave each. */
+  private settingFlags(flags: BaseFlags<typeof SessionsCommand>): Map<keyof StoreSettings, string> {
+    const given = new Map<keyof StoreSettings, string>()
+    for (const [flag, setting] of SETTING_FLAGS) if (flags[flag] !== undefined) given.set(setting, `--${flag}`)
+    return given
   }
 
   private storeSpecs(flags: BaseFlags<typeof SessionsCommand>): StoreSpec[] {
@@ -251,6 +290,16 @@ export abstract class SessionsCommand extends Command {
   }
 }
 
+/** What stops a run at the next batch boundary (see stopSignal). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
+
+let exitingOnSignal = false
+function exitOnSignalFromNowOn(): void {
+  if (exitingOnSignal) return
+  exitingOnSignal = true
+  for (const signal of STOP_SIGNALS) process.once(signal, () => process.exit())
+}
+
 /** Flags that override a profile's store settings, by the setting they set. */
 const SETTING_FLAGS = [
   ['format', 'format'],
@@ -265,6 +314,53 @@ const SETTING_FLAGS = [
   ['user-column', 'userColumn'],
   ['user-path', 'userPath'],
 ] as const satisfies ReadonlyArray<readonly [keyof BaseFlags<typeof SessionsCommand>, keyof StoreSettings]>
+
+type StoreKind = 'redis' | 'sql'
+
+const SQL_ONLY: ReadonlyArray<keyof StoreSettings> = ['table', 'keyColumn', 'dataColumn', 'expiryColumn', 'expiryUnit', 'timeZone']
+
+function storeKind(url: string): StoreKind | undefined {
+  if (/^(?:mysql|mariadb):/i.test(url)) return 'sql'
+  if (/^rediss?(?:\+cluster|\+sentinel)?:/i.test(url)) return 'redis'
+  return undefined
+}
+
+/** Why a setting means nothing for this store, or undefined when it applies. */
+function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | undefined {
+  const kind = storeKind(spec.url)
+  const format = spec.format ?? 'django'
+  if (kind === 'redis' && SQL_ONLY.includes(setting)) return 'applies to MySQL/MariaDB stores only'
+  if (kind === 'sql' && setting === 'prefix') return 'applies to Redis stores only'
+  if (setting === 'salt' && format !== 'django') return 'applies to --format django only (the other formats are not signed)'
+  if (setting === 'timeZone' && kind === 'sql') {
+    const unit = spec.expiryUnit ?? getPreset(format).sql?.expiryUnit
+    if (unit !== undefined && unit !== 'datetime' && unit !== 'auto') return `applies to DATETIME expiry columns only (this one holds ${unit})`
+  }
+
+  return undefined
+}
+
+/**
+ * Settings that mean nothing where they are given are refused, not ignored: an operator who
+ * typed --table on a Redis store, or --prefix on MySQL, believes it changed something. A flag is
+ * refused when it applies to none of the stores (a profile of several may need it for one); a
+ * profile's own setting when it does not apply to the profile's store.
+ */
+function checkSettingsApply(specs: readonly StoreSpec[], fromFlags: ReadonlyMap<keyof StoreSettings, string>): void {
+  for (const spec of specs) {
+    if (spec.salt === '') throw new UsageError('--salt must not be empty: leave it out for Django’s default')
+    for (const setting of Object.keys(spec) as Array<keyof StoreSpec>) {
+      if (setting === 'url' || setting === 'profile' || spec[setting] === undefined || fromFlags.has(setting)) continue
+      const misfit = settingMisfit(setting, spec)
+      if (misfit) throw new UsageError(`profile "${spec.profile ?? '?'}": "${setting}" ${misfit} (${safeUrl(spec.url)}): remove it`)
+    }
+  }
+
+  for (const [setting, flag] of fromFlags) {
+    const misfits = specs.map(spec => settingMisfit(setting, spec))
+    if (misfits.every(Boolean)) throw new UsageError(`${flag} ${misfits[0]}, and it is given for ${specs.map(s => safeUrl(s.url)).join(', ')}: drop it`)
+  }
+}
 
 function oneLine(error: Error, exitCode: number): string {
   const lines = String(error.message || error).split('\n').map(l => l.trim()).filter(Boolean)

@@ -6,13 +6,17 @@ export function canPrompt(): boolean {
   return Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY)
 }
 
-/** Asks on stderr (stdout may carry JSON); the default answer is no. */
-export async function confirmOnTerminal(message: string): Promise<boolean> {
+/**
+ * Asks on stderr (stdout may carry JSON); the default answer is no. `signal` (the command's
+ * SIGINT/SIGTERM/SIGHUP/SIGQUIT) ends the question with "no" too.
+ */
+export async function confirmOnTerminal(message: string, signal?: AbortSignal): Promise<boolean> {
   const {confirm} = await import('@inquirer/prompts')
+  if (signal?.aborted) return false
   try {
-    return await confirm({default: false, message}, {output: process.stderr})
+    return await confirm({default: false, message}, {output: process.stderr, signal})
   } catch {
-    // Ctrl-C or a closed terminal while asking: treat as "no".
+    // Ctrl-C, a signal or a closed terminal while asking: treat as "no".
     return false
   }
 }

@@ -1,5 +1,7 @@
 import {createHash} from 'node:crypto'
 
+import {UsageError} from '../errors.js'
+
 /**
  * Session keys are bearer credentials: whoever has one is logged in. They are shown as a
  * fingerprint, a short prefix plus a hash, unless the operator asks for them with --show-keys.
@@ -20,20 +22,47 @@ export function displayKey(key: string, showKeys: boolean): string {
   return showKeys ? key : fingerprint(key)
 }
 
-const FINGERPRINT = new RegExp(`^([^…]{0,${PREFIX_LENGTH}})(?:…|\\.\\.\\.)([0-9a-f]{${HASH_LENGTH}})$`)
+// A fingerprint as `fingerprint` prints it: no prefix (a short key) or a 4-character one.
+const FINGERPRINT = new RegExp(`^((?:[^…\\s]{${PREFIX_LENGTH}})?)(?:…|\\.\\.\\.)([0-9a-f]{${HASH_LENGTH}})$`)
+/** Whitespace, control and invisible format characters: never part of a session key a framework makes. */
+const NOT_IN_A_KEY = /[\s\p{Cc}\p{Cf}\u2028\u2029]/u
+
+/**
+ * Checks one `--except` value before anything is read: it must be a session key or a fingerprint
+ * as `list` prints it. An empty value (an unset shell variable), blanks, a bare `…` or a cut-off
+ * fingerprint would otherwise keep nothing, and the session the operator meant to keep would go.
+ */
+export function checkKeepEntry(entry: string): void {
+  if (entry.length === 0) {
+    throw new UsageError('--except "" names no session (an unset shell variable?): pass a session key or the fingerprint list printed')
+  }
+
+  // The value may be a raw key (a credential): it is quoted only when it is clearly not one.
+  if (NOT_IN_A_KEY.test(entry)) {
+    const what = entry.trim() === '' ? `--except ${JSON.stringify(entry)}` : 'an --except value'
+    throw new UsageError(`${what} holds spaces or control characters, which no session key has: pass the key or fingerprint alone`)
+  }
+
+  if ((entry.includes(ELLIPSIS) || entry.includes('...')) && !FINGERPRINT.test(entry)) {
+    const what = entry.length <= 3 ? `--except ${JSON.stringify(entry)}` : 'an --except value'
+    throw new UsageError(`${what} is not a whole fingerprint: copy it as list prints it (4 characters, …, 8 hex digits), or pass the key`)
+  }
+}
 
 /**
  * The keys that must survive a purge (`--except`), given raw or as fingerprints
  * (`abcd…1a2b3c4d`, or with `...` for terminals that cannot type `…`).
- * It remembers which entries matched so the command can warn about the ones that did not.
+ * It remembers which entries matched so the command can refuse to go on when one names nothing.
  */
 export class KeepList {
   private readonly fingerprints = new Map<string, string>()
   private readonly raw = new Set<string>()
   private readonly seen = new Set<string>()
 
+  /** @throws UsageError for a value that cannot be a key or a fingerprint (see checkKeepEntry). */
   constructor(entries: readonly string[] = []) {
     for (const entry of entries) {
+      checkKeepEntry(entry)
       const match = FINGERPRINT.exec(entry)
       if (match) this.fingerprints.set(`${match[1]}${ELLIPSIS}${match[2]}`, entry)
       else this.raw.add(entry)

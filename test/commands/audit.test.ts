@@ -88,14 +88,19 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
     return text.slice(0, -1).split('\n').map(l => JSON.parse(l) as AuditLine)
   }
 
-  /** The one line in `path`, with no secret of any kind in the file. */
+  /**
+   * The one run in `path`: its `finished` line, after its `started` line when it began deleting,
+   * with no secret of any kind in the file.
+   */
   function onlyLine(path: string): AuditLine {
     const text = readFileSync(path, 'utf8')
     for (const secret of [PASSWORD, encodeURIComponent(PASSWORD), SECRET]) assert.ok(!text.includes(secret), `no secret in the audit log: ${text}`)
     assert.doesNotMatch(text, /[abex]\d{8}z{23}/, 'no raw session key in the audit log')
     const all = lines(path)
-    assert.equal(all.length, 1, text)
-    return all[0]
+    const finished = all.at(-1)!
+    assert.equal(finished.event, 'finished', text)
+    assert.ok(all.length === 1 || (all.length === 2 && all[0].event === 'started' && all[0].run === finished.run), text)
+    return finished
   }
 
   const purge = (...extra: string[]): string[] => ['sessions', 'purge', '--store', url, '--user', '42', '--yes', ...extra]
@@ -168,12 +173,14 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
       const again = await sessionctl(purge('--expired-only'), {env: {...ENV.env, SESSIONCTL_AUDIT_LOG: log}})
       assert.equal(again.code, 0, again.stderr)
       const all = lines(log)
-      assert.equal(all.length, 3)
+      assert.deepEqual(all.map(l => l.event), [undefined, 'started', 'finished', 'finished'], 'no `started` line for a run that deleted nothing')
       assert.deepEqual(all[0], {earlier: 'line'})
-      assert.equal(all[1].deleted, 2)
-      assert.equal(all[1].reason, null)
-      assert.equal(all[2].deleted, 0)
-      assert.deepEqual(all[2].filters, {except: [], expiredOnly: true})
+      assert.equal(all[1].run, all[2].run)
+      assert.equal(all[1].selected, 2)
+      assert.equal(all[2].deleted, 2)
+      assert.equal(all[2].reason, null)
+      assert.equal(all[3].deleted, 0)
+      assert.deepEqual(all[3].filters, {except: [], expiredOnly: true})
       assert.equal(statSync(log).mode.toString(8).slice(-3), '640', 'an existing file keeps its mode')
     })
 
@@ -219,7 +226,7 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
       writeFileSync(config, JSON.stringify({
         profiles: {
           db: {auditLog: 'db-audit.jsonl', store: url.replace(`:${encodeURIComponent(PASSWORD)}@`, '@'), passwordEnv: 'AUDIT_DB_PASSWORD'},
-          prod: {auditLog: '/dev/null', stores: ['db']},
+          prod: {auditLog: 'prod-audit.jsonl', stores: ['db']},
         },
       }))
       const env = {...ENV.env, AUDIT_DB_PASSWORD: PASSWORD, SESSIONCTL_CONFIG: config}
@@ -234,6 +241,7 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
       assert.equal(viaFlag.code, 0, viaFlag.stderr)
       assert.equal(onlyLine(flag).deleted, 2)
       assert.equal(lines(join(conf, 'db-audit.jsonl')).length, 1, 'the flag replaces the profile setting')
+      assert.equal(onlyLine(join(conf, 'prod-audit.jsonl')).deleted, 0, 'each profile in use gets the line')
 
       writeFileSync(config, JSON.stringify({profiles: {db: {auditLog: '', store: url}}}))
       const empty = await sessionctl(['sessions', 'purge', '--store', 'db', '--user', '42', '--yes'], {env})

@@ -343,15 +343,22 @@ describe('bad operator input (built binary, real MariaDB and Redis)', function (
   })
 
   describe('--except with a key that matches nothing', () => {
-    it('warns on stderr, exits 0, and still deletes the other sessions', async () => {
+    it('refuses (exit 3, one line naming it masked), deletes nothing; --allow-unmatched-except goes on with a warning', async () => {
       await seedMysql()
-      const r = await sessionctl(['sessions', 'purge', '--store', db.url, '--user', '42', '--except', 'nosuchkey', '--except', 'abcd…12345678', '--yes'])
+      const args = ['sessions', 'purge', '--store', db.url, '--user', '42', '--except', 'nosuchkey', '--except', 'abcd…12345678', '--yes']
+      const refused = await sessionctl(args)
+      assert.equal(refused.code, 3, refused.stderr)
+      assert.match(refused.stderr, /^sessionctl: refusing to purge: --except nosu…[\da-f]{8}, abcd…12345678 name none of user 42's selected sessions, so they keep nothing; .*--allow-unmatched-except; nothing was deleted\n$/)
+      assert.ok(!refused.stderr.includes('nosuchkey'), 'the raw key is not echoed')
+      const [before] = await db.conn.query('SELECT COUNT(*) AS n FROM django_session')
+      assert.equal(Number((before as Array<{n: number}>)[0].n), mysqlKeys.length, 'nothing deleted')
+
+      const r = await sessionctl([...args, '--allow-unmatched-except'])
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /Deleted 4 sessions of user 42\./)
       const warnings = r.stderr.split('\n').filter(Boolean)
-      assert.equal(warnings.length, 2, r.stderr)
-      assert.match(warnings[0], /^sessionctl: warning: --except nosu…[\da-f]{8} is not among user 42's sessions; nothing to keep for it$/)
-      assert.match(warnings[1], /^sessionctl: warning: --except abcd…12345678 is not among user 42's sessions/)
+      assert.equal(warnings.length, 1, r.stderr)
+      assert.match(warnings[0], /^sessionctl: warning: --except nosu…[\da-f]{8}, abcd…12345678 name none of user 42's selected sessions; nothing to keep for them$/)
       const [rows] = await db.conn.query('SELECT session_key FROM django_session ORDER BY session_key')
       assert.deepEqual((rows as Array<{session_key: string}>).map(row => row.session_key), mysqlKeys.slice(4).sort(), 'only user 7’s sessions remain')
     })

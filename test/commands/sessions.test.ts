@@ -173,12 +173,18 @@ describe('sessions purge', () => {
     assert.ok(rows.has(key('a42live')) && rows.has(key('b42live')) && !rows.has(key('c42old')))
   })
 
-  it('warns about --except keys that are not the user’s, and still succeeds', async () => {
-    seed('p5')
-    const {exitCode, stderr} = await run(['sessions', 'purge', '--store', 'memory://p5', '--user', '42', '--yes', '--except', key('d420')])
+  it('refuses --except keys that are not the user’s (exit 3, nothing deleted) unless --allow-unmatched-except', async () => {
+    const rows = seed('p5')
+    const before = rows.size
+    const refused = await run(['sessions', 'purge', '--store', 'memory://p5', '--user', '42', '--yes', '--except', key('d420')])
+    assert.equal(refused.exitCode, 3)
+    assert.match(refused.stderr, new RegExp(`--except ${fingerprint(key('d420'))} names none of user 42's selected sessions`))
+    assert.equal(rows.size, before, 'nothing deleted')
+    const {exitCode, stderr} = await run(['sessions', 'purge', '--store', 'memory://p5', '--user', '42', '--yes', '--except', key('d420'), '--allow-unmatched-except'])
     assert.equal(exitCode, 0)
-    assert.match(stderr, new RegExp(`--except ${fingerprint(key('d420'))} is not among user 42's sessions`))
+    assert.match(stderr, new RegExp(`--except ${fingerprint(key('d420'))} names none of user 42's selected sessions; nothing to keep for it`))
     assert.ok(!stderr.includes(key('d420')), 'the raw key is not echoed')
+    assert.ok(rows.size < before)
   })
 
   it('--expired-only deletes only the expired sessions', async () => {

@@ -1,6 +1,6 @@
 """Runs a command on a pseudo-terminal, answers one prompt, and reports what a human would see.
 
-stdin: {"argv": [...], "env": {...}, "waitFor": "regex" | null, "answer": "y\\n", "timeout": 30}
+stdin: {"argv": [...], "env": {...}, "waitFor": "regex" | null, "answer": "y\\n", "signal": "SIGTERM" | null, "timeout": 30}
 stdout: {"output": "...", "exitCode": n}
 Used by the tests of interactive behaviour (confirmation prompts, spinner, colours).
 """
@@ -30,7 +30,12 @@ while time.time() < deadline:
         out += chunk
         if not answered and re.search(req["waitFor"], out.decode("utf-8", "replace")):
             time.sleep(0.2)
-            os.write(fd, req.get("answer", "").encode())
+            if req.get("signal"):
+                # A signal instead of an answer: kill(1) or a closed terminal while the prompt waits.
+                import signal
+                os.kill(pid, getattr(signal, req["signal"]))
+            else:
+                os.write(fd, req.get("answer", "").encode())
             answered = True
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"output": out.decode("utf-8", "replace"), "exitCode": os.waitstatus_to_exitcode(status), "answered": answered}))

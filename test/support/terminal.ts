@@ -15,7 +15,8 @@ export interface PtyResult {
 
 export function onTerminal(
   args: string[],
-  options: {answer?: string; env?: Record<string, string>; waitFor?: RegExp} = {},
+  /** `signal`: sent to the program instead of typing `answer`, once `waitFor` shows. */
+  options: {answer?: string; env?: Record<string, string>; signal?: NodeJS.Signals; waitFor?: RegExp} = {},
 ): Promise<PtyResult> {
   return new Promise((resolve, reject) => {
     const child = execFile('/usr/bin/python3', [HELPER], {maxBuffer: 16 * 1024 * 1024}, (error, stdout) => {
@@ -35,6 +36,7 @@ export function onTerminal(
       answer: options.answer ?? '',
       argv: [process.execPath, BIN, ...args],
       env: {TERM: 'xterm-256color', ...options.env},
+      signal: options.signal ?? null,
       // An operator's terminal, not a CI job: chalk turns colour off when it sees CI markers.
       unset: ['NO_COLOR', 'FORCE_COLOR', 'SESSIONCTL_STORE', 'SESSIONCTL_CONFIG', 'CI', 'CONTINUOUS_INTEGRATION', 'TEAMCITY_VERSION', 'TF_BUILD'],
       waitFor: options.waitFor?.source ?? null,

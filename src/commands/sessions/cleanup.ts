@@ -7,6 +7,7 @@ import {
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {isoMinute, plural} from '../../cli/render.js'
+import {noteDeleted} from '../../cli/output.js'
 import {failureText, printError, warn} from '../../cli/report.js'
 import {
   deletedBefore, ExitCode, exitCodeOf, UsageError,
@@ -55,7 +56,9 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     'max-replica-lag': Flags.integer({min: 0, summary: 'With --replica: pause while a replica is more than this many seconds behind (default 1).'}),
     'max-runtime': Flags.integer({min: 1, summary: 'Stop after this many seconds, at a batch boundary (exit 6: rerun to continue).'}),
     replica: Flags.string({multiple: true, summary: 'MySQL replica URL to watch for lag (repeatable).'}),
-    sleep: Flags.integer({default: 0, min: 0, summary: 'Pause between batches, in milliseconds.'}),
+    sleep: Flags.integer({
+      default: 0, max: 3_600_000, min: 0, summary: 'Pause between batches, in milliseconds (at most an hour).',
+    }),
     'sleep-factor': Flags.string({default: '0', summary: 'Also pause this many times the last batch’s duration (1 = at most half the time busy).'}),
     workers: Flags.integer({
       default: 4, max: 16, min: 1, summary: 'MySQL: connections deleting in parallel on a key-order walk (1 is the gentlest).',
@@ -84,6 +87,9 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     }
 
     if (replicas.length > 0) (await import('../../stores/mysql-replicas.js')).ReplicaWatch.check(replicas)
+    if (flags['fix-no-ttl'] && !stores.some(s => s.label.startsWith('redis'))) {
+      throw new UsageError('--fix-no-ttl applies to Redis stores only (SQL stores keep an expiry per row)')
+    }
 
     const start = {
       command: 'sessions cleanup',
@@ -110,6 +116,9 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const started = Date.now()
     const deadline = flags['max-runtime'] === undefined ? undefined : started + (flags['max-runtime'] * 1000)
     const outcomes: StoreOutcome[] = []
+    // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
+    audit?.begin()
+    const deletedBy = new Map<string, number>()
     for (const store of stores) {
       if (signal.aborted) break
       this.progress.start(`Cleaning ${store.label}`)
@@ -121,6 +130,8 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
           fixNoTtl: Boolean(flags['fix-no-ttl']),
           maxReplicaLagS: flags['max-replica-lag'] ?? 1,
           onBatch: p => {
+            deletedBy.set(p.store, p.deleted)
+            noteDeleted([...deletedBy.values()].reduce((n, d) => n + d, 0))
             audit?.progress(p.store, p.deleted)
             this.progress.update('Deleted', p.deleted, 'expired sessions', ` in ${p.batches} batches`)
           },
@@ -145,8 +156,10 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
 
     const result = this.result(outcomes, dryRun, (Date.now() - started) / 1000)
     const summaries = outcomes.flatMap(o => ('summary' in o ? [o.summary] : []))
-    audit?.set({deleted: result.deleted, matched: summaries.reduce((n, s) => n + s.expired, 0)})
     const failures = outcomes.filter((o): o is {error: Error; store: string} => 'error' in o)
+    noteDeleted(result.deleted)
+    // A store that failed midway never said how many expired sessions it had: no total then.
+    audit?.set({deleted: result.deleted, ...(failures.length === 0 ? {matched: summaries.reduce((n, s) => n + s.expired, 0)} : {})})
     if (failures.length > 0) audit?.noteError(failureText(failures))
     if (result.stoppedBy === 'signal') audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
     if (result.stoppedBy === 'deadline') audit?.noteError('stopped at the --max-runtime cap')

@@ -6,6 +6,7 @@ import {
   audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {noteDeleted} from '../../cli/output.js'
 import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
 import {
   plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
@@ -47,11 +48,15 @@ what would be deleted and deletes nothing.`
   ]
   static flags = {
     ...auditFlags,
+    'allow-unmatched-except': Flags.boolean({
+      summary: 'Go on when an --except value names none of the selected sessions (otherwise refused, exit 3).',
+    }),
     'batch-size': Flags.integer({
       default: 500, max: 10_000, min: 1, summary: 'Sessions deleted per batch (each batch is one short transaction).',
     }),
     'dry-run': Flags.boolean({summary: 'Print what would be deleted; delete nothing.'}),
     except: Flags.string({
+      description: 'A value that cannot be a key or a fingerprint (empty, blanks, a cut-off fingerprint) is a usage error (exit 2); one that names none of the user’s selected sessions stops the purge (exit 3) unless --allow-unmatched-except: a mistyped key would otherwise keep nothing.',
       multiple: true,
       summary: 'A session key, or its fingerprint as printed by list, that must survive (repeatable).',
     }),
@@ -70,6 +75,8 @@ what would be deleted and deletes nothing.`
     const userId = this.userId(flags.user)
     const dryRun = Boolean(flags['dry-run'])
     checkReason(flags.reason)
+    // Checked before any I/O: a value that cannot name a session is a usage error.
+    const except = new KeepList(flags.except ?? [])
     if (!dryRun && !flags.yes && !canPrompt()) {
       throw new SessionctlError(
         'refusing to delete without confirmation: there is no terminal to ask on; add --yes, or --dry-run to preview',
@@ -81,12 +88,31 @@ what would be deleted and deletes nothing.`
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
     const start = {
       command: 'sessions purge',
-      filters: {except: new KeepList(flags.except ?? []).unmatched(), expiredOnly: Boolean(flags['expired-only'])},
+      filters: {except: except.unmatched(), expiredOnly: Boolean(flags['expired-only'])},
       reason: flags.reason,
       stores: stores.map(s => s.label),
       user: userId,
     }
     return audited(auditPaths, start, dryRun, audit => this.purge(flags, stores, userId, audit))
+  }
+
+  /**
+   * An --except that names none of the selected sessions keeps nothing: the session the operator
+   * meant to keep (its key mistyped, or from another store) would be deleted with the rest. Refused,
+   * dry run included, unless --allow-unmatched-except; with it, or when nothing is selected, a warning.
+   */
+  private checkExcept(keep: KeepList, selected: number, userId: string, allowed: boolean): void {
+    const unmatched = keep.unmatched()
+    if (unmatched.length === 0) return
+    const which = `--except ${unmatched.join(', ')} ${unmatched.length === 1 ? 'names' : 'name'} none of user ${userId}'s selected sessions`
+    if (selected > 0 && !allowed) {
+      throw new SessionctlError(
+        `refusing to purge: ${which}, so ${unmatched.length === 1 ? 'it keeps' : 'they keep'} nothing; check the key with "sessions list --user ${userId}", or add --allow-unmatched-except; nothing was deleted`,
+        ExitCode.REFUSED,
+      )
+    }
+
+    warn(`${which}; nothing to keep for ${unmatched.length === 1 ? 'it' : 'them'}`)
   }
 
   private finish(result: PurgeResult, deletions: StoreDeletion[], stoppedBy: string | undefined): void {
@@ -159,8 +185,6 @@ what would be deleted and deletes nothing.`
       stopped: signal.aborted,
       totals: t,
     })
-    for (const entry of keep.unmatched()) warn(`--except ${entry} is not among user ${userId}'s sessions; nothing to keep for it`)
-
     const result = this.result(selection, [], {dryRun, showKeys, userId})
     if (signal.aborted) {
       warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
@@ -176,14 +200,17 @@ what would be deleted and deletes nothing.`
       )
     }
 
+    this.checkExcept(keep, selected.length, userId, Boolean(flags['allow-unmatched-except']))
     if (selected.length === 0 || dryRun) {
       if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
       return json ? result : undefined
     }
 
     if (!flags.yes) {
-      const where = stores.map(s => s.label).join(', ')
-      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}?`)
+      const failed = new Set(scanFailures.map(f => f.store))
+      const where = stores.filter(s => !failed.has(s.label)).map(s => s.label).join(', ')
+      const missing = failed.size > 0 ? ` (${[...failed].join(', ')} failed and is not included)` : ''
+      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}${missing}?`, signal)
       if (!ok) {
         // Declined at the prompt: like a dry run, nothing was attempted; no audit line.
         audit?.skip()
@@ -191,10 +218,16 @@ what would be deleted and deletes nothing.`
       }
     }
 
+    if (signal.aborted) throw new SessionctlError(`stopped by ${stoppedBy ?? 'signal'} before deleting: nothing was deleted`, ExitCode.STOPPED)
+    // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
+    audit?.begin(selected.length)
     this.progress.start('Deleting')
+    const deleted = new Map<string, number>()
     const deletions = await deleteSelection(selection, {
       batchSize: flags['batch-size'],
       onProgress: p => {
+        deleted.set(p.store, p.deleted)
+        noteDeleted([...deleted.values()].reduce((n, d) => n + d, 0))
         audit?.progress(p.store, p.deleted)
         this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`)
       },
@@ -202,6 +235,7 @@ what would be deleted and deletes nothing.`
     })
     this.progress.stop()
     const final = this.result(selection, deletions, {dryRun, showKeys, userId})
+    noteDeleted(final.deleted)
     audit?.set({
       changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched,
     })

@@ -1,0 +1,55 @@
+import {ExitCode} from '../errors.js'
+import {plural} from './render.js'
+
+/**
+ * Standard output that cannot be written to. oclif's own listener rethrows every stdout error but
+ * EPIPE, so a full disk behind `>> cleanup.log` (the README's cron line) ended in a Node stack trace
+ * after the work was done. Here a failed stdout is one line on stderr and an exit code that tells
+ * the truth: 4 when the run had deleted sessions (its report was lost, the audit line was not), 1
+ * otherwise. A reader that went away (EPIPE: `| head`; EIO: the terminal closed after SIGHUP) is not
+ * an error: nobody is left to read, and the run's own exit code stands.
+ */
+const GONE = new Set(['EIO', 'EPIPE'])
+
+let failure: string | undefined
+let deleted = 0
+let guarded = false
+
+/** Installs the listeners, once per process (the command's init). */
+export function guardOutput(): void {
+  if (guarded) return
+  guarded = true
+  process.stdout.removeAllListeners('error')
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (failure !== undefined) return
+    failure = error.code ?? 'write error'
+    if (GONE.has(failure)) return
+    try {
+      process.stderr.write(`sessionctl: could not write to standard output (${failure}): the report is lost${
+        deleted > 0 ? `; ${plural(deleted, 'session')} had been deleted (see the audit log)` : ''
+      }\n`)
+    } catch {}
+  })
+  // Nowhere is left to report a failed stderr.
+  process.stderr.on('error', () => {})
+  process.on('exit', code => {
+    if (failure === undefined || GONE.has(failure)) return
+    if (code === ExitCode.OK) process.exitCode = deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
+  })
+}
+
+/** The deleting commands keep this up to date, so a lost report still exits with the right code. */
+export function noteDeleted(count: number): void {
+  deleted = Math.max(deleted, count)
+}
+
+/**
+ * Why standard output failed, once pending writes have reported (stream errors arrive a tick
+ * after the write); undefined when it did not, or when its reader merely went away.
+ */
+export async function outputFailure(): Promise<string | undefined> {
+  await new Promise(resolve => {
+    setImmediate(resolve)
+  })
+  return failure === undefined || GONE.has(failure) ? undefined : failure
+}
