@@ -112,6 +112,10 @@ export function openAuditLog(paths: readonly string[], start: AuditStart): Audit
       fd = openSync(path, flags, 0o600)
       const stat = fstatSync(fd)
       if (!stat.isFile()) throw Object.assign(new Error('not a regular file'), {code: 'not a regular file'})
+      // Whoever owns or may write the file can rewrite the trail afterwards.
+      const uid = process.geteuid?.()
+      if (uid !== undefined && stat.uid !== uid) warn(`the audit log ${path} belongs to uid ${stat.uid}, not to this user: its owner can rewrite it`)
+      else if ((stat.mode & 0o022) !== 0) warn(`the audit log ${path} is writable by others (mode ${(stat.mode & 0o777).toString(8)}): chmod go-w it`)
       files.push({fd, path})
     } catch (error) {
       if (fd !== undefined) closeSync(fd)

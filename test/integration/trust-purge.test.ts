@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise'
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -290,6 +290,23 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       } finally {
         spawnSync('umount', [mount])
       }
+    })
+
+    it('an existing log that others may write, or that another user owns: a warning, and the run goes on', async () => {
+      await seed(2)
+      const log = join(dir, 'shared.jsonl')
+      writeFileSync(log, '', {mode: 0o666})
+      chmodSync(log, 0o666)
+      const r = await sessionctl(purge('--yes', '--audit-log', log))
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stderr, /^sessionctl: warning: the audit log .*shared\.jsonl is writable by others \(mode 666\): chmod go-w it\n$/)
+      chownSync(log, 65_534, 65_534)
+      chmodSync(log, 0o600)
+      await seed(1)
+      const owned = await sessionctl(purge('--yes', '--audit-log', log))
+      assert.equal(owned.code, 0, owned.stderr)
+      assert.match(owned.stderr, /belongs to uid 65534, not to this user: its owner can rewrite it/)
+      assert.deepEqual(auditLines(log).map(l => l.event), ['started', 'finished', 'started', 'finished'])
     })
 
     it('creates the log 0600 whatever the umask', async () => {
