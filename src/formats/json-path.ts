@@ -72,14 +72,14 @@ const OBJECT = 0
 const ARRAY = 1
 
 const ONE = new Uint8Array(1)
+const NO_TEXT = undefined
 const LITERALS = {f: Buffer.from('false'), n: Buffer.from('null'), t: Buffer.from('true')}
 
 export class JsonPathReader {
   private capture: Buffer | undefined
   private captureLength = 0
-  /** Paths whose value is the one being read. */
-  private captureMask = 0
   private depth = 0
+  private hexLeft = 0
   private readonly indexes: number[] = []
   private keyBytes: Buffer | undefined
   private keyLength = 0
@@ -101,15 +101,15 @@ export class JsonPathReader {
   private state = VALUE
   private stringIsKey = false
   private types: Uint8Array = new Uint8Array(64)
-  private hexLeft = 0
+  /** Paths whose value is the one being read. */
+  private valueCapture = 0
   /** Paths that go deeper through the value about to start. */
   private valueDescend: number
-  private valueCapture = 0
 
   constructor(paths: ReadonlyArray<readonly string[]>, private readonly encoding: JsonEncoding = 'utf8', limits: JsonPathLimits = {}) {
     if (paths.length > 30) throw new Error('at most 30 paths')
     this.paths = paths
-    this.results = paths.map(() => undefined)
+    this.results = Array.from({length: paths.length})
     this.maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH
     this.maxValue = limits.maxValueBytes ?? DEFAULT_MAX_VALUE
     // Six source bytes per UTF-16 unit at most (a \u escape), so a longer key cannot match.
@@ -196,7 +196,7 @@ export class JsonPathReader {
         if (c !== this.literal[this.literalAt]) throw new JsonPathError('bad literal in JSON')
         i++
         if (++this.literalAt === this.literal.length) {
-          this.settle(this.literal === LITERALS.n ? 'null' : 'boolean', undefined)
+          this.settle(this.literal === LITERALS.n ? 'null' : 'boolean', NO_TEXT)
         }
 
         continue
