@@ -2,7 +2,8 @@ import {
   type Codec, type Decoded, ownerUnknown, undecodable,
 } from './codec.js'
 import {compressionOf, decompress} from './decompress.js'
-import {DJANGO_USER_PATH, parsePayload, payloadUserId} from './django.js'
+import {DJANGO_USER_PATH, parsePayload} from './django.js'
+import {payloadUserId} from './json-path.js'
 import {
   bufferChunks, type ChunkSource, inflatedChunks, isMsgpackMap, readOversized,
 } from './oversized.js'

@@ -1,19 +1,15 @@
 import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
 
 import {
-  type Codec, type Decoded, ownerUnknown, readPath, undecodable, userIdText,
+  type Codec, type Decoded, ownerUnknown, undecodable,
 } from './codec.js'
 import {inflateZlib} from './compression/inflate.js'
-import {
-  type JsonEncoding, mayDifferFromSource, pathUserId, readJsonPaths,
-} from './json-path.js'
+import {payloadUserId} from './json-path.js'
 import {
   bufferChunks, type ChunkSource, inflatedChunks, readOversized,
 } from './oversized.js'
 import {payloadSkipper} from './pickle-skip.js'
 import {isPickle, parsePickle, PickleError} from './pickle.js'
-
-export {payloadSkipper} from './pickle-skip.js'
 
 /**
  * Django's session_data, as written by `django.contrib.sessions` (docs/session-formats.md §1):
@@ -188,21 +184,6 @@ function base64urlScratch(text: string): Buffer {
 }
 
 type DataResult = {data: Record<string, unknown>; ok: true} | {ok: false; ownerUnknown?: true; reason: string}
-
-/**
- * The user id at `path` in a parsed payload, as userIdText gives, except that a JSON number
- * JSON.parse may have rounded (beyond 2^53) is read again from `bytes`, exactly as Python's
- * json.loads reads it (see json-path.ts). A pickle's ints are exact already (bigint).
- */
-export function payloadUserId(data: Record<string, unknown>, path: readonly string[], bytes: Buffer, encoding: JsonEncoding): null | string {
-  const value = readPath(data, path)
-  if (!mayDifferFromSource(value) || isPickle(bytes)) return userIdText(value)
-  try {
-    return pathUserId(readJsonPaths(bytes, [path], encoding).values[0])
-  } catch {
-    return userIdText(value)
-  }
-}
 
 /** JSON (default serializer) or pickle (PickleSerializer), sniffed from the first byte. */
 export function parsePayload(bytes: Buffer): DataResult {

@@ -1,7 +1,7 @@
 import {
   type Codec, type Decoded, readPath, undecodable,
 } from './codec.js'
-import {payloadUserId} from './django.js'
+import {payloadUserId} from './json-path.js'
 import {bufferChunks, readOversized} from './oversized.js'
 
 /** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */

@@ -1,6 +1,9 @@
 /* eslint-disable no-bitwise -- path sets are bit masks */
 import {Buffer} from 'node:buffer'
 
+import {readPath, userIdText} from './codec.js'
+import {isPickle} from './pickle.js'
+
 /**
  * An exact, streaming reader of a few dotted paths (`passport.user`, `cookie.expires`) in a JSON
  * document, fed in chunks of bytes. It validates the whole document as `JSON.parse` does (the
@@ -565,4 +568,19 @@ const ESCAPES: Record<number, string> = {
 
 function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
+}
+
+/**
+ * The user id at `path` in a parsed payload, as userIdText gives, except that a JSON number
+ * JSON.parse may have rounded (beyond 2^53) is read again from `bytes`, exactly as Python's
+ * json.loads reads it. A pickle's ints are exact already (bigint).
+ */
+export function payloadUserId(data: Record<string, unknown>, path: readonly string[], bytes: Buffer, encoding: JsonEncoding): null | string {
+  const value = readPath(data, path)
+  if (!mayDifferFromSource(value) || isPickle(bytes)) return userIdText(value)
+  try {
+    return pathUserId(readJsonPaths(bytes, [path], encoding).values[0])
+  } catch {
+    return userIdText(value)
+  }
 }
