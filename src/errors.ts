@@ -20,6 +20,12 @@ export const ExitCode = {
   SIGNALLED: 130,
   /** Stopped early (signal or run-time cap) after a clean batch boundary; rerun to finish. */
   STOPPED: 6,
+  /**
+   * The purge did what it could, but some stored values could not be read and may be the
+   * user's sessions (too large, unsupported compression...): they were not deleted, and the
+   * user may still be logged in somewhere. `sessions list --undecodable` shows them.
+   */
+  INCOMPLETE: 7,
   /** The command line, a config file or a profile is invalid; nothing was touched. */
   USAGE: 2,
 } as const

@@ -30,7 +30,7 @@ import {printError, warn} from './report.js'
  * (store labels are already masked; every free-text value passes through redact()) or a secret key.
  */
 
-export type AuditOutcome = 'failed' | 'ok' | 'partial' | 'refused' | 'stopped'
+export type AuditOutcome = 'failed' | 'incomplete' | 'ok' | 'partial' | 'refused' | 'stopped'
 
 /** Fingerprints kept in one line at most; beyond that only the count is written. */
 export const MAX_AUDIT_KEYS = 10_000
@@ -178,7 +178,7 @@ export function osUser(): string {
 /** What the exit code says, in the words of the audit line. */
 export function outcomeOf(exitCode: number): AuditOutcome {
   const outcomes: Record<number, AuditOutcome> = {
-    [ExitCode.OK]: 'ok', [ExitCode.PARTIAL]: 'partial', [ExitCode.REFUSED]: 'refused', [ExitCode.STOPPED]: 'stopped',
+    [ExitCode.INCOMPLETE]: 'incomplete', [ExitCode.OK]: 'ok', [ExitCode.PARTIAL]: 'partial', [ExitCode.REFUSED]: 'refused', [ExitCode.STOPPED]: 'stopped',
     // The second signal exits at once with 130 (base-command).
     [ExitCode.SIGNALLED]: 'stopped',
   }

@@ -1,7 +1,7 @@
 import chalk from 'chalk'
 
 import type {ScanTotals, StoreScan} from '../sessions/scan.js'
-import type {Session} from '../stores/contract.js'
+import type {Session, UndecodableValue} from '../stores/contract.js'
 
 import {displayKey} from '../sessions/keys.js'
 
@@ -37,6 +37,7 @@ export function storeScanJson(scan: StoreScan): Record<string, unknown> {
     matched: s.matched,
     kept: s.kept,
     undecodable: s.undecodable,
+    ownerUnknown: Object.values(s.ownerUnknown ?? {}).reduce((a, b) => a + b, 0),
     badSignature: s.badSignature,
     ...(s.userMismatch === undefined ? {} : {userMismatch: s.userMismatch}),
     ...(s.warnings === undefined ? {} : {warnings: s.warnings}),
@@ -181,4 +182,45 @@ export function undecodableNote(t: ScanTotals): string | undefined {
 
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? noun : nouns}`
+}
+
+/** An undecodable value as printed by list --undecodable (JSON, NDJSON, CSV): the key masked unless --show-keys. */
+export interface UndecodableJson {
+  id: string
+  /** The framework could read it: it may be anyone's session. False: nobody's (the framework cannot read it either). */
+  ownerUnknown: boolean
+  reason: string
+  size: number
+  store: string
+}
+
+export function undecodableJson(value: UndecodableValue, showKeys: boolean): UndecodableJson {
+  return {
+    id: displayKey(value.key, showKeys), reason: value.reason, ownerUnknown: value.ownerUnknown, size: value.size, store: value.store,
+  }
+}
+
+const UNDECODABLE_CSV: Array<keyof UndecodableJson> = ['id', 'reason', 'ownerUnknown', 'size', 'store']
+
+export function undecodableCsvHeader(): string {
+  return UNDECODABLE_CSV.join(',')
+}
+
+export function undecodableCsvRow(row: UndecodableJson): string {
+  return UNDECODABLE_CSV.map(c => csvField(row[c])).join(',')
+}
+
+export function undecodableColumns(showKeys: boolean, showStore: boolean): Array<Column<UndecodableValue>> {
+  const columns: Array<Column<UndecodableValue>> = [
+    {header: 'KEY', value: v => displayKey(v.key, showKeys)},
+    {header: 'REASON', value: v => v.reason},
+    {
+      color: (text, v) => (v.ownerUnknown ? chalk.yellow(text) : text),
+      header: 'OWNER',
+      value: v => (v.ownerUnknown ? 'unknown' : 'nobody'),
+    },
+    {align: 'right', header: 'SIZE', value: v => `${v.size}`},
+  ]
+  if (showStore) columns.push({header: 'STORE', value: v => v.store})
+  return columns
 }

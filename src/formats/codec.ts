@@ -52,12 +52,24 @@ export interface DecodedSession {
 
 export interface Undecodable {
   ok: false
+  /**
+   * The framework itself could read the value, this reader cannot (over a size or depth limit,
+   * a compression or pickle feature it refuses): it may be anyone's session, including the
+   * user's a purge is for. Absent: the framework cannot read it either (empty, bad base64 or
+   * zlib, not JSON...), so it is nobody's session.
+   */
+  ownerUnknown?: true
   /** Short, stable, human text: "bad zlib", "not JSON"... Counted per reason in reports. */
   reason: string
 }
 
 export function undecodable(reason: string): Undecodable {
   return {ok: false, reason}
+}
+
+/** An Undecodable whose owner is unknown (see Undecodable.ownerUnknown). */
+export function ownerUnknown(reason: string): Undecodable {
+  return {ok: false, ownerUnknown: true, reason}
 }
 
 /**

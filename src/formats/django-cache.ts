@@ -1,8 +1,13 @@
 import {
-  type Codec, type Decoded, readPath, undecodable, userIdText,
+  type Codec, type Decoded, ownerUnknown, undecodable,
 } from './codec.js'
-import {decompress} from './decompress.js'
-import {DJANGO_USER_PATH, parsePayload, payloadSkipper} from './django.js'
+import {compressionOf, decompress} from './decompress.js'
+import {DJANGO_USER_PATH, parsePayload} from './django.js'
+import {payloadUserId} from './json-path.js'
+import {
+  bufferChunks, type ChunkSource, inflatedChunks, isMsgpackMap, readOversized,
+} from './oversized.js'
+import {payloadSkipper} from './pickle-skip.js'
 import {isPickle} from './pickle.js'
 
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
@@ -22,14 +27,16 @@ export function createDjangoCacheCodec(options: {maxPayloadBytes?: number; userP
   function decodeFor(value: Buffer, userId?: string): Decoded | undefined {
     if (value.length === 0) return undecodable('empty')
     if (isRawInteger(value)) return undecodable('not a session (raw integer)')
-    if (value.length > maxPayload) return undecodable('too large')
-    const plain = decompress(value, maxPayload)
+    // Over the in-memory limit (compressed or not, the decoded bytes are larger still): read in pieces.
+    const plain = value.length > maxPayload ? undefined : decompress(value, maxPayload)
+    if (plain === undefined || (!plain.ok && plain.reason === 'too large')) return oversized(value, userId)
     if (!plain.ok) return plain
     const {bytes} = plain
+    if (bytes.length > maxPayload) return oversized(value, userId)
     let serializer: string
     if (isPickle(bytes)) serializer = 'pickle'
     else if (bytes[0] === 0x7B) serializer = 'json'
-    else if (isMsgpackMap(bytes[0])) return undecodable('msgpack (unsupported)')
+    else if (isMsgpackMap(bytes[0])) return ownerUnknown('msgpack (unsupported)')
     else return undecodable('not a pickle or JSON')
     if (userId !== undefined && skipper?.(bytes, userId)) return undefined
     // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
@@ -40,8 +47,24 @@ export function createDjangoCacheCodec(options: {maxPayloadBytes?: number; userP
       data: parsed.data,
       ok: true,
       signature: 'unchecked',
-      userId: userIdText(readPath(parsed.data, userPath)),
+      userId: payloadUserId(parsed.data, userPath, bytes, 'latin1'),
       variant: plain.compression === 'none' ? serializer : `${serializer}+${plain.compression}`,
+    }
+  }
+
+  function oversized(value: Buffer, userId: string | undefined): Decoded | undefined {
+    const compression = compressionOf(value)
+    let source: ChunkSource
+    if (compression === 'zlib' || compression === 'gzip') source = inflatedChunks(compression, value)
+    else if (compression === 'none') source = bufferChunks(value)
+    // zstd and lz4 are decoded whole, xz not at all: django-redis reads them, this reader cannot.
+    else return ownerUnknown(compression === 'xz' ? 'xz-compressed (unsupported)' : 'too large')
+    const read = readOversized(source, {
+      corrupt: `bad ${compression}`, encoding: 'latin1', formats: 'pickle-or-object', userId, userPath,
+    })
+    if (read === undefined || !read.ok) return read
+    return {
+      data: {}, ok: true, signature: 'unchecked', userId: read.userId, variant: compression === 'none' ? 'json' : `json+${compression}`,
     }
   }
 
@@ -61,10 +84,4 @@ function isRawInteger(value: Buffer): boolean {
   }
 
   return true
-}
-
-// fixmap, map16, map32: how MSGPackSerializer's output for a dict begins. 0x80 + 2..5 is a
-// pickle header and was matched first.
-function isMsgpackMap(first: number): boolean {
-  return (first >= 0x80 && first <= 0x8F) || first === 0xDE || first === 0xDF
 }

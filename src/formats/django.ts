@@ -1,10 +1,15 @@
 import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
 
 import {
-  type Codec, type Decoded, readPath, undecodable, userIdText,
+  type Codec, type Decoded, ownerUnknown, undecodable,
 } from './codec.js'
 import {inflateZlib} from './compression/inflate.js'
-import {isPickle, parsePickle} from './pickle.js'
+import {payloadUserId} from './json-path.js'
+import {
+  bufferChunks, type ChunkSource, inflatedChunks, readOversized,
+} from './oversized.js'
+import {payloadSkipper} from './pickle-skip.js'
+import {isPickle, parsePickle, PickleError} from './pickle.js'
 
 /**
  * Django's session_data, as written by `django.contrib.sessions` (docs/session-formats.md §1):
@@ -63,11 +68,38 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
   ])
   const legacyKeys = secrets.map(secret => deriveKey(legacySalt(salt), secret, 'sha1'))
 
-  function session(dataResult: DataResult, signature: 'invalid' | 'unchecked' | 'valid', variant: string): Decoded {
+  // `borrowed`: bytes are a view of a scratch buffer, which a parsed pickle (its parser may keep slices) must not share.
+  function session(bytes: Buffer, signature: 'invalid' | 'unchecked' | 'valid', variant: string, borrowed: boolean): Decoded {
+    const dataResult = parsePayload(borrowed && isPickle(bytes) ? Buffer.from(bytes) : bytes)
     if (!dataResult.ok) return dataResult
     return {
-      data: dataResult.data, ok: true, signature, userId: userIdText(readPath(dataResult.data, userPath)), variant,
+      data: dataResult.data, ok: true, signature, userId: payloadUserId(dataResult.data, userPath, bytes, 'latin1'), variant,
     }
+  }
+
+  // A payload over the in-memory limit: read in pieces, never parsed into objects.
+  function oversized(source: ChunkSource, signature: 'invalid' | 'unchecked' | 'valid', variant: string, userId?: string): Decoded | undefined {
+    // Django checks the signature before it decompresses: a forged value is nobody's.
+    if (signature === 'invalid') return {
+      data: {}, ok: true, signature, userId: null, variant,
+    }
+    const read = readOversized(source, {
+      corrupt: 'bad zlib', encoding: 'latin1', formats: 'pickle-else-json', userId, userPath,
+    })
+    if (read === undefined || !read.ok) return read
+    return {
+      data: {}, ok: true, signature, userId: read.userId, variant,
+    }
+  }
+
+  function verdictOf(value: string, signature: string): 'invalid' | 'unchecked' | 'valid' {
+    if (signedKeys.length === 0) return 'unchecked'
+    const given = Buffer.from(signature)
+    for (const {algorithm, key} of signedKeys) {
+      if (safeEqual(given, createHmac(algorithm, key).update(value).digest('base64url'))) return 'valid'
+    }
+
+    return 'invalid'
   }
 
   const skipper = payloadSkipper(userPath)
@@ -90,24 +122,16 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
       try {
         bytes = inflateZlib(bytes, maxPayload, true)
       } catch (error) {
-        return undecodable(isTooLarge(error) ? 'too large' : 'bad zlib')
+        if (!isTooLarge(error)) return undecodable('bad zlib')
+        return oversized(inflatedChunks('zlib', bytes), verdictOf(value, signature), 'signed', userId)
       }
+    } else if (bytes.length > maxPayload) {
+      return oversized(bufferChunks(bytes), verdictOf(value, signature), 'signed', userId)
     }
 
-    let verdict: 'invalid' | 'unchecked' | 'valid' = 'unchecked'
-    if (signedKeys.length > 0) {
-      verdict = 'invalid'
-      const given = Buffer.from(signature)
-      for (const {algorithm, key} of signedKeys) {
-        if (safeEqual(given, createHmac(algorithm, key).update(value).digest('base64url'))) {
-          verdict = 'valid'
-          break
-        }
-      }
-    }
-
+    const verdict = verdictOf(value, signature)
     if (userId !== undefined && verdict !== 'invalid' && skipper?.(bytes, userId)) return undefined
-    return session(parsePayload(isPickle(bytes) ? Buffer.from(bytes) : bytes), verdict, 'signed')
+    return session(bytes, verdict, 'signed', true)
   }
 
   function decodeLegacy(text: string, userId?: string): Decoded | undefined {
@@ -125,8 +149,9 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
         : 'invalid'
     }
 
+    if (serialized.length > maxPayload) return oversized(bufferChunks(serialized), verdict, 'legacy', userId)
     if (userId !== undefined && verdict !== 'invalid' && skipper?.(serialized, userId)) return undefined
-    return session(parsePayload(serialized), verdict, 'legacy')
+    return session(serialized, verdict, 'legacy', false)
   }
 
   function decodeFor(value: Buffer, userId?: string): Decoded | undefined {
@@ -144,29 +169,6 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
   }
 }
 
-/**
- * A cheap test that a pickled session cannot hold `userId`, so a scan for one user skips the
- * pickle parser (the costly part of reading a cache value) for everyone else's sessions. True
- * only when that is certain: a protocol-2+ pickle that ends with STOP, holds no backslash, and
- * in which the user id's text occurs nowhere (every pickled str carries its characters
- * verbatim), nor, for an integer id, any encoding of that integer (BININT*, BINFLOAT, INT/LONG/
- * FLOAT text; a LONG1/LONG4 opcode anywhere means a full parse). JSON payloads are always
- * parsed: V8's parser is fast, and "not JSON" stays an exact count.
- */
-export function payloadSkipper(userPath: readonly string[]): ((bytes: Buffer, userId: string) => boolean) | undefined {
-  if (userPath.length === 0) return undefined
-  let asciiUser = ''
-  return (bytes, userId) => {
-    // Only a printable-ASCII id has one obvious byte form.
-    if (userId !== asciiUser) {
-      if (!/^[\u0020-\u007E]+$/.test(userId)) return false
-      asciiUser = userId
-    }
-
-    return isPickle(bytes) && bytes.at(-1) === 0x2E && pickleCannotHold(bytes, userId)
-  }
-}
-
 let scratch = Buffer.allocUnsafeSlow(16 * 1024)
 
 /** `Buffer.from(text, 'base64url')` written into a reused buffer: a view valid until the next call. */
@@ -181,63 +183,7 @@ function base64urlScratch(text: string): Buffer {
   return scratch.subarray(0, scratch.write(text, 'base64url'))
 }
 
-type DataResult = {data: Record<string, unknown>; ok: true} | {ok: false; reason: string}
-
-const pickleForms = new Map<string, Buffer[] | null>()
-
-/** See payloadSkipper. `userId` is printable ASCII. */
-function pickleCannotHold(bytes: Buffer, userId: string): boolean {
-  // Protocol 2+ (what Django and django-redis write); quotes and backslashes get escaped in
-  // protocol-0 strings, so such ids are left to the parser.
-  if (bytes[0] !== 0x80 || /['"\\]/.test(userId)) return false
-  let forms = pickleForms.get(userId)
-  if (forms === undefined) {
-    forms = integerForms(userId)
-    if (pickleForms.size > 16) pickleForms.clear()
-    pickleForms.set(userId, forms)
-  }
-
-  // A backslash may be an escape in a text opcode (V, S); LONG1/LONG4 may pad their digits.
-  if (forms === null || bytes.includes(0x5C) || bytes.includes(userId, 0, 'latin1')) return false
-  if (forms.length === 0) return true
-  if (bytes.includes(0x8A) || bytes.includes(0x8B)) return false
-  for (const form of forms) if (bytes.includes(form)) return false
-  // INT/LONG/FLOAT carry text that int()/float() read leniently (4_2, 4.2e1): leave them to the parser.
-  return !/[FIL][\s+\-.\d_]/.test(bytes.toString('latin1'))
-}
-
-/**
- * The byte forms a pickled number equal to `userId` can take: [] when no number prints as
- * `userId` (it is not number-like), null when the forms are too many to list (not a safe
- * canonical integer: 1e+21, 1.5, NaN...).
- */
-function integerForms(userId: string): Buffer[] | null {
-  if (!/^[-+\d.eE]+$|Infinity|NaN/.test(userId)) return []
-  if (!/^-?(?:0|[1-9]\d*)$/.test(userId)) return null
-  const n = Number(userId)
-  if (!Number.isSafeInteger(n)) return null
-  const forms: Buffer[] = []
-  if (n >= 0 && n < 256) forms.push(Buffer.from([0x4B, n]))
-  if (n >= 0 && n < 65_536) {
-    const m = Buffer.alloc(3)
-    m[0] = 0x4D
-    m.writeUInt16LE(n, 1)
-    forms.push(m)
-  }
-
-  if (n >= -(2 ** 31) && n < 2 ** 31) {
-    const j = Buffer.alloc(5)
-    j[0] = 0x4A
-    j.writeInt32LE(n, 1)
-    forms.push(j)
-  }
-
-  const g = Buffer.alloc(9)
-  g[0] = 0x47
-  g.writeDoubleBE(n, 1)
-  forms.push(g)
-  return forms
-}
+type DataResult = {data: Record<string, unknown>; ok: true} | {ok: false; ownerUnknown?: true; reason: string}
 
 /** JSON (default serializer) or pickle (PickleSerializer), sniffed from the first byte. */
 export function parsePayload(bytes: Buffer): DataResult {
@@ -245,8 +191,9 @@ export function parsePayload(bytes: Buffer): DataResult {
     let value: unknown
     try {
       value = parsePickle(bytes)
-    } catch {
-      return {ok: false, reason: 'bad pickle'}
+    } catch (error) {
+      // A pickle Python reads and this reader refuses may be anyone's session.
+      return error instanceof PickleError && error.limit ? ownerUnknown('pickle beyond limits') : {ok: false, reason: 'bad pickle'}
     }
 
     return isDict(value) ? {data: value, ok: true} : {ok: false, reason: 'not a session dict'}

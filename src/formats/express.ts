@@ -1,11 +1,14 @@
 import {
-  type Codec, type Decoded, readPath, undecodable, userIdText,
+  type Codec, type Decoded, readPath, undecodable,
 } from './codec.js'
+import {payloadUserId} from './json-path.js'
+import {bufferChunks, readOversized} from './oversized.js'
 
 /** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */
 export const EXPRESS_USER_PATH = ['passport', 'user'] as const
 
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
+const EXPIRES_PATH = ['cookie', 'expires']
 
 /**
  * express-session values as connect-redis and express-mysql-session store them:
@@ -20,7 +23,18 @@ export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?
   return {
     decode(value: Buffer): Decoded {
       if (value.length === 0) return undecodable('empty')
-      if (value.length > maxPayload) return undecodable('too large')
+      if (value.length > maxPayload) {
+        // Read in pieces, never parsed into objects: the user id and the expiry, exactly.
+        const read = readOversized(bufferChunks(value), {
+          corrupt: 'not JSON', encoding: 'utf8', expiresPath: EXPIRES_PATH, formats: 'json', userPath,
+        })
+        if (!read?.ok) return read!
+        const expiresAt = dateOf(read.expires?.type === 'string' ? read.expires.text : undefined)
+        return {
+          data: {}, ...(expiresAt ? {expiresAt} : {}), ok: true, signature: 'unchecked', userId: read.userId, variant: 'json',
+        }
+      }
+
       let data: unknown
       try {
         data = JSON.parse(value.toString('utf8'))
@@ -29,13 +43,13 @@ export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?
       }
 
       if (data === null || typeof data !== 'object' || Array.isArray(data)) return undecodable('not a session dict')
-      const expiresAt = dateOf(readPath(data, ['cookie', 'expires']))
+      const expiresAt = dateOf(readPath(data, EXPIRES_PATH))
       return {
         data: data as Record<string, unknown>,
         ...(expiresAt ? {expiresAt} : {}),
         ok: true,
         signature: 'unchecked',
-        userId: userIdText(readPath(data, userPath)),
+        userId: payloadUserId(data as Record<string, unknown>, userPath, value, 'utf8'),
         variant: 'json',
       }
     },

@@ -3,8 +3,20 @@ import {Buffer} from 'node:buffer'
 
 /** Thrown for any pickle that is malformed, unsupported or over a limit. Nothing else escapes `parsePickle`. */
 export class PickleError extends Error {
+  /**
+   * Python would read this pickle; this reader refuses it (a limit, an unsupported key type):
+   * what it holds is unknown. False: Python's pickle refuses it too.
+   */
+  readonly limit: boolean
   override name = 'PickleError'
+
+  constructor(message: string, options?: {cause?: unknown; limit?: boolean}) {
+    super(message, options)
+    this.limit = options?.limit ?? false
+  }
 }
+
+const LIMIT = {limit: true}
 
 /** Resource limits for `parsePickle`; every limit breach is a `PickleError`. */
 export interface PickleLimits {
@@ -45,13 +57,13 @@ export interface PickleObject {
  */
 export function parsePickle(input: Uint8Array, limits: PickleLimits = {}): unknown {
   if (!(input instanceof Uint8Array)) throw new PickleError('pickle input must be bytes')
-  if (input.length > (limits.maxBytes ?? DEFAULT_MAX_BYTES)) throw new PickleError('pickle larger than maxBytes')
+  if (input.length > (limits.maxBytes ?? DEFAULT_MAX_BYTES)) throw new PickleError('pickle larger than maxBytes', LIMIT)
   try {
     return new Unpickler(input, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxItems ?? DEFAULT_MAX_ITEMS).load()
   } catch (error) {
     if (error instanceof PickleError) throw error
-    // RangeErrors from V8 (BigInt too large, out of memory for a string...) are input problems too.
-    throw new PickleError(`malformed pickle: ${error instanceof Error ? error.message : String(error)}`, {cause: error})
+    // RangeErrors from V8 (BigInt too large, out of memory for a string...) are this reader's limits.
+    throw new PickleError(`malformed pickle: ${error instanceof Error ? error.message : String(error)}`, {cause: error, limit: error instanceof RangeError})
   }
 }
 
@@ -134,7 +146,7 @@ class Unpickler {
       }
 
       case 0x28: { // MARK
-        if (this.marks.length >= this.maxDepth) throw new PickleError('too many nested MARKs')
+        if (this.marks.length >= this.maxDepth) throw new PickleError('too many nested MARKs', LIMIT)
         this.marks.push(this.stack.length)
         this.base = this.stack.length
         break
@@ -543,14 +555,14 @@ class Unpickler {
             node[slot] = uuid
             frame.size++
           } else if (known === undefined) {
-            if (frames.length > this.maxDepth) throw new PickleError('pickle nested deeper than maxDepth')
+            if (frames.length > this.maxDepth) throw new PickleError('pickle nested deeper than maxDepth', LIMIT)
             child = {
               done: false, height: 0, i: 0, keys: Array.isArray(v) ? undefined : Object.keys(v), node: v as Dict, size: 0,
             }
             seen ??= new Map()
             seen.set(v, child)
           } else if (known.done) {
-            if (frames.length + known.height > this.maxDepth) throw new PickleError('pickle nested deeper than maxDepth')
+            if (frames.length + known.height > this.maxDepth) throw new PickleError('pickle nested deeper than maxDepth', LIMIT)
             frame.height = Math.max(frame.height, known.height + 1)
             frame.size += known.size + 1
           } else {
@@ -560,7 +572,7 @@ class Unpickler {
         }
       }
 
-      if (frame.size > this.maxItems) throw new PickleError('pickle expands to more than maxItems values')
+      if (frame.size > this.maxItems) throw new PickleError('pickle expands to more than maxItems values', LIMIT)
       if (child === undefined) {
         frame.done = true
         frames.pop()
@@ -640,7 +652,7 @@ class Unpickler {
   }
 
   private push(value: unknown): void {
-    if (++this.count > this.maxItems) throw new PickleError('pickle has more than maxItems values')
+    if (++this.count > this.maxItems) throw new PickleError('pickle has more than maxItems values', LIMIT)
     this.stack.push(value)
   }
 
@@ -716,10 +728,24 @@ function toInt(value: bigint): bigint | number {
   return value >= -0x1F_FF_FF_FF_FF_FF_FFn && value <= 0x1F_FF_FF_FF_FF_FF_FFn ? Number(value) : value
 }
 
+// What `int(text, 0)` accepts, as pickle's load_int/load_long call it: surrounding ASCII
+// whitespace, a sign, 0x/0o/0b prefixes, single underscores between digits.
+const INT_TEXT = /^[\t-\r ]*([+-]?)(0[Xx](?:_?[\dA-Fa-f])+|0[Oo](?:_?[0-7])+|0[Bb](?:_?[01])+|0(?:_?0)*|[1-9](?:_?\d)*)[\t-\r ]*$/
+// Hex, octal and binary text has no digit limit in CPython; this reader stops somewhere.
+const MAX_INT_TEXT = 100_000
+
 function parseIntText(text: string): bigint | number {
-  if (!/^[+-]?\d+$/.test(text) || text.length > MAX_INT_DIGITS + 1) throw new PickleError('bad INT/LONG text')
-  // `|| 0` because Python has no -0 int.
-  return text.length < 16 ? Number(text) || 0 : toInt(BigInt(text))
+  // The common case, exact as a double below 16 digits; `|| 0` because Python has no -0 int.
+  if (text.length < 16 && /^[+-]?\d+$/.test(text) && !/^[+-]?0\d/.test(text)) return Number(text) || 0
+  const match = INT_TEXT.exec(text)
+  if (!match) throw new PickleError('bad INT/LONG text')
+  const digits = match[2].replaceAll('_', '')
+  const decimal = !/^0[BOXbox]/.test(digits)
+  // CPython refuses decimal text beyond its digit limit: the framework cannot read it either.
+  if (decimal && digits.length > MAX_INT_DIGITS) throw new PickleError('bad INT/LONG text')
+  if (!decimal && digits.length > MAX_INT_TEXT) throw new PickleError('INT/LONG text too long', LIMIT)
+  const value = BigInt(digits)
+  return toInt(match[1] === '-' ? -value : value)
 }
 
 function parseIndex(text: string): number {
@@ -855,7 +881,7 @@ function keyText(key: unknown, depth: number): string {
   const uuid = uuidText(key)
   if (uuid !== undefined) return uuid
   if (isPlaceholder(key)) return `<${key.__class__}>`
-  throw new PickleError('unsupported dict key')
+  throw new PickleError('unsupported dict key', LIMIT)
 }
 
 function uuidText(value: unknown): string | undefined {

@@ -9,11 +9,17 @@ export interface Classified {
   /** [index in the batch, user id, payload expiry in ms or null] */
   matches: Array<[number, null | string, null | number]>
   undecodable: Record<string, number>
+  /** The part of `undecodable` whose owner is unknown (Undecodable.ownerUnknown), by reason. */
+  ownerUnknown: Record<string, number>
   badSignature: number
+  /** With `withUndecodable`: each undecodable value, [index in the batch, reason, owner unknown]. */
+  rejects?: Array<[number, string, boolean]>
 }
 
-export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined): Classified {
-  const out: Classified = {badSignature: 0, matches: [], undecodable: {}}
+export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined, withUndecodable = false): Classified {
+  const out: Classified = {
+    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(withUndecodable ? {rejects: []} : {}),
+  }
   const decodeFor = userId === undefined ? undefined : codec.decodeFor?.bind(codec)
   for (const [i, value] of values.entries()) {
     const decoded = decodeFor ? decodeFor(value as Buffer, userId!) : codec.decode(value as Buffer)
@@ -21,6 +27,8 @@ export function classify(codec: Codec, values: readonly Uint8Array[], userId: st
       // Settled without a full decode: not the user's.
     } else if (!decoded.ok) {
       out.undecodable[decoded.reason] = (out.undecodable[decoded.reason] ?? 0) + 1
+      if (decoded.ownerUnknown) out.ownerUnknown[decoded.reason] = (out.ownerUnknown[decoded.reason] ?? 0) + 1
+      out.rejects?.push([i, decoded.reason, decoded.ownerUnknown === true])
     } else if (decoded.signature === 'invalid') {
       // A payload the framework would refuse belongs to nobody.
       out.badSignature++

@@ -41,12 +41,12 @@ export class DecodePool {
     return this.workers.length
   }
 
-  classify(values: readonly Uint8Array[], userId: string | undefined): Promise<Classified> {
+  classify(values: readonly Uint8Array[], userId: string | undefined, withUndecodable = false): Promise<Classified> {
     // The least busy worker, round-robin among equals.
     let best = this.workers[this.next % this.workers.length]
     for (const w of this.workers) if (w.backlog < best.backlog) best = w
     this.next++
-    return best.classify(values, userId)
+    return best.classify(values, userId, withUndecodable)
   }
 
   async close(): Promise<void> {
@@ -104,7 +104,7 @@ class PoolWorker {
     return this.sent - Atomics.load(this.decoded, 0)
   }
 
-  classify(values: readonly Uint8Array[], userId: string | undefined): Promise<Classified> {
+  classify(values: readonly Uint8Array[], userId: string | undefined, withUndecodable: boolean): Promise<Classified> {
     if (this.failed) return Promise.reject(this.failed)
     let total = 0
     for (const v of values) total += v.length
@@ -123,7 +123,7 @@ class PoolWorker {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, {reject, resolve})
       this.worker.postMessage({
-        bytes, ends, id, userId,
+        bytes, ends, id, userId, withUndecodable,
       }, [bytes.buffer, ends.buffer])
     })
   }

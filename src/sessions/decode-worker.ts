@@ -10,7 +10,7 @@ import {classify} from './classify.js'
 const {decoded, spec} = workerData as {decoded: Int32Array; spec: CodecSpec}
 const codec = codecFromSpec(spec)
 
-parentPort!.on('message', ({bytes, ends, id, userId}: {bytes: Uint8Array; ends: Uint32Array; id: number; userId?: string}) => {
+parentPort!.on('message', ({bytes, ends, id, userId, withUndecodable}: {bytes: Uint8Array; ends: Uint32Array; id: number; userId?: string; withUndecodable?: boolean}) => {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const values: Buffer[] = []
   let start = 0
@@ -19,7 +19,7 @@ parentPort!.on('message', ({bytes, ends, id, userId}: {bytes: Uint8Array; ends: 
     start = end
   }
 
-  const result = classify(codec, values, userId)
+  const result = classify(codec, values, userId, withUndecodable)
   Atomics.add(decoded, 0, 1)
   parentPort!.postMessage({id, result})
 })

@@ -37,6 +37,9 @@ export interface ScanTotals {
   badSignature: number
   kept: number
   matched: number
+  /** Undecodable values whose owner is unknown (ScanSummary.ownerUnknown), and by reason. */
+  ownerUnknown: number
+  ownerUnknownReasons: Record<string, number>
   scanned: number
   undecodable: number
   undecodableReasons: Record<string, number>
@@ -47,7 +50,7 @@ export interface ScanTotals {
 
 export function totals(scans: readonly StoreScan[]): ScanTotals {
   const t: ScanTotals = {
-    badSignature: 0, kept: 0, matched: 0, scanned: 0, undecodable: 0, undecodableReasons: {}, userMismatch: 0, warnings: [],
+    badSignature: 0, kept: 0, matched: 0, ownerUnknown: 0, ownerUnknownReasons: {}, scanned: 0, undecodable: 0, undecodableReasons: {}, userMismatch: 0, warnings: [],
   }
   for (const {summary} of scans) {
     if (!summary) continue
@@ -60,6 +63,11 @@ export function totals(scans: readonly StoreScan[]): ScanTotals {
     for (const [reason, n] of Object.entries(summary.undecodable)) {
       t.undecodable += n
       t.undecodableReasons[reason] = (t.undecodableReasons[reason] ?? 0) + n
+    }
+
+    for (const [reason, n] of Object.entries(summary.ownerUnknown ?? {})) {
+      t.ownerUnknown += n
+      t.ownerUnknownReasons[reason] = (t.ownerUnknownReasons[reason] ?? 0) + n
     }
   }
 

@@ -82,7 +82,7 @@ export class Selector {
     private readonly options: SelectorOptions = {},
   ) {
     this.summary = {
-      store, scanned: 0, matched: 0, kept: 0, undecodable: {}, badSignature: 0, now,
+      store, scanned: 0, matched: 0, kept: 0, undecodable: {}, ownerUnknown: {}, badSignature: 0, now,
     }
   }
 
@@ -109,7 +109,7 @@ export class Selector {
     if (!pool || pool.saturated(SHARE_DEPTH)) {
       if (pool) decodeStats.localBatches++
       const started = performance.now()
-      const result = classify(this.codec, values, this.filter.userId)
+      const result = classify(this.codec, values, this.filter.userId, this.filter.onUndecodable !== undefined)
       this.local.ms += performance.now() - started
       this.local.values += values.length
       await this.deliver(candidates, result)
@@ -117,7 +117,7 @@ export class Selector {
     }
 
     decodeStats.pooledBatches++
-    const job = pool.classify(values, this.filter.userId).then(result => this.deliver(candidates, result))
+    const job = pool.classify(values, this.filter.userId, this.filter.onUndecodable !== undefined).then(result => this.deliver(candidates, result))
     const tracked = job.catch(error => {
       this.failure ??= error
     }).finally(() => this.inFlight.delete(tracked))
@@ -129,6 +129,13 @@ export class Selector {
   private async deliver(candidates: readonly RawSession[], result: Classified): Promise<void> {
     const {filter, summary} = this
     for (const [reason, n] of Object.entries(result.undecodable)) summary.undecodable[reason] = (summary.undecodable[reason] ?? 0) + n
+    for (const [reason, n] of Object.entries(result.ownerUnknown)) summary.ownerUnknown[reason] = (summary.ownerUnknown[reason] ?? 0) + n
+    if (result.rejects && result.rejects.length > 0) {
+      filter.onUndecodable?.(result.rejects.map(([index, reason, ownerUnknown]) => ({
+        key: candidates[index].key, ownerUnknown, reason, size: candidates[index].value.length, store: summary.store,
+      })))
+    }
+
     summary.badSignature += result.badSignature
     let selected: Session[] = []
     for (const [index, userId, payloadExpiry] of result.matches) {

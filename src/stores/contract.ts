@@ -45,6 +45,11 @@ export interface SessionFilter {
   state: SessionState
   /** Sessions that must never be selected (purge --except); they are counted as kept. */
   keep?: KeepList
+  /**
+   * list --undecodable: also hand over the values that could not be decoded (with a user, those
+   * not settled as another user's), batch by batch. Off the hot path when absent.
+   */
+  onUndecodable?(values: UndecodableValue[]): void
   signal?: AbortSignal
 }
 
@@ -62,6 +67,18 @@ export interface Session {
   size: number
   /** Identifies the exact stored version (value and expiry) for compare-and-delete. */
   version: string
+}
+
+/** A stored value that could not be decoded (list --undecodable). */
+export interface UndecodableValue {
+  store: string
+  /** The raw key (a bearer credential when it is a session's: display through `displayKey`). */
+  key: string
+  reason: string
+  /** The framework could read it: it may be anyone's session (Undecodable.ownerUnknown). */
+  ownerUnknown: boolean
+  /** Stored size in bytes. */
+  size: number
 }
 
 export interface SessionSink {
@@ -85,6 +102,12 @@ export interface ScanSummary {
   kept: number
   /** Values that are not readable sessions, by reason; never matched, never deleted by a purge. */
   undecodable: Record<string, number>
+  /**
+   * The part of `undecodable` the framework itself could read (too large, an unsupported
+   * compression...), by reason: whose sessions they are is unknown, so a purge that leaves them
+   * cannot say the user is logged out everywhere.
+   */
+  ownerUnknown: Record<string, number>
   /** Readable sessions whose signature is wrong (with --secret-key): the framework ignores them. */
   badSignature: number
   /** The clock used to tell live from expired (the store's own clock where it has one). */

@@ -77,7 +77,7 @@ describe('sessions list', () => {
 
     assert.deepEqual(doc.sessions.filter((s: {expired: boolean}) => s.expired).length, 1)
     assert.deepEqual(doc.summary, {
-      badSignature: 0, matched: 3, scanned: 7, undecodable: 1,
+      badSignature: 0, matched: 3, ownerUnknown: 0, scanned: 7, undecodable: 1,
     })
     assert.deepEqual(doc.stores[0].undecodable, {'bad zlib': 1})
   })

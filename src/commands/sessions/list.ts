@@ -1,18 +1,22 @@
 import {Flags} from '@oclif/core'
 
-import type {Session, SessionState} from '../../stores/contract.js'
+import type {Session, SessionState, UndecodableValue} from '../../stores/contract.js'
 
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {ownerUnknownNote} from '../../cli/owner-unknown.js'
 import {
-  csvHeader, csvRow, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+  csvHeader, csvRow, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+  undecodableColumns, undecodableCsvHeader, undecodableCsvRow, undecodableJson, type UndecodableJson,
 } from '../../cli/render.js'
-import {report, storeFailures} from '../../cli/report.js'
+import {report, storeFailures, warn} from '../../cli/report.js'
 import {scanStores, totals} from '../../sessions/scan.js'
 
 export interface ListResult {
   sessions: SessionJson[]
   stores: Array<Record<string, unknown>>
-  summary: {badSignature: number; matched: number; scanned: number; undecodable: number;}
+  summary: {badSignature: number; matched: number; ownerUnknown: number; scanned: number; undecodable: number;}
+  /** With --undecodable: the values that could not be decoded, instead of sessions. */
+  undecodable?: UndecodableJson[]
 }
 
 export default class List extends SessionsCommand {
@@ -35,6 +39,9 @@ A fingerprint can be given to "purge --except".`
       options: ['table', 'ndjson', 'csv'] as const,
       summary: 'table (default), or ndjson/csv streamed one session per line.',
     })(),
+    undecodable: Flags.boolean({
+      summary: 'List the stored values that could not be decoded (reason, size, whether they may be anyone’s session) instead of sessions.',
+    }),
     user: Flags.string({char: 'u', summary: 'Only this user’s sessions (compared as text: 42 matches "42", never 420).'}),
   }
   static summary = 'List the sessions of a user (or of everyone) in one or more stores.'
@@ -52,7 +59,23 @@ A fingerprint can be given to "purge --except".`
     const collected: SessionJson[] = []
     let table: StreamingTable<Session> | undefined
     let now = new Date()
-    if (!json && output === 'csv') this.log(csvHeader())
+    const listUndecodable = Boolean(flags.undecodable)
+    if (!json && output === 'csv') this.log(listUndecodable ? undecodableCsvHeader() : csvHeader())
+    const rejected: UndecodableJson[] = []
+    let rejectTable: StreamingTable<UndecodableValue> | undefined
+    const onUndecodable = (values: UndecodableValue[]): void => {
+      if (json) {
+        for (const v of values) rejected.push(undecodableJson(v, showKeys))
+      } else if (output === 'ndjson') {
+        for (const v of values) this.log(JSON.stringify(undecodableJson(v, showKeys)))
+      } else if (output === 'csv') {
+        for (const v of values) this.log(undecodableCsvRow(undecodableJson(v, showKeys)))
+      } else {
+        this.progress.stop()
+        rejectTable ??= new StreamingTable(undecodableColumns(showKeys, stores.length > 1), line => this.log(line))
+        rejectTable.push(values)
+      }
+    }
 
     const onSessions = (sessions: Session[]): void => {
       if (json) {
@@ -70,12 +93,16 @@ A fingerprint can be given to "purge --except".`
 
     const started = Date.now()
     this.progress.start('Scanning')
-    const scans = await scanStores(stores, {signal, state, userId}, onSessions, p => {
+    const filter = {
+      signal, state, userId, ...(listUndecodable ? {onUndecodable} : {}),
+    }
+    const scans = await scanStores(stores, filter, listUndecodable ? () => {} : onSessions, p => {
       now = new Date()
       this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} matched`)
     })
     this.progress.stop()
     table?.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
+    rejectTable?.end()
 
     const t = totals(scans)
     const failures = storeFailures(scans)
@@ -83,19 +110,23 @@ A fingerprint can be given to "purge --except".`
       sessions: collected,
       stores: scans.map(s => storeScanJson(s)),
       summary: {
-        scanned: t.scanned, matched: t.matched, undecodable: t.undecodable, badSignature: t.badSignature,
+        scanned: t.scanned, matched: t.matched, undecodable: t.undecodable, ownerUnknown: t.ownerUnknown, badSignature: t.badSignature,
       },
+      ...(listUndecodable ? {undecodable: rejected} : {}),
     }
 
     report(this, {
       failures,
-      headline: listHeadline(t.matched, state, userId),
+      headline: listUndecodable ? `${plural(t.undecodable, 'undecodable value')}${userId === undefined ? '' : ` not ruled out as user ${userId}'s`}` : listHeadline(t.matched, state, userId),
       output: json ? 'json' : output,
       scans,
       seconds: (Date.now() - started) / 1000,
       stopped: signal.aborted,
       totals: t,
     })
+    // Values that may be the user's sessions were not among those listed: say so (exit stays 0).
+    const note = userId === undefined || listUndecodable ? undefined : ownerUnknownNote(t, userId, state, 'listed')
+    if (note) warn(note)
     return json ? result : undefined
   }
 }

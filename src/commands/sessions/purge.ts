@@ -7,6 +7,7 @@ import {
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {noteDeleted} from '../../cli/output.js'
+import {incompleteIfOwnerUnknown} from '../../cli/owner-unknown.js'
 import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
 import {
   plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
@@ -28,6 +29,8 @@ export interface PurgeResult {
   gone: number
   kept: number
   matched: number
+  /** Values that could not be read and may be the user's sessions: not deleted (exit 7). */
+  ownerUnknown: number
   sessions: SessionJson[]
   stores: Array<Record<string, unknown>>
   user: string
@@ -185,6 +188,9 @@ what would be deleted and deletes nothing.`
       stopped: signal.aborted,
       totals: t,
     })
+    // Values that may be the user's sessions but cannot be read: the purge cannot say "done" (exit 7).
+    incompleteIfOwnerUnknown(t, userId, flags['expired-only'] ? 'expired' : 'all')
+
     const result = this.result(selection, [], {dryRun, showKeys, userId})
     if (signal.aborted) {
       warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
@@ -260,6 +266,7 @@ what would be deleted and deletes nothing.`
       matched: t.matched,
       deleted: sum(d => d.summary?.deleted ?? d.deletedBeforeError ?? 0),
       kept: t.kept,
+      ownerUnknown: t.ownerUnknown,
       changed: sum(d => d.summary?.changed ?? 0),
       gone: sum(d => d.summary?.gone ?? 0),
       sessions: [...selection.sessions.values()].flat().map(s => sessionJson(s, o.showKeys)),

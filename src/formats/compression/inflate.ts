@@ -97,3 +97,79 @@ function threw(f: () => unknown): boolean {
     return true
   }
 }
+
+/** Output of one step of inflateChunks: a value over the in-memory limit is read in pieces this size. */
+const CHUNK_BYTES = 256 * 1024
+
+interface ChunkStream {
+  errno: number
+  failure: string | undefined
+  handle: Handle
+  out: Buffer
+  state: Uint32Array
+}
+
+// zlib's error numbers by name, reversed: the code inflateSync gives its errors (Z_DATA_ERROR...).
+const ERROR_CODES = new Map(Object.entries(zlib.constants).filter(([name]) => /^Z_[A-Z_]+_ERROR$|^Z_NEED_DICT$/.test(name)).map(([name, n]) => [n, name]))
+
+const chunkStreams = new Map<'gzip' | 'zlib', ChunkStream | null>()
+
+/**
+ * Inflates zlib or gzip data in steps of at most 256 KiB of output, handing each to `onChunk` (a
+ * view valid during the call), so a value far larger than memory allows is read in constant
+ * memory. The steps are those `inflateSync`/`gunzipSync` take internally (the same handle, the
+ * same loop), so the bytes and the failures are theirs: a corrupt or truncated stream throws an
+ * Error, more than `maxOutputLength` bytes a RangeError with code ERR_BUFFER_TOO_LARGE (also
+ * thrown, as "cannot read", when this Node's internals are not what this expects).
+ * `onChunk` may throw to stop early.
+ */
+export function inflateChunks(kind: 'gzip' | 'zlib', bytes: Uint8Array, maxOutputLength: number, onChunk: (chunk: Buffer) => void): void {
+  if (!chunkStreams.has(kind)) chunkStreams.set(kind, openChunkStream(kind))
+  const stream = chunkStreams.get(kind)
+  if (!stream) throw tooLarge(maxOutputLength)
+  const {handle, out, state} = stream
+  stream.failure = undefined
+  handle.reset()
+  let inOff = 0
+  let inLen = bytes.length
+  let total = 0
+  for (;;) {
+    handle.writeSync(zlib.constants.Z_FINISH, bytes, inOff, inLen, out, 0, out.length)
+    if (stream.failure !== undefined) throw Object.assign(new Error(stream.failure), {code: ERROR_CODES.get(stream.errno)})
+    const availOut = state[0]
+    const availIn = state[1]
+    const produced = out.length - availOut
+    total += produced
+    if (total > maxOutputLength) throw tooLarge(maxOutputLength)
+    if (produced > 0) onChunk(out.subarray(0, produced))
+    // A full output buffer: more may come (as in Node's own processChunkSync).
+    if (availOut !== 0) return
+    inOff += inLen - availIn
+    inLen = availIn
+  }
+}
+
+function tooLarge(max: number): RangeError {
+  return Object.assign(new RangeError(`Cannot create a Buffer larger than ${max} bytes`), {code: 'ERR_BUFFER_TOO_LARGE'})
+}
+
+function openChunkStream(kind: 'gzip' | 'zlib'): ChunkStream | null {
+  try {
+    const inflater = (kind === 'zlib' ? zlib.createInflate() : zlib.createGunzip()) as unknown as {_handle?: Handle; _writeState?: unknown}
+    const handle = inflater._handle
+    const state = inflater._writeState
+    if (!handle || typeof handle.writeSync !== 'function' || typeof handle.reset !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return null
+    const stream: ChunkStream = {
+      errno: 0, failure: undefined, handle, out: Buffer.allocUnsafeSlow(CHUNK_BYTES), state,
+    }
+    // eslint-disable-next-line unicorn/prefer-add-event-listener
+    handle.onerror = (message, errno) => {
+      stream.failure = message
+      stream.errno = errno
+    }
+
+    return stream
+  } catch {
+    return null
+  }
+}
