@@ -17,6 +17,7 @@ import {Progress} from './progress.js'
 import {
   checkUrlCredentials, redact, registerSecret, safeUrl,
 } from './redact.js'
+import {terminalLine} from './render.js'
 import {printError} from './report.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SessionsCommand)['baseFlags'] & T['flags']>
@@ -149,6 +150,19 @@ export abstract class SessionsCommand extends Command {
     // chalk 5 ignores NO_COLOR; oclif's own colouring honours it.
     if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
     if (!process.stdout.isTTY && process.env.FORCE_COLOR === undefined) chalk.level = 0
+  }
+
+  /**
+   * Every human line on stdout/stderr goes through here or report.ts: text from payloads or
+   * config can never move the cursor, clear the screen or forge a line. Our own colours stay;
+   * JSON lines (NDJSON) stay valid and exact (see terminalSafe).
+   */
+  override log(message: unknown = '', ...args: unknown[]): void {
+    super.log(terminalLine(message, args))
+  }
+
+  override logToStderr(message: unknown = '', ...args: unknown[]): void {
+    super.logToStderr(terminalLine(message, args))
   }
 
   /**

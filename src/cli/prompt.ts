@@ -1,3 +1,5 @@
+import {terminalSafe} from './render.js'
+
 /**
  * Confirmation prompts. "No terminal" is decided up front: prompts throw when stdin is at
  * end-of-file, and a purge from a script must refuse cleanly rather than half-ask.
@@ -10,7 +12,7 @@ export function canPrompt(): boolean {
 export async function confirmOnTerminal(message: string): Promise<boolean> {
   const {confirm} = await import('@inquirer/prompts')
   try {
-    return await confirm({default: false, message}, {output: process.stderr})
+    return await confirm({default: false, message: terminalSafe(message)}, {output: process.stderr})
   } catch {
     // Ctrl-C or a closed terminal while asking: treat as "no".
     return false
