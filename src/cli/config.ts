@@ -1,5 +1,5 @@
 import {
-  closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats,
+  closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats, statSync,
 } from 'node:fs'
 import {join, resolve} from 'node:path'
 
@@ -149,8 +149,8 @@ function readConfigText(path: string): {stat: Stats; text: string} {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
   } catch (error) {
     const {code} = (error as NodeJS.ErrnoException)
-    // A Unix socket cannot be opened at all (ENXIO): it is not a file either.
-    if (code === 'ENXIO') throw notRegular(path, 'a socket')
+    // A Unix socket (or /dev/tty without a terminal) cannot be opened at all: ENXIO.
+    if (code === 'ENXIO') throw notRegular(path, kindOf(path))
     throw cannotRead(path, code, code === 'ENOENT' ? 'a dangling symlink?' : undefined)
   }
 
@@ -177,6 +177,14 @@ function readConfigText(path: string): {stat: Stats; text: string} {
     return {stat, text: buffer.toString('utf8', 0, length)}
   } finally {
     closeSync(fd)
+  }
+}
+
+function kindOf(path: string): string {
+  try {
+    return fileKind(statSync(path))
+  } catch {
+    return 'a special file'
   }
 }
 

@@ -46,10 +46,14 @@ export function redact(text: string): string {
   // The password of a URL, whatever it is: up to the last '@' before a space or '/'
   // (typed unencoded, a password may hold '@').
   let out = text.replaceAll(/([a-z][\w+.-]*:\/\/[^/\s:@]*:)[^\s/]*@/gi, '$1****@')
+  // Credential shapes first: a secret that is also a credential word ("password") masked as a
+  // token would hide the context of a short one after it.
   for (const secret of secrets) {
-    if (!out.includes(secret.value)) continue
-    out = out.replaceAll(secret.credential, '$1****')
-    if (secret.token) out = out.replaceAll(secret.token, '****')
+    if (out.includes(secret.value)) out = out.replaceAll(secret.credential, '$1****')
+  }
+
+  for (const secret of secrets) {
+    if (secret.token && out.includes(secret.value)) out = out.replaceAll(secret.token, '****')
   }
 
   return out
