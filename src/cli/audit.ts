@@ -203,7 +203,7 @@ export class AuditRun {
     this.counts.deleted = Math.max(this.counts.deleted, deleted)
     // 130: the second signal (base-command), which exits without waiting for the batch under way.
     const failed = this.finish(code === 0 ? ExitCode.STOPPED : code, 'exited at a second signal, without waiting for the batch under way (not counted)')
-    if (failed) process.stderr.write(`sessionctl: ${failed.message}\n`)
+    if (failed) printError(failed.message)
   }
   private readonly started = Date.now()
 

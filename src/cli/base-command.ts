@@ -19,6 +19,7 @@ import {Progress} from './progress.js'
 import {
   checkUrlCredentials, redact, registerSecret, safeUrl,
 } from './redact.js'
+import {terminalLine} from './render.js'
 import {printError} from './report.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SessionsCommand)['baseFlags'] & T['flags']>
@@ -77,6 +78,10 @@ export abstract class SessionsCommand extends Command {
       helpGroup: 'FORMAT',
       multiple: true,
       summary: 'Verify signatures with this SECRET_KEY (repeat for SECRET_KEY_FALLBACKS); bad signatures then match nobody.',
+      description: [
+        'A value on the command line is visible to every local user in `ps` for the whole run: prefer',
+        'DJANGO_SECRET_KEY in the environment (e.g. `DJANGO_SECRET_KEY="$(cat /run/secrets/django_key)" sessionctl …`).',
+      ].join(' '),
     }),
     'show-keys': Flags.boolean({
       summary: 'Print raw session keys instead of fingerprints. Session keys are bearer credentials.',
@@ -87,6 +92,12 @@ export abstract class SessionsCommand extends Command {
       helpGroup: 'STORE',
       multiple: true,
       summary: 'Store URL (mysql://user@host:3306/db, redis://host:6379/0, redis+cluster://h1:7000,h2:7001, redis+sentinel://h:26379/name/0) or profile name; repeatable.',
+      description: [
+        'A password in a --store URL is visible to every local user in `ps` for the whole run. Keep it out of the',
+        'command line: a profile with "passwordEnv" (the password is read from that variable), or MYSQL_PWD for',
+        'MySQL/MariaDB and REDIS_PASSWORD (REDIS_SENTINEL_PASSWORD for sentinels) for Redis, used when the URL has',
+        'no password. A config file holding a password should be chmod 600 (sessionctl warns otherwise).',
+      ].join(' '),
     }),
     table: Flags.string({
       helpGroup: 'FORMAT',
@@ -142,6 +153,19 @@ export abstract class SessionsCommand extends Command {
     // chalk 5 ignores NO_COLOR; oclif's own colouring honours it.
     if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
     if (!process.stdout.isTTY && process.env.FORCE_COLOR === undefined) chalk.level = 0
+  }
+
+  /**
+   * Every human line on stdout/stderr goes through here or report.ts: text from payloads or
+   * config can never move the cursor, clear the screen or forge a line. Our own colours stay;
+   * JSON lines (NDJSON) stay valid and exact (see terminalSafe).
+   */
+  override log(message: unknown = '', ...args: unknown[]): void {
+    super.log(terminalLine(message, args))
+  }
+
+  override logToStderr(message: unknown = '', ...args: unknown[]): void {
+    super.logToStderr(terminalLine(message, args))
   }
 
   /**

@@ -1,6 +1,7 @@
 import type {Ora} from 'ora'
 
 import {redact} from './redact.js'
+import {terminalSafe} from './render.js'
 
 /**
  * A spinner with counts and rate on a terminal (stderr), and nothing at all without one, so
@@ -25,7 +26,7 @@ export class Progress {
     this.stopped = false
     import('ora').then(({default: ora}) => {
       if (this.stopped || this.spinner) return
-      this.spinner = ora({discardStdin: false, stream: process.stderr, text: redact(text)}).start()
+      this.spinner = ora({discardStdin: false, stream: process.stderr, text: terminalSafe(redact(text))}).start()
     }, () => {})
   }
 
@@ -40,6 +41,6 @@ export class Progress {
     if (!this.spinner) return
     const seconds = (Date.now() - this.started) / 1000
     const rate = seconds > 0.5 ? ` (${Math.round(count / seconds).toLocaleString('en-US')}/s)` : ''
-    this.spinner.text = redact(`${verb} ${count.toLocaleString('en-US')} ${noun}${rate}${extra}`)
+    this.spinner.text = terminalSafe(redact(`${verb} ${count.toLocaleString('en-US')} ${noun}${rate}${extra}`))
   }
 }

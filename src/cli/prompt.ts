@@ -1,3 +1,5 @@
+import {terminalSafe} from './render.js'
+
 /**
  * Confirmation prompts. "No terminal" is decided up front: prompts throw when stdin is at
  * end-of-file, and a purge from a script must refuse cleanly rather than half-ask.
@@ -14,7 +16,7 @@ export async function confirmOnTerminal(message: string, signal?: AbortSignal): 
   const {confirm} = await import('@inquirer/prompts')
   if (signal?.aborted) return false
   try {
-    return await confirm({default: false, message}, {output: process.stderr, signal})
+    return await confirm({default: false, message: terminalSafe(message)}, {output: process.stderr, signal})
   } catch {
     // Ctrl-C, a signal or a closed terminal while asking: treat as "no".
     return false

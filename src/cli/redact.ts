@@ -2,28 +2,61 @@
  * Every line the tool prints passes through `redact()`: passwords from URLs, `--secret-key`
  * values and other registered secrets are replaced even if a driver error or a stack trace
  * carries them. Registration happens as soon as a secret is parsed.
+ *
+ * A secret is masked where it appears as a credential, not as a substring of every word: a weak
+ * password "session" must not turn "sessions" into "****s" in a warning or the audit line. So:
+ * the password part of any URL (`scheme://user:****@`, registered or not, any length); a
+ * registered secret after a credential word (`password=…`, `auth …`, `secret_key: …`), any
+ * length; and a registered secret of MIN_TOKEN_LENGTH or more as a whole token, i.e. not glued
+ * to letters, digits or `_` on a side where it starts or ends with one. Drivers pass credentials
+ * as options, never in messages (MySQL says "using password: YES", Redis "WRONGPASS invalid
+ * username-password pair" and "AUTH <password> called without…" with that literal placeholder),
+ * so a token is where a secret could still show up: in a URL we did not parse, in a stack.
  */
 import {UsageError} from '../errors.js'
 
-const secrets = new Set<string>()
+/** Shorter secrets would mask ordinary words as tokens; they are still masked in URLs and after credential words. */
+const MIN_TOKEN_LENGTH = 4
+const WORD = String.raw`[\p{L}\p{M}\p{N}_]`
+const CREDENTIAL_WORD = String.raw`\b(?:auth|pass(?:word|wd)?|pwd|requirepass|secret(?:[_-]?key)?)\b["']?(?:\s*[:=]\s*|\s+)["']?`
+
+/** Each registered secret (and its URL-encoded form) with the patterns that find it, longest first. */
+let secrets: Array<{credential: RegExp; token: RegExp | undefined; value: string}> = []
 
 export function registerSecret(secret: string | undefined): void {
-  // Very short values would redact ordinary words; they are still never printed by us on purpose.
-  if (secret && secret.length >= 3) secrets.add(secret)
-  if (secret && secret.length >= 3) {
-    const encoded = encodeURIComponent(secret)
-    if (encoded !== secret) secrets.add(encoded)
+  if (!secret) return
+  for (const value of new Set([encodeURIComponent(secret), secret])) {
+    if (secrets.some(s => s.value === value)) continue
+    // Only syntax characters: with the u flag, escaping anything else is an error.
+    const escaped = value.replaceAll(/[$()*+./?[\\\]^{|}]/g, String.raw`\$&`)
+    const before = new RegExp(WORD, 'u').test(value[0]) ? `(?<!${WORD})` : ''
+    const after = new RegExp(WORD, 'u').test(value.at(-1)!) ? `(?!${WORD})` : ''
+    secrets.push({
+      credential: new RegExp(`(${CREDENTIAL_WORD})${escaped}${after}`, 'giu'),
+      token: value.length >= MIN_TOKEN_LENGTH ? new RegExp(`${before}${escaped}${after}`, 'gu') : undefined,
+      value,
+    })
   }
+
+  // Longest first: a secret that contains a shorter one is masked whole.
+  secrets = secrets.sort((a, b) => b.value.length - a.value.length)
 }
 
 export function redact(text: string): string {
-  let out = text
+  // The password of a URL, whatever it is: up to the last '@' before a space or '/'
+  // (typed unencoded, a password may hold '@').
+  let out = text.replaceAll(/([a-z][\w+.-]*:\/\/[^/\s:@]*:)[^\s/]*@/gi, '$1****@')
+  // Credential shapes first: a secret that is also a credential word ("password") masked as a
+  // token would hide the context of a short one after it.
   for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join('****')
+    if (out.includes(secret.value)) out = out.replaceAll(secret.credential, '$1****')
   }
 
-  // Belt and braces: a URL with inline credentials that we never parsed ourselves.
-  return out.replaceAll(/([a-z][\w+.-]*:\/\/[^/\s:@]*:)[^@\s/]+@/gi, '$1****@')
+  for (const secret of secrets) {
+    if (secret.token && out.includes(secret.value)) out = out.replaceAll(secret.token, '****')
+  }
+
+  return out
 }
 
 const SCHEME = /^[a-z][\d+.a-z-]*:\/\//i

@@ -1,9 +1,51 @@
 import chalk from 'chalk'
+import {format, inspect} from 'node:util'
 
 import type {ScanTotals, StoreScan} from '../sessions/scan.js'
 import type {Session, UndecodableValue} from '../stores/contract.js'
 
 import {displayKey} from '../sessions/keys.js'
+
+/**
+ * Characters that act on a terminal instead of printing: C0 and C1 controls (ESC starts cursor
+ * moves and screen clears, CR/LF forge lines), DEL, line/paragraph separators, lone surrogates,
+ * and invisible format characters (bidi overrides U+202A–202E and isolates U+2066–2069, zero-width
+ * characters, the BOM, tag characters): category Cf.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu
+const NAMED: Record<string, string> = {'\n': String.raw`\n`, '\r': String.raw`\r`, '\t': String.raw`\t`}
+/** The only escape sequences let through, and only with colour on: chalk's bold/dim and foreground colours (not black, not conceal). */
+// eslint-disable-next-line no-control-regex -- ESC is what this matches
+const OUR_COLOURS = /\u001B\[(?:[12]|22|3[1-79]|9[1-7])m/y
+
+/**
+ * Text made safe to print on a terminal: every character above shown as a visible escape
+ * (`\n`, `\x1b`, `\u202e`; astral ones as their two `\uXXXX` halves), everything else as is.
+ * Idempotent, so layers may apply it twice. Characters from DEL up use `\uXXXX`, which is also a
+ * JSON string escape: a JSON line stays valid and decodes to the same value (JSON.stringify
+ * already escapes C0 controls). `keepColours` lets our own colour codes through, nothing else.
+ */
+export function terminalSafe(text: string, keepColours = false): string {
+  return text.replaceAll(UNSAFE, (ch: string, offset: number) => {
+    if (keepColours && ch === '\u001B') {
+      OUR_COLOURS.lastIndex = offset
+      if (OUR_COLOURS.test(text)) return ch
+    }
+
+    if (NAMED[ch]) return NAMED[ch]
+    const code = ch.charCodeAt(0)
+    if (code < 0x20) return `\\x${code.toString(16).padStart(2, '0')}`
+    let escaped = ''
+    for (let i = 0; i < ch.length; i++) escaped += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`
+    return escaped
+  })
+}
+
+/** What oclif's log() prints (format() only with arguments: it turns "%%" into "%"), terminal-safe, our colours kept. */
+export function terminalLine(message: unknown, args: unknown[] = []): string {
+  const text = args.length > 0 ? format(message, ...args) : (typeof message === 'string' ? message : inspect(message))
+  return terminalSafe(text, chalk.level > 0)
+}
 
 /** A session as printed in JSON, NDJSON and CSV: the key masked unless --show-keys. */
 export interface SessionJson {
@@ -54,9 +96,14 @@ export function csvRow(row: SessionJson): string {
   return CSV_COLUMNS.map(c => csvField(row[c])).join(',')
 }
 
+/**
+ * CSV is read by people and spreadsheets, and printed on terminals: control and invisible
+ * characters are shown as escapes (\n, \x1b…) rather than embedded; --json and --output ndjson
+ * keep every value exact. Fields are quoted as RFC 4180 says (commas, quotes, line breaks).
+ */
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return ''
-  const text = String(value)
+  const text = terminalSafe(String(value))
   // Leading = + - @ would be formulas in a spreadsheet; quote-and-prefix them.
   const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
   return /[\n\r",]/.test(safe) || safe !== text ? `"${safe.replaceAll('"', '""')}"` : safe
@@ -133,7 +180,7 @@ export class StreamingTable<T> {
 
   private flush(): void {
     if (!this.widths) {
-      this.widths = this.columns.map(c => Math.max(c.header.length, ...this.buffered.map(r => c.value(r).length)))
+      this.widths = this.columns.map(c => Math.max(c.header.length, ...this.buffered.map(r => cell(c, r).length)))
       this.write(this.columns.map((c, i) => chalk.bold(this.pad(c.header, i, c.align))).join('  ').trimEnd())
     }
 
@@ -148,11 +195,16 @@ export class StreamingTable<T> {
 
   private writeRow(row: T): void {
     const cells = this.columns.map((c, i) => {
-      const text = this.pad(c.value(row), i, c.align)
+      const text = this.pad(cell(c, row), i, c.align)
       return c.color ? c.color(text, row) : text
     })
     this.write(cells.join('  ').trimEnd())
   }
+}
+
+/** A cell as printed: payload text (user ids, keys, store labels) can never act on the terminal, and widths count what is shown. */
+function cell<T>(column: Column<T>, row: T): string {
+  return terminalSafe(column.value(row))
 }
 
 export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean): Array<Column<Session>> {

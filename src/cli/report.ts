@@ -6,15 +6,15 @@ import type {ScanTotals, StoreScan} from '../sessions/scan.js'
 
 import {ExitCode, SessionctlError} from '../errors.js'
 import {redact} from './redact.js'
-import {plural, undecodableNote} from './render.js'
+import {plural, terminalSafe, undecodableNote} from './render.js'
 
 export function storeFailures(scans: ReadonlyArray<{error?: Error; store: string}>): Array<{error: Error; store: string}> {
   return scans.filter((s): s is {error: Error; store: string} => s.error !== undefined)
 }
 
-/** A warning on stderr: stdout stays the data (table, JSON, NDJSON, CSV). */
+/** A warning on stderr: stdout stays the data (table, JSON, NDJSON, CSV). One line, redacted, terminal-safe. */
 export function warn(text: string): void {
-  process.stderr.write(`${chalk.yellow('sessionctl: warning:')} ${redact(text)}\n`)
+  process.stderr.write(`${chalk.yellow('sessionctl: warning:')} ${terminalSafe(redact(text))}\n`)
 }
 
 export interface ScanReport {
@@ -42,7 +42,7 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
   const stores = scans.length > 1 ? ` in ${scans.length} stores` : ''
   const summary = `${r.headline} (scanned ${t.scanned.toLocaleString('en-US')}${stores} in ${r.seconds.toFixed(1)} s)`
   if (r.output === 'table') command.log(summary)
-  else if (r.output !== 'json' && process.stderr.isTTY) process.stderr.write(`${summary}\n`)
+  else if (r.output !== 'json' && process.stderr.isTTY) process.stderr.write(`${terminalSafe(summary)}\n`)
 
   for (const w of t.warnings) warn(w)
   const note = undecodableNote(t)
@@ -68,7 +68,7 @@ export function failureText(failures: ReadonlyArray<{error: Error; store: string
   return failures.map(f => (f.error.message.includes(f.store) ? f.error.message : `${f.store}: ${f.error.message}`)).join('; ')
 }
 
-/** An error line on stderr, as the base command prints fatal ones. */
+/** An error line on stderr, as the base command prints fatal ones: redacted, terminal-safe. */
 export function printError(text: string): void {
-  process.stderr.write(`${chalk.red('sessionctl:')} ${redact(text)}\n`)
+  process.stderr.write(`${chalk.red('sessionctl:')} ${terminalSafe(redact(text))}\n`)
 }

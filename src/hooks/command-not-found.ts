@@ -1,5 +1,6 @@
 import type {Hook} from '@oclif/core'
 
+import {terminalSafe} from '../cli/render.js'
 import {ExitCode} from '../errors.js'
 
 /**
@@ -13,7 +14,7 @@ const hook: Hook.CommandNotFound = async function (options) {
   const message = `unknown command "${typed}": the commands are ${commands.join(', ')} (see ${options.config.bin} --help)`
   process.exitCode = ExitCode.USAGE
   if ((options.argv ?? []).includes('--json')) process.stdout.write(`${JSON.stringify({error: {exitCode: ExitCode.USAGE, message}}, null, 2)}\n`)
-  else process.stderr.write(`${options.config.bin}: ${message}\n`)
+  else process.stderr.write(`${options.config.bin}: ${terminalSafe(message)}\n`)
 }
 
 export default hook
