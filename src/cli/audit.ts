@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise -- open(2) flags and file modes are bit fields */
 import {Flags} from '@oclif/core'
 import {randomUUID} from 'node:crypto'
 import {
@@ -121,7 +122,7 @@ export function openAuditLog(paths: readonly string[], start: AuditStart): Audit
       if (fd !== undefined) closeSync(fd)
       for (const f of files) closeSync(f.fd)
       const e = error as NodeJS.ErrnoException
-      const why = e.code === 'ELOOP' ? 'a symbolic link: name the file itself' : e.code === 'ENXIO' ? 'not a regular file' : (e.code ?? e.message)
+      const why = e.code === 'ELOOP' ? 'a symbolic link: name the file itself' : (e.code === 'ENXIO' ? 'not a regular file' : (e.code ?? e.message))
       throw new SessionctlError(`cannot open the audit log ${path} for appending (${why}); nothing was deleted`, ExitCode.ERROR)
     }
   }
@@ -192,10 +193,10 @@ export function outcomeOf(exitCode: number): AuditOutcome {
 export class AuditRun {
   private counts: AuditCounts = {deleted: 0}
   private done = false
-  /** Ties a run's `started` and `finished` lines together. */
-  private readonly id = randomUUID()
   /** An error the run reported without throwing (one store of several failed). */
   private errorText: string | undefined
+  /** Ties a run's `started` and `finished` lines together. */
+  private readonly id = randomUUID()
   private keys: string[] = []
   private readonly live = new Map<string, number>()
   private readonly onExit = (code: number): void => {
@@ -209,6 +210,11 @@ export class AuditRun {
 
   constructor(private readonly files: Array<{fd: number; path: string}>, private readonly start: AuditStart) {
     process.on('exit', this.onExit)
+  }
+
+  /** Sessions deleted so far, as the run has counted them. */
+  get deleted(): number {
+    return Math.max(this.counts.deleted, [...this.live.values()].reduce((n, d) => n + d, 0))
   }
 
   /**
@@ -243,11 +249,6 @@ export class AuditRun {
       redact(`${plural(deleted, 'session')} ${deleted === 1 ? 'was' : 'were'} deleted, but the audit line could not be written to ${failed.join(', ')}`),
       deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR,
     )
-  }
-
-  /** Sessions deleted so far, as the run has counted them. */
-  get deleted(): number {
-    return Math.max(this.counts.deleted, [...this.live.values()].reduce((n, d) => n + d, 0))
   }
 
   /** Records what went wrong when the run reports it without throwing (kept if several). */
@@ -285,6 +286,32 @@ export class AuditRun {
     }
   }
 
+  private line(exitCode: number, error: unknown): Record<string, unknown> {
+    const outcome = outcomeOf(exitCode)
+    const c = this.counts
+    const message = error === undefined ? undefined : (typeof error === 'string' ? error : ((error as Error)?.message ?? String(error)))
+    const who = this.who()
+    return {
+      time: new Date().toISOString(),
+      event: 'finished',
+      run: this.id,
+      command: who.command,
+      outcome,
+      exitCode,
+      ...who,
+      ...(c.matched === undefined ? {} : {matched: c.matched}),
+      deleted: c.deleted,
+      ...(c.kept === undefined ? {} : {kept: c.kept}),
+      ...(c.changed === undefined ? {} : {changed: c.changed}),
+      ...(c.gone === undefined ? {} : {gone: c.gone}),
+      ...(this.start.user === null
+        ? {}
+        : {keys: this.keys.slice(0, MAX_AUDIT_KEYS), ...(this.keys.length > MAX_AUDIT_KEYS ? {keysOmitted: this.keys.length - MAX_AUDIT_KEYS} : {})}),
+      durationMs: Date.now() - this.started,
+      ...(message === undefined || outcome === 'ok' ? {} : {error: redact(firstLine(message))}),
+    }
+  }
+
   /** Who ran what, where and why: the same in both lines of a run. */
   private who(): Record<string, unknown> {
     const sudoUser = process.env.SUDO_USER
@@ -316,32 +343,6 @@ export class AuditRun {
     }
 
     return failed
-  }
-
-  private line(exitCode: number, error: unknown): Record<string, unknown> {
-    const outcome = outcomeOf(exitCode)
-    const c = this.counts
-    const message = error === undefined ? undefined : (typeof error === 'string' ? error : ((error as Error)?.message ?? String(error)))
-    const who = this.who()
-    return {
-      time: new Date().toISOString(),
-      event: 'finished',
-      run: this.id,
-      command: who.command,
-      outcome,
-      exitCode,
-      ...who,
-      ...(c.matched === undefined ? {} : {matched: c.matched}),
-      deleted: c.deleted,
-      ...(c.kept === undefined ? {} : {kept: c.kept}),
-      ...(c.changed === undefined ? {} : {changed: c.changed}),
-      ...(c.gone === undefined ? {} : {gone: c.gone}),
-      ...(this.start.user === null
-        ? {}
-        : {keys: this.keys.slice(0, MAX_AUDIT_KEYS), ...(this.keys.length > MAX_AUDIT_KEYS ? {keysOmitted: this.keys.length - MAX_AUDIT_KEYS} : {})}),
-      durationMs: Date.now() - this.started,
-      ...(message === undefined || outcome === 'ok' ? {} : {error: redact(firstLine(message))}),
-    }
   }
 }
 

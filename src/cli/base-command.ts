@@ -9,8 +9,8 @@ import {
 } from '../formats/presets.js'
 import {closeDecodePools} from '../sessions/select.js'
 import {openStore} from '../stores/index.js'
-import {unreachableStore} from '../stores/unreachable.js'
 import {assertTimeZone} from '../stores/sql-time.js'
+import {unreachableStore} from '../stores/unreachable.js'
 import {
   loadConfig, resolveStores, type StoreSettings, type StoreSpec,
 } from './config.js'
@@ -341,7 +341,7 @@ const SETTING_FLAGS = [
 
 type StoreKind = 'redis' | 'sql'
 
-const SQL_ONLY: ReadonlyArray<keyof StoreSettings> = ['table', 'keyColumn', 'dataColumn', 'expiryColumn', 'expiryUnit', 'timeZone']
+const SQL_ONLY: ReadonlySet<keyof StoreSettings> = new Set(['table', 'keyColumn', 'dataColumn', 'expiryColumn', 'expiryUnit', 'timeZone'] as const)
 
 function storeKind(url: string): StoreKind | undefined {
   if (/^(?:mysql|mariadb):/i.test(url)) return 'sql'
@@ -353,7 +353,7 @@ function storeKind(url: string): StoreKind | undefined {
 function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | undefined {
   const kind = storeKind(spec.url)
   const format = spec.format ?? 'django'
-  if (kind === 'redis' && SQL_ONLY.includes(setting)) return 'applies to MySQL/MariaDB stores only'
+  if (kind === 'redis' && SQL_ONLY.has(setting)) return 'applies to MySQL/MariaDB stores only'
   if (kind === 'sql' && setting === 'prefix') return 'applies to Redis stores only'
   if (setting === 'salt' && format !== 'django') return 'applies to --format django only (the other formats are not signed)'
   if (setting === 'timeZone' && kind === 'sql') {

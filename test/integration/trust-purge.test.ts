@@ -5,7 +5,6 @@
  * each against the built binary and a real MariaDB. Every case checks what was left in the table.
  */
 import mysql from 'mysql2/promise'
-
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {
@@ -49,7 +48,7 @@ function runWithStdout(args: string[], stdoutPath: string): Promise<{code: null 
     const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', fd, 'pipe']})
     closeSync(fd)
     let stderr = ''
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d
     })
     child.on('error', reject)
@@ -271,7 +270,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       })
     }
 
-    it('an audit log on a full disk: the started line fails, exit 1, nothing deleted (purge and cleanup)', async function () {
+    it('an audit log on a full disk: the started line fails, exit 1, nothing deleted (purge and cleanup)', async () => {
       const mount = join(dir, 'full')
       mkdirSync(mount)
       const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', mount])
@@ -314,7 +313,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       const log = join(dir, 'new.jsonl')
       const r = await sessionctl(purge('--yes', '--audit-log', log))
       assert.equal(r.code, 0, r.stderr)
-      assert.equal(statSync(log).mode & 0o777, 0o600)
+      assert.equal(statSync(log).mode.toString(8).slice(-3), '600')
     })
   })
 

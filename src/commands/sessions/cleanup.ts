@@ -6,8 +6,8 @@ import {
   audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
-import {isoMinute, plural} from '../../cli/render.js'
 import {noteDeleted} from '../../cli/output.js'
+import {isoMinute, plural} from '../../cli/render.js'
 import {failureText, printError, warn} from '../../cli/report.js'
 import {
   deletedBefore, ExitCode, exitCodeOf, UsageError,
