@@ -20,13 +20,16 @@ import type {
   StoreOptions,
 } from './contract.js'
 
-import {checkUrlCredentials, registerSecret, safeUrl} from '../cli/redact.js'
+import {registerSecret} from '../cli/redact.js'
 import {
   PartialFailureError, SessionctlError, StoreError, UsageError,
 } from '../errors.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
+import {
+  decodePart, type ParamKind, parseStoreUrl, readCaFile,
+} from './url.js'
 
 const SCAN_BATCH = 1000
 const DEFAULT_DELETE_BATCH = 500
@@ -45,55 +48,70 @@ export interface MysqlTarget {
   label: string
 }
 
-const URL_PARAMS = new Set(['socket', 'ssl', 'ssl-ca'])
+const URL_PARAMS: Record<string, ParamKind> = {socket: 'value', ssl: 'value', 'ssl-ca': 'value'}
+const SSL_MODES = new Set(['false', 'skip-verify', 'true'])
 
+/**
+ * Exactly one server: a host (default port 3306), or a local socket (`?socket=`, with no host
+ * or `localhost` and no port). The database is the one path segment, or absent (then --table
+ * must say database.table).
+ */
 export function parseMysqlUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): MysqlTarget {
-  checkUrlCredentials(raw)
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected mysql://user@host:3306/database`)
+  const url = parseStoreUrl(raw, URL_PARAMS)
+  const fail = (why: string): never => {
+    throw new UsageError(`invalid store URL ${JSON.stringify(url.shown)}: ${why}`)
   }
 
-  const password = url.password ? decodeURIComponent(url.password) : process.env.MYSQL_PWD
-  registerSecret(password)
-  for (const key of url.searchParams.keys()) {
-    if (!URL_PARAMS.has(key)) {
-      throw new UsageError(`unknown option "${key}" in ${safeUrl(raw)}: supported are ${[...URL_PARAMS].join(', ')}`)
-    }
+  if (url.scheme !== 'mysql' && url.scheme !== 'mariadb') fail('expected mysql:// or mariadb://')
+  const socket = url.params.get('socket')
+  if (url.hosts.length > 1) fail('it names several hosts: give one server per URL (repeat --store for several)')
+  const [server] = url.hosts
+  if (socket === undefined && server === undefined) {
+    fail('no host (an unset variable?): name the server, mysql://user@HOST:3306/database, or a local socket with ?socket=/path')
   }
 
-  const database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined
+  if (socket !== undefined && server !== undefined && (server.host !== 'localhost' || server.port !== undefined)) {
+    fail(`?socket= connects through a local socket, so the host ${server.host}${server.port === undefined ? '' : `:${server.port}`} would be ignored: drop one of them`)
+  }
+
+  if (url.user === undefined && url.password !== undefined) fail('a password but no user before ":"')
+  const segments = url.segments ?? []
+  if (segments.length > 1) fail('the path must be one database name, e.g. /app')
+  const database = segments[0] ? decodePart(segments[0], 'the database', url.shown) : undefined
   if (database !== undefined) checkIdentifier(database, 'database name')
-  const ssl = url.searchParams.get('ssl')
-  const sslCa = url.searchParams.get('ssl-ca')
+  const password = url.password ?? process.env.MYSQL_PWD
+  registerSecret(password)
+  const ssl = url.params.get('ssl')
+  const sslCa = url.params.get('ssl-ca')
+  if (ssl !== undefined && !SSL_MODES.has(ssl)) fail(`invalid ssl=${ssl}: use ssl=true, ssl=skip-verify or ssl=false`)
+  if (sslCa !== undefined && (ssl === 'false' || ssl === 'skip-verify')) {
+    fail(`ssl-ca has no effect with ssl=${ssl}: drop one of them`)
+  }
+
   const config: mysql.ConnectionOptions = {
     bigNumberStrings: true,
     charset: 'utf8mb4',
     connectTimeout: connectTimeoutMs,
     database,
     dateStrings: true,
-    host: url.hostname.replaceAll(/^\[|]$/g, '') || '127.0.0.1',
     password,
-    port: url.port ? Number(url.port) : 3306,
     supportBigNumbers: true,
-    user: url.username ? decodeURIComponent(url.username) : userInfo().username,
+    user: url.user ?? userInfo().username,
   }
-  const socket = url.searchParams.get('socket')
-  if (socket) config.socketPath = socket
-  if (ssl !== null || sslCa !== null) {
-    if (ssl !== null && !['false', 'skip-verify', 'true'].includes(ssl)) {
-      throw new UsageError(`invalid ssl=${ssl} in ${safeUrl(raw)}: use ssl=true, ssl=skip-verify or ssl=false`)
-    }
-
-    if (ssl !== 'false') {
-      config.ssl = {rejectUnauthorized: ssl !== 'skip-verify'}
-      if (sslCa) config.ssl.ca = sslCa
-    }
+  if (socket === undefined) {
+    config.host = server!.host
+    config.port = server!.port ?? 3306
+  } else {
+    config.socketPath = socket
   }
 
-  return {config, database, label: safeUrl(raw)}
+  if (ssl === 'true' || ssl === 'skip-verify' || sslCa !== undefined) {
+    config.ssl = {rejectUnauthorized: ssl !== 'skip-verify'}
+    // The driver takes PEM text, not a path: a path given as is never verifies anything.
+    if (sslCa !== undefined) config.ssl.ca = readCaFile(sslCa, 'ssl-ca').toString()
+  }
+
+  return {config, database, label: url.shown}
 }
 
 const IDENTIFIER = /^[\w$]{1,64}$/
@@ -576,7 +594,7 @@ function bufferSecondColumn(field: {buffer(): Buffer | null; name: string}, next
 export function storeError(error: unknown, label: string, target?: MysqlTarget): StoreError {
   if (error instanceof StoreError) return error
   const e = error as {code?: string; errno?: number; message?: string; sqlMessage?: string}
-  const where = target ? `${target.config.host}:${target.config.port}` : label
+  const where = target ? (target.config.socketPath ?? `${target.config.host}:${target.config.port}`) : label
   const user = target?.config.user
   switch (e.code) {
   case 'ER_ACCESS_DENIED_ERROR': {
@@ -597,6 +615,10 @@ export function storeError(error: unknown, label: string, target?: MysqlTarget):
 
   case 'ETIMEDOUT': {
     return new StoreError(`cannot connect to ${where}: timed out`, {cause: error})
+  }
+
+  case 'ENOENT': {
+    return new StoreError(`cannot connect to ${where}: no such socket`, {cause: error})
   }
 
   case 'EAI_AGAIN':

@@ -1,7 +1,6 @@
 import calculateSlot from 'cluster-key-slot'
 import {Cluster, Redis, type RedisOptions} from 'ioredis'
 import {randomUUID} from 'node:crypto'
-import {readFileSync} from 'node:fs'
 
 import type {
   CleanupOptions,
@@ -17,14 +16,15 @@ import type {
   StoreOptions,
 } from './contract.js'
 
-import {
-  checkUrlCredentials, redact, registerSecret, safeUrl,
-} from '../cli/redact.js'
+import {redact, registerSecret} from '../cli/redact.js'
 import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {sleep} from './pacing.js'
+import {
+  databaseNumber, decodePart, type ParamKind, parseStoreUrl, readCaFile,
+} from './url.js'
 
 const SCAN_COUNT = 1000
 /** MGETs a scan keeps queued on the server while it decodes. */
@@ -84,6 +84,8 @@ type Client = Cluster | Redis
  * `redis+sentinel://host1:26379,host2:26379/mymaster/0` (sentinels, master name, database).
  */
 export interface RedisTarget {
+  /** The database the URL names; proved on the connection before any read (see `connect`). */
+  db: number
   kind: 'cluster' | 'sentinel' | 'standalone'
   label: string
   nodes: Array<{host: string; port: number}>
@@ -91,56 +93,47 @@ export interface RedisTarget {
   sentinelName?: string
 }
 
-const URL_PARAMS = new Set(['tls-ca', 'tls-insecure'])
+const URL_PARAMS: Record<string, ParamKind> = {'tls-ca': 'value', 'tls-insecure': 'flag'}
 
 export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): RedisTarget {
-  checkUrlCredentials(raw)
-  const match = /^(redis|rediss|redis\+cluster|rediss\+cluster|redis\+sentinel):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(raw)
-  if (!match) throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected redis://host:6379/0`)
-  const [, scheme, auth, hosts, path, query] = match
-  const lower = scheme.toLowerCase()
-  const kind = lower.includes('cluster') ? 'cluster' : (lower.includes('sentinel') ? 'sentinel' : 'standalone')
-  const tls = lower.startsWith('rediss')
-  const [user, password] = parseAuth(auth)
-  const pass = password ?? process.env.REDIS_PASSWORD
+  const url = parseStoreUrl(raw, URL_PARAMS)
+  const fail = (why: string): never => {
+    throw new UsageError(`invalid store URL ${JSON.stringify(url.shown)}: ${why}`)
+  }
+
+  const {scheme} = url
+  if (!['redis', 'redis+cluster', 'redis+sentinel', 'rediss', 'rediss+cluster'].includes(scheme)) fail('expected redis://host:6379/0')
+  const kind = scheme.includes('cluster') ? 'cluster' : (scheme.includes('sentinel') ? 'sentinel' : 'standalone')
+  const tls = scheme.startsWith('rediss')
+  const pass = url.password ?? process.env.REDIS_PASSWORD
   registerSecret(pass)
   const defaultPort = kind === 'sentinel' ? 26_379 : 6379
-  const nodes = hosts.split(',').map(h => parseHost(h, defaultPort, raw))
-  if (kind === 'standalone' && nodes.length !== 1) {
-    throw new UsageError(`"${safeUrl(raw)}" names several hosts: use redis+cluster:// or redis+sentinel://`)
-  }
-
-  const params = new URLSearchParams(query ?? '')
-  for (const key of params.keys()) {
-    if (!URL_PARAMS.has(key)) throw new UsageError(`unknown option "${key}" in ${safeUrl(raw)}: supported are ${[...URL_PARAMS].join(', ')}`)
-  }
-
-  const segments = (path ?? '').split('/').filter(Boolean)
+  if (url.hosts.length === 0) fail('no host (an unset variable?): redis://HOST:6379/0')
+  const nodes = url.hosts.map(h => ({host: h.host, port: h.port ?? defaultPort}))
+  if (kind === 'standalone' && nodes.length !== 1) fail('it names several hosts: use redis+cluster:// or redis+sentinel://')
+  if (!tls && url.params.size > 0) fail(`${[...url.params.keys()].join(', ')} apply to TLS connections only (rediss://)`)
+  const segments = [...(url.segments ?? [])]
   let sentinelName: string | undefined
   if (kind === 'sentinel') {
-    sentinelName = segments.shift()
-    if (!sentinelName) throw new UsageError(`"${safeUrl(raw)}" needs the master name: redis+sentinel://host:26379/mymaster/0`)
+    const name = segments.shift()
+    sentinelName = name ? decodePart(name, 'the master name', url.shown) : undefined
+    if (!sentinelName) fail('it needs the master name: redis+sentinel://host:26379/mymaster/0')
   }
 
-  const dbText = segments.shift() ?? '0'
-  if (segments.length > 0 || !/^\d{1,5}$/.test(dbText)) throw new UsageError(`invalid database "${dbText}" in ${safeUrl(raw)}: use a number, e.g. /0`)
-  const db = Number(dbText)
-  if (kind === 'cluster' && db !== 0) throw new UsageError(`Redis Cluster has only database 0 (${safeUrl(raw)})`)
+  if (segments.length > 1) fail(kind === 'sentinel' ? 'the path must be /master/database, e.g. /mymaster/0' : 'the path must be one database number, e.g. /0')
+  const db = segments.length === 0 ? 0 : databaseNumber(segments[0], url.shown)
+  if (kind === 'cluster' && db !== 0) fail(`Redis Cluster has only database 0, not ${db}`)
   const options: RedisOptions = {
     connectTimeout: connectTimeoutMs,
-    db,
     password: pass,
-    username: user,
+    username: url.user,
   }
   if (tls) {
-    options.tls = {rejectUnauthorized: !params.has('tls-insecure')}
-    const ca = params.get('tls-ca')
-    if (ca) {
-      try {
-        options.tls.ca = readFileSync(ca)
-      } catch {
-        throw new UsageError(`cannot read the CA file "${ca}" given in tls-ca`)
-      }
+    options.tls = {rejectUnauthorized: !url.params.has('tls-insecure')}
+    const ca = url.params.get('tls-ca')
+    if (ca !== undefined) {
+      if (url.params.has('tls-insecure')) fail('tls-ca has no effect with tls-insecure: drop one of them')
+      options.tls.ca = readCaFile(ca, 'tls-ca')
     }
   }
 
@@ -150,22 +143,8 @@ export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TI
   }
 
   return {
-    kind, label: safeUrl(raw), nodes, options, sentinelName,
+    db, kind, label: url.shown, nodes, options, sentinelName,
   }
-}
-
-function parseAuth(auth: string | undefined): [string | undefined, string | undefined] {
-  if (!auth) return [undefined, undefined]
-  const colon = auth.indexOf(':')
-  const decode = (s: string): string | undefined => (s === '' ? undefined : decodeURIComponent(s))
-  return colon === -1 ? [decode(auth), undefined] : [decode(auth.slice(0, colon)), decode(auth.slice(colon + 1))]
-}
-
-function parseHost(text: string, defaultPort: number, raw: string): {host: string; port: number} {
-  const m = /^(\[[^\]]+]|[^:]+)(?::(\d{1,5}))?$/.exec(text)
-  const port = m?.[2] === undefined ? defaultPort : Number(m[2])
-  if (!m || port < 1 || port > 65_535) throw new UsageError(`invalid host "${text}" in ${safeUrl(raw)}`)
-  return {host: m[1].replaceAll(/^\[|]$/g, ''), port}
 }
 
 /** Escapes glob characters so a literal prefix can go into SCAN MATCH. */
@@ -193,7 +172,38 @@ export async function openRedisStore(url: string, options: StoreOptions): Promis
   return new RedisStore(client, target.kind === 'cluster', label, layout, options)
 }
 
+/**
+ * ioredis prints some notices itself with console.warn: "[WARN] This Redis server's `default`
+ * user does not require a password, but a password was supplied". On stderr, unprefixed, every
+ * run, they reach cron mail. They are collected here instead and reported once as a warning of
+ * the store that read (`takeDriverNotices`); any other console.warn passes through.
+ */
+const driverNotices = new Set<string>()
+let noticesHooked = false
+
+function hookDriverNotices(): void {
+  if (noticesHooked) return
+  noticesHooked = true
+  const {warn} = console
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(' ')
+    if (/^\[WARN] .*does not require a password/.test(text)) {
+      driverNotices.add('the server accepts connections without a password: the password given was not checked')
+      return
+    }
+
+    warn.apply(console, args)
+  }
+}
+
+function takeDriverNotices(): string[] {
+  const notices = [...driverNotices]
+  driverNotices.clear()
+  return notices
+}
+
 async function connect(target: RedisTarget, label: string): Promise<Client> {
+  hookDriverNotices()
   // Fail fast: by default ioredis retries forever and queues commands while offline.
   const common: RedisOptions = {
     ...target.options,
@@ -239,13 +249,48 @@ async function connect(target: RedisTarget, label: string): Promise<Client> {
     timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), target.options.connectTimeout)
   })
   try {
-    await Promise.race([client.connect(), deadline])
+    await Promise.race([client.connect().then(async () => {
+      if (target.kind !== 'cluster') await proveDatabase(client as Redis, target)
+    }), deadline])
     return client
   } catch (error) {
     client.disconnect()
+    if (error instanceof StoreError) throw error
     throw connectionError((error as {code?: string}).code === 'ETIMEDOUT' ? (error as Error) : (lastError ?? (error as Error)), label, target)
   } finally {
     clearTimeout(timer)
+  }
+}
+
+/**
+ * The connection is on the database the URL names, or the store does not open. ioredis
+ * reports a failed SELECT (`/99`, `/16` on a 16-database server) only as an error event and
+ * goes on with database 0, where a purge would then delete: so the SELECT is ours and must
+ * succeed, and CLIENT INFO (Redis 6.2+) confirms where the connection is.
+ */
+async function proveDatabase(client: Redis, target: RedisTarget): Promise<void> {
+  const where = target.nodes.map(n => `${n.host}:${n.port}`).join(',')
+  if (target.db !== 0) {
+    try {
+      await client.select(target.db)
+    } catch (error) {
+      const message = redact((error as Error)?.message ?? String(error))
+      const why = /out of range|invalid db/i.test(message) ? 'the server has no such database (see its "databases" setting)' : message
+      throw new StoreError(`cannot use database ${target.db} on ${where}: ${why}; nothing was read`, {cause: error})
+    }
+  }
+
+  let info: unknown
+  try {
+    info = await client.client('INFO')
+  } catch {
+    // Older than 6.2, or denied by an ACL: the SELECT reply above is then the proof.
+    return
+  }
+
+  const on = /(?:^|\s)db=(\d+)/.exec(String(info))?.[1]
+  if (on !== undefined && Number(on) !== target.db) {
+    throw new StoreError(`the connection to ${where} is on database ${on}, not ${target.db} as the URL says; nothing was read`)
   }
 }
 
@@ -374,6 +419,7 @@ class RedisStore implements SessionStore {
       throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, summary.expired)
     } finally {
       await lease?.release()
+      for (const notice of takeDriverNotices()) o.onWarning?.(`${this.label}: ${notice}`)
     }
 
     return {...summary, seconds: (Date.now() - started) / 1000}
@@ -460,7 +506,10 @@ class RedisStore implements SessionStore {
         }
       }
 
-      return await selector.finish()
+      const summary = await selector.finish()
+      const notices = takeDriverNotices()
+      if (notices.length > 0) summary.warnings = [...(summary.warnings ?? []), ...notices]
+      return summary
     } catch (error) {
       throw runtimeError(error, this.label)
     }
