@@ -1,5 +1,6 @@
 import calculateSlot from 'cluster-key-slot'
 import {Cluster, Redis, type RedisOptions} from 'ioredis'
+import {isUtf8} from 'node:buffer'
 import {randomUUID} from 'node:crypto'
 
 import type {
@@ -322,8 +323,49 @@ function runtimeError(error: unknown, label: string): StoreError {
   return new StoreError(`${label}: ${message}`, {cause: error})
 }
 
+const strictUtf8 = new TextDecoder('utf8', {fatal: true})
+
+/**
+ * A Redis key name (bytes) as text, losslessly: UTF-8 as is, a backslash as `\\`, and each byte
+ * that is not part of valid UTF-8 as `\xNN`. Two different keys never show, fingerprint or
+ * match --except the same; decoding with replacement characters made keys with invalid bytes
+ * unreachable (the name read back was another key) or counted twice.
+ */
+export function keyText(bytes: Buffer): string {
+  if (isUtf8(bytes)) {
+    const text = bytes.toString()
+    return text.includes('\\') ? text.replaceAll('\\', '\\\\') : text
+  }
+
+  let out = ''
+  let i = 0
+  while (i < bytes.length) {
+    let char: string | undefined
+    let n = 1
+    for (; n <= 4 && i + n <= bytes.length; n++) {
+      try {
+        char = strictUtf8.decode(bytes.subarray(i, i + n))
+        break
+      } catch {
+        // an incomplete or invalid sequence so far: try one byte more
+      }
+    }
+
+    if (char === undefined) {
+      out += `\\x${bytes[i].toString(16).padStart(2, '0')}`
+      i++
+    } else {
+      out += char === '\\' ? '\\\\' : char
+      i += n
+    }
+  }
+
+  return out
+}
+
 class RedisStore implements SessionStore {
   readonly capabilities = {keepsExpired: false}
+  private readonly prefixBytes: Buffer[]
   private readonly scanPattern: string
 
   constructor(
@@ -334,6 +376,7 @@ class RedisStore implements SessionStore {
     private readonly options: StoreOptions,
   ) {
     const {prefixes} = layout
+    this.prefixBytes = prefixes.map(p => Buffer.from(p))
     this.scanPattern = prefixes.length === 1 ? `${escapeGlob(prefixes[0])}${layout.keyGlob}` : `${escapeGlob(commonPrefix(prefixes))}*`
   }
 
@@ -361,8 +404,8 @@ class RedisStore implements SessionStore {
           if (o.signal?.aborted) summary.stoppedBy = 'signal'
           else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
           if (summary.stoppedBy !== 'done') break
-          const [next, found] = await node.scan(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-          cursor = next
+          const [next, found] = await node.scanBuffer(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+          cursor = String(next)
           const keys = found.filter(k => this.sessionKey(k) !== undefined)
           if (keys.length === 0) continue
           const t0 = performance.now()
@@ -371,8 +414,8 @@ class RedisStore implements SessionStore {
           noTtl.found += persistent.length
           if (persistent.length > 0) {
             const values = await this.values(node, persistent)
-            const doomed: Array<[string, string]> = []
-            const revive: Array<[string, string, number]> = []
+            const doomed: Array<[Buffer, string]> = []
+            const revive: Array<[Buffer, string, number]> = []
             for (const [i, key] of persistent.entries()) {
               const value = values[i]
               if (!value) continue
@@ -481,13 +524,14 @@ class RedisStore implements SessionStore {
       for (const node of this.masters()) {
         // A pipeline that keeps the server busy: SCANs run ahead and the MGETs of up to
         // FETCH_AHEAD batches are queued on the server while this process decodes an earlier one.
-        let scan = node.scan('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+        let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
         const fetched: Array<Promise<RawSession[]>> = []
         for (;;) {
-          const [next, found] = await scan
+          const [nextCursor, found] = await scan
+          const next = String(nextCursor)
           const last = next === '0' || Boolean(filter.signal?.aborted)
           if (!last) {
-            scan = node.scan(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+            scan = node.scanBuffer(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
             // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
             scan.catch(() => {})
           }
@@ -516,8 +560,8 @@ class RedisStore implements SessionStore {
   }
 
   /** The values of the session keys among `found`, as raw sessions (keys gone meanwhile left out). */
-  private async fetchBatch(node: Redis, found: string[]): Promise<RawSession[]> {
-    const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
+  private async fetchBatch(node: Redis, found: Buffer[]): Promise<RawSession[]> {
+    const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [Buffer, string] => p[1] !== undefined)
     if (keys.length === 0) return []
     const values = await this.values(node, keys.map(([redisKey]) => redisKey))
     const batch: RawSession[] = []
@@ -525,7 +569,7 @@ class RedisStore implements SessionStore {
       const value = values[i]
       // Expired or deleted between SCAN and GET: no longer a session.
       if (value) batch.push({
-        expiresAt: null, expiryToken: '', key, ref: redisKey, value,
+        expiresAt: null, expiryToken: '', key, ref: redisKey.toString('latin1'), value,
       })
     }
 
@@ -560,7 +604,7 @@ class RedisStore implements SessionStore {
   }
 
   /** One single-key command per key, in one round trip to the node. */
-  private async pipelined<T>(node: Redis, keys: string[], add: (pipeline: ReturnType<Redis['pipeline']>, key: string) => unknown): Promise<T[]> {
+  private async pipelined<T>(node: Redis, keys: Buffer[], add: (pipeline: ReturnType<Redis['pipeline']>, key: Buffer) => unknown): Promise<T[]> {
     const pipeline = node.pipeline()
     for (const key of keys) add(pipeline, key)
     const replies = (await pipeline.exec()) ?? []
@@ -570,8 +614,9 @@ class RedisStore implements SessionStore {
     })
   }
 
-  private redisKey(session: Session): string {
-    return session.ref ?? `${this.layout.prefixes[0]}${session.key}`
+  /** The exact bytes of the session's Redis key (`ref` carries them, latin1: one char per byte). */
+  private redisKey(session: Session): Buffer {
+    return session.ref === undefined ? Buffer.from(`${this.layout.prefixes[0]}${session.key}`) : Buffer.from(session.ref, 'latin1')
   }
 
   private async serverTime(): Promise<Date> {
@@ -580,10 +625,10 @@ class RedisStore implements SessionStore {
   }
 
   /** The session key inside a Redis key, or undefined when the key is not a session's. */
-  private sessionKey(redisKey: string): string | undefined {
-    for (const prefix of this.layout.prefixes) {
-      if (redisKey.startsWith(prefix)) {
-        const key = redisKey.slice(prefix.length)
+  private sessionKey(redisKey: Buffer): string | undefined {
+    for (const prefix of this.prefixBytes) {
+      if (redisKey.length >= prefix.length && redisKey.subarray(0, prefix.length).equals(prefix)) {
+        const key = keyText(redisKey.subarray(prefix.length))
         return this.layout.keyPattern.test(key) ? key : undefined
       }
     }
@@ -591,7 +636,7 @@ class RedisStore implements SessionStore {
     return undefined
   }
 
-  private async values(node: Redis, keys: string[]): Promise<Array<Buffer | null>> {
+  private async values(node: Redis, keys: Buffer[]): Promise<Array<Buffer | null>> {
     // In a cluster the keys of one node span many slots: single-key GETs, pipelined.
     return this.cluster ? this.pipelined<Buffer | null>(node, keys, (p, k) => p.getBuffer(k)) : node.mgetBuffer(keys)
   }
