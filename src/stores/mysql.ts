@@ -1,6 +1,5 @@
 import type {Connection as PromiseConnection, RowDataPacket} from 'mysql2/promise'
 import type net from 'node:net'
-import type {Readable} from 'node:stream'
 
 import mysql from 'mysql2'
 import {userInfo} from 'node:os'
@@ -462,30 +461,17 @@ class MysqlStore implements SessionStore {
     }
 
     const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table}${where}`
-    const stream = this.core
-    .query({
+    const query = this.core.query({
       rowsAsArray: true, sql, typeCast: bufferSecondColumn, values: params,
     })
-    .stream({highWaterMark: SCAN_BATCH}) as Readable
-
-    let batch: RawSession[] = []
-    const flush = async (): Promise<void> => {
-      const full = batch
-      batch = []
-      await selector.submit(full)
-      sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-    }
-
+    const rows = rowBatches<ScanRow>(query, this.core, row => row[0].length + (row[1]?.length ?? 0))
     try {
-      for await (const row of stream) {
-        batch.push(this.toRaw(row as [string, Buffer | null, null | number | string], clock, filter.state))
-        if (batch.length >= SCAN_BATCH) {
-          await flush()
-          if (filter.signal?.aborted) break
-        }
+      for await (const batch of rows) {
+        await selector.submit(batch.map(row => this.toRaw(row, clock, filter.state)))
+        sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+        if (filter.signal?.aborted) break
       }
 
-      if (batch.length > 0) await flush()
       const summary = await selector.finish()
       if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
       if (warnings.length > 0) summary.warnings = warnings
@@ -494,7 +480,7 @@ class MysqlStore implements SessionStore {
       throw storeError(error, this.label)
     } finally {
       // Leaving the loop early (abort) must not leave the connection mid-result.
-      if (!stream.destroyed) stream.destroy()
+      await rows.return()
     }
   }
 
@@ -555,7 +541,7 @@ class MysqlStore implements SessionStore {
    * on a scan of a million rows for one user, parsing every date would cost more than the
    * query. The state filter ran in SQL, so only --all compares each row's expiry here.
    */
-  private toRaw(row: [string, Buffer | null, null | number | string], clock: Clock, state: SessionFilter['state']): RawSession {
+  private toRaw(row: ScanRow, clock: Clock, state: SessionFilter['state']): RawSession {
     const [key, value, expiry] = row
     let expired = state === 'expired'
     if (state === 'all' && expiry !== null) {
@@ -567,6 +553,86 @@ class MysqlStore implements SessionStore {
     return {
       expired, expiryToken: expiryToken(expiry), key: String(key), value: value ?? EMPTY,
     }
+  }
+}
+
+type ScanRow = [string, Buffer | null, null | number | string]
+
+/** Rows per scan batch, and about how many bytes: a row larger than that is a batch alone. */
+const SCAN_BATCH_BYTES = 8 * 1024 * 1024
+
+/**
+ * The rows of a streamed query in batches of at most SCAN_BATCH rows or about SCAN_BATCH_BYTES.
+ * While the consumer works on a batch of small rows the next is read; once that one is full the
+ * connection is paused. A batch that is full by bytes is worked on before anything more is
+ * read: large rows are in memory one batch at a time. Memory then follows bytes, not rows: a stream with a high-water mark in rows held
+ * a thousand rows of any size (a few tens of 20 MB sessions took a scan above 1 GB).
+ */
+async function * rowBatches<T>(query: mysql.Query, core: mysql.Connection, size: (row: T) => number): AsyncGenerator<T[], void, undefined> {
+  const ready: Array<{bytes: number; rows: T[]}> = []
+  let current: T[] = []
+  let bytes = 0
+  let ended = false
+  let failure: unknown
+  let wake: (() => void) | undefined
+  const notify = (): void => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+
+  const onResult = (row: T): void => {
+    current.push(row)
+    bytes += size(row)
+    if (current.length >= SCAN_BATCH || bytes >= SCAN_BATCH_BYTES) {
+      ready.push({bytes, rows: current})
+      current = []
+      bytes = 0
+      core.pause()
+      notify()
+    }
+  }
+
+  const onEnd = (): void => {
+    ended = true
+    notify()
+  }
+
+  const onError = (error: unknown): void => {
+    failure ??= error
+    onEnd()
+  }
+
+  query.on('result', onResult)
+  query.on('end', onEnd)
+  query.on('error', onError)
+  try {
+    for (;;) {
+      if (failure) throw failure
+      const batch = ready.shift()
+      if (batch) {
+        const small = batch.bytes < SCAN_BATCH_BYTES
+        // Small rows: read the next batch while this one is worked on.
+        if (small && ready.length === 0) core.resume()
+        yield batch.rows
+        if (!small && ready.length === 0) core.resume()
+      } else if (ended) {
+        if (failure) throw failure
+        if (current.length > 0) yield current
+        return
+      } else {
+        await new Promise<void>(resolve => {
+          wake = resolve
+        })
+      }
+    }
+  } finally {
+    // Stopped early: let the rest of the result through unread, as the driver's stream does.
+    query.removeListener('result', onResult)
+    query.removeListener('end', onEnd)
+    query.removeListener('error', onError)
+    if (!ended) query.on('error', () => {})
+    core.resume()
   }
 }
 

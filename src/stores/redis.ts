@@ -31,6 +31,8 @@ const SCAN_COUNT = 1000
 /** MGETs a scan keeps queued on the server while it decodes. */
 const FETCH_AHEAD = 2
 const DEFAULT_DELETE_BATCH = 500
+/** Bytes of values one MGET fetches at most (a larger value is fetched alone). */
+const FETCH_BYTES = 8 * 1024 * 1024
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 const COMMAND_TIMEOUT_MS = 15_000
 
@@ -69,6 +71,16 @@ elseif redis.sha1hex(value .. '\\0') ~= ARGV[1] then
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
+`
+
+/** The size of each key's value (STRLEN; 0 for a key that is not a string), in one call. */
+const STRLENS = `
+local sizes = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.pcall('STRLEN', key)
+  sizes[i] = type(n) == 'number' and n or 0
+end
+return sizes
 `
 
 const RELEASE_LEASE = `
@@ -412,11 +424,11 @@ class RedisStore implements SessionStore {
           const ttls = await this.pipelined(node, keys, (p, k) => p.pttl(k))
           const persistent = keys.filter((_, i) => ttls[i] === -1)
           noTtl.found += persistent.length
-          if (persistent.length > 0) {
-            const values = await this.values(node, persistent)
+          for (const group of persistent.length > 0 ? await this.fetchGroups(node, persistent) : []) {
+            const values = await this.values(node, group)
             const doomed: Array<[Buffer, string]> = []
             const revive: Array<[Buffer, string, number]> = []
-            for (const [i, key] of persistent.entries()) {
+            for (const [i, key] of group.entries()) {
               const value = values[i]
               if (!value) continue
               const decoded = this.options.codec.decode(value)
@@ -525,7 +537,7 @@ class RedisStore implements SessionStore {
         // A pipeline that keeps the server busy: SCANs run ahead and the MGETs of up to
         // FETCH_AHEAD batches are queued on the server while this process decodes an earlier one.
         let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-        const fetched: Array<Promise<RawSession[]>> = []
+        const fetched: Array<Promise<Array<() => Promise<RawSession[]>>>> = []
         for (;;) {
           const [nextCursor, found] = await scan
           const next = String(nextCursor)
@@ -540,10 +552,12 @@ class RedisStore implements SessionStore {
           batch.catch(() => {})
           fetched.push(batch)
           while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
-            const raw = await fetched.shift()!
-            if (raw.length === 0) continue
-            await selector.submit(raw)
-            sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+            for (const part of await fetched.shift()!) {
+              const raw = await part()
+              if (raw.length === 0) continue
+              await selector.submit(raw)
+              sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+            }
           }
 
           if (last) break
@@ -559,21 +573,77 @@ class RedisStore implements SessionStore {
     }
   }
 
-  /** The values of the session keys among `found`, as raw sessions (keys gone meanwhile left out). */
-  private async fetchBatch(node: Redis, found: Buffer[]): Promise<RawSession[]> {
-    const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [Buffer, string] => p[1] !== undefined)
-    if (keys.length === 0) return []
-    const values = await this.values(node, keys.map(([redisKey]) => redisKey))
-    const batch: RawSession[] = []
-    for (const [i, [redisKey, key]] of keys.entries()) {
-      const value = values[i]
-      // Expired or deleted between SCAN and GET: no longer a session.
-      if (value) batch.push({
-        expiresAt: null, expiryToken: '', key, ref: redisKey.toString('latin1'), value,
-      })
+  /**
+   * The session keys among `found`, as parts that each fetch their values as raw sessions (keys
+   * gone meanwhile left out). A SCAN batch within FETCH_BYTES is fetched at once, ahead of its
+   * turn; a larger one is split by size and each part fetched only when its turn comes, so a
+   * few large values are never all in memory (nor in one reply) together.
+   */
+  private async fetchBatch(node: Redis, found: Buffer[]): Promise<Array<() => Promise<RawSession[]>>> {
+    const names = new Map<Buffer, string>()
+    for (const redisKey of found) {
+      const key = this.sessionKey(redisKey)
+      if (key !== undefined) names.set(redisKey, key)
     }
 
-    return batch
+    if (names.size === 0) return []
+    const fetch = async (group: Buffer[]): Promise<RawSession[]> => {
+      const values = await this.values(node, group)
+      const batch: RawSession[] = []
+      for (const [i, redisKey] of group.entries()) {
+        const value = values[i]
+        // Expired or deleted between SCAN and GET: no longer a session.
+        if (value) batch.push({
+          expiresAt: null, expiryToken: '', key: names.get(redisKey)!, ref: redisKey.toString('latin1'), value,
+        })
+      }
+
+      return batch
+    }
+
+    const groups = await this.fetchGroups(node, [...names.keys()])
+    if (groups.length === 1) {
+      const ahead = fetch(groups[0])
+      ahead.catch(() => {})
+      return [() => ahead]
+    }
+
+    return groups.map(group => () => fetch(group))
+  }
+
+  /**
+   * `keys` in fetch groups of at most FETCH_BYTES of values (by STRLEN; a larger value is a
+   * group alone) and SCAN_COUNT keys. A value rewritten larger between STRLEN and GET is read
+   * at its new size: the bound is the sizes seen, not a hard cap.
+   */
+  private async fetchGroups(node: Redis, keys: Buffer[]): Promise<Buffer[][]> {
+    let sizes: unknown[]
+    if (this.cluster) {
+      // One slot per command in a cluster: pipelined STRLENs (a key that is not a string: 0).
+      const pipeline = node.pipeline()
+      for (const key of keys) pipeline.strlen(key)
+      sizes = ((await pipeline.exec()) ?? []).map(([error, n]) => (error ? 0 : n))
+    } else {
+      sizes = await node.eval(STRLENS, keys.length, ...keys) as number[]
+    }
+
+    const groups: Buffer[][] = []
+    let group: Buffer[] = []
+    let bytes = 0
+    for (const [i, key] of keys.entries()) {
+      const size = Number(sizes[i]) || 0
+      if (group.length > 0 && (bytes + size > FETCH_BYTES || group.length >= SCAN_COUNT)) {
+        groups.push(group)
+        group = []
+        bytes = 0
+      }
+
+      group.push(key)
+      bytes += size
+    }
+
+    if (group.length > 0) groups.push(group)
+    return groups
   }
 
   /**
