@@ -73,14 +73,21 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 `
 
-/** The size of each key's value (STRLEN; 0 for a key that is not a string), in one call. */
-const STRLENS = `
-local sizes = {}
+/**
+ * MGET when the values together are within ARGV[1] bytes ({1, values}), else only their sizes
+ * ({0, sizes}; STRLEN, 0 for a key that is not a string): one round trip, as a bare MGET, in the
+ * common case, and never a reply larger than the budget unless one value alone is.
+ */
+const MGET_WITHIN = `
+local sizes, total = {}, 0
 for i, key in ipairs(KEYS) do
   local n = redis.pcall('STRLEN', key)
-  sizes[i] = type(n) == 'number' and n or 0
+  if type(n) ~= 'number' then n = 0 end
+  sizes[i] = n
+  total = total + n
 end
-return sizes
+if total > tonumber(ARGV[1]) then return {0, sizes} end
+return {1, redis.call('MGET', unpack(KEYS))}
 `
 
 const RELEASE_LEASE = `
@@ -335,6 +342,27 @@ function runtimeError(error: unknown, label: string): StoreError {
   return new StoreError(`${label}: ${message}`, {cause: error})
 }
 
+/** `keys` in groups of at most FETCH_BYTES of values (a larger value alone) and SCAN_COUNT keys. */
+function splitBySize(keys: Buffer[], sizes: readonly number[]): Buffer[][] {
+  const groups: Buffer[][] = []
+  let group: Buffer[] = []
+  let bytes = 0
+  for (const [i, key] of keys.entries()) {
+    const size = Number(sizes[i]) || 0
+    if (group.length > 0 && (bytes + size > FETCH_BYTES || group.length >= SCAN_COUNT)) {
+      groups.push(group)
+      group = []
+      bytes = 0
+    }
+
+    group.push(key)
+    bytes += size
+  }
+
+  if (group.length > 0) groups.push(group)
+  return groups
+}
+
 const strictUtf8 = new TextDecoder('utf8', {fatal: true})
 
 /**
@@ -587,8 +615,7 @@ class RedisStore implements SessionStore {
     }
 
     if (names.size === 0) return []
-    const fetch = async (group: Buffer[]): Promise<RawSession[]> => {
-      const values = await this.values(node, group)
+    const toRaw = (group: Buffer[], values: Array<Buffer | null>): RawSession[] => {
       const batch: RawSession[] = []
       for (const [i, redisKey] of group.entries()) {
         const value = values[i]
@@ -601,14 +628,21 @@ class RedisStore implements SessionStore {
       return batch
     }
 
-    const groups = await this.fetchGroups(node, [...names.keys()])
-    if (groups.length === 1) {
-      const ahead = fetch(groups[0])
-      ahead.catch(() => {})
-      return [() => ahead]
+    const fetch = async (group: Buffer[]): Promise<RawSession[]> => toRaw(group, await this.values(node, group))
+
+    const keys = [...names.keys()]
+    if (!this.cluster) {
+      // Standalone: values and sizes in one script call; most batches come back whole.
+      const [whole, reply] = await node.callBuffer('EVAL', MGET_WITHIN, keys.length, ...keys, FETCH_BYTES) as [number, Array<Buffer | null> | number[]]
+      if (whole === 1) {
+        const values = reply as Array<Buffer | null>
+        return [async () => toRaw(keys, values)]
+      }
+
+      return splitBySize(keys, reply as number[]).map(group => () => fetch(group))
     }
 
-    return groups.map(group => () => fetch(group))
+    return (await this.fetchGroups(node, keys)).map(group => () => fetch(group))
   }
 
   /**
@@ -617,33 +651,12 @@ class RedisStore implements SessionStore {
    * at its new size: the bound is the sizes seen, not a hard cap.
    */
   private async fetchGroups(node: Redis, keys: Buffer[]): Promise<Buffer[][]> {
-    let sizes: unknown[]
-    if (this.cluster) {
-      // One slot per command in a cluster: pipelined STRLENs (a key that is not a string: 0).
-      const pipeline = node.pipeline()
-      for (const key of keys) pipeline.strlen(key)
-      sizes = ((await pipeline.exec()) ?? []).map(([error, n]) => (error ? 0 : n))
-    } else {
-      sizes = await node.eval(STRLENS, keys.length, ...keys) as number[]
-    }
-
-    const groups: Buffer[][] = []
-    let group: Buffer[] = []
-    let bytes = 0
-    for (const [i, key] of keys.entries()) {
-      const size = Number(sizes[i]) || 0
-      if (group.length > 0 && (bytes + size > FETCH_BYTES || group.length >= SCAN_COUNT)) {
-        groups.push(group)
-        group = []
-        bytes = 0
-      }
-
-      group.push(key)
-      bytes += size
-    }
-
-    if (group.length > 0) groups.push(group)
-    return groups
+    // Single-key commands, pipelined: in a cluster one command may not span slots (a key that
+    // is not a string counts 0).
+    const pipeline = node.pipeline()
+    for (const key of keys) pipeline.strlen(key)
+    const sizes = ((await pipeline.exec()) ?? []).map(([error, n]) => (error ? 0 : Number(n)))
+    return splitBySize(keys, sizes)
   }
 
   /**
