@@ -144,6 +144,17 @@ describe('store identity: the store named or nothing (built binary)', function (
       })
     }
 
+    it("a password the server does not need is one sessionctl warning, not ioredis's own line", async () => {
+      const url = `redis://:${PASSWORD}@${hostPort}/0`
+      const r = await sessionctl(['sessions', 'list', '--store', url, '--format', 'express', '--prefix', prefix, '--user', '42', '--all'])
+      assert.equal(r.code, 0, r.stderr)
+      assert.doesNotMatch(r.stderr, /\[WARN]/)
+      const lines = r.stderr.trimEnd().split('\n')
+      assert.equal(lines.length, 1, r.stderr)
+      assert.match(lines[0], /^sessionctl: warning: .*accepts connections without a password/)
+      assert.ok(!r.stderr.includes(PASSWORD))
+    })
+
     it('a database the server has is used, and only it', async () => {
       const before = await snapshot()
       const r = await sessionctl(['sessions', 'purge', '--store', `${base}/15`, '--format', 'express', '--prefix', prefix, '--user', '42', '--yes', '--json', '--audit-log', audit])
