@@ -80,15 +80,11 @@ describe('Redis keys that are not valid UTF-8', function () {
     const keys: Buffer[] = []
 
     before(async () => {
-      cluster = new Cluster(clusterSeeds(testRedisClusterUrl()))
-      await new Promise<void>(resolve => {
-        cluster.once('ready', () => resolve())
-      })
+      cluster = new Cluster(clusterSeeds(testRedisClusterUrl()), {lazyConnect: true})
+      await cluster.connect()
     })
 
-    after(() => {
-      cluster.disconnect()
-    })
+    after(() => cluster.disconnect())
 
     beforeEach(async () => {
       prefix = `binc:${randomBytes(4).toString('hex')}:`
