@@ -45,6 +45,8 @@ const LOCAL_BEFORE_POOL = 20_000
  */
 const SHARE_DEPTH = 2
 const MAX_QUEUED = 3
+/** And at most this many bytes of values handed to workers and not delivered (one batch at least). */
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024
 
 export interface SelectorOptions {
   /** Receives the selected sessions, batch by batch (with worker threads, in completion order). */
@@ -68,6 +70,7 @@ export class Selector {
   readonly summary: ScanSummary
   private failure: unknown
   private readonly inFlight = new Set<Promise<void>>()
+  private inFlightBytes = 0
   /** Decoding done on this thread so far, to decide whether threads are worth starting. */
   private readonly local = {ms: 0, values: 0}
   /** When the first batch came in. */
@@ -117,12 +120,17 @@ export class Selector {
     }
 
     decodeStats.pooledBatches++
+    const bytes = values.reduce((n, v) => n + v.length, 0)
     const job = pool.classify(values, this.filter.userId, this.filter.onUndecodable !== undefined).then(result => this.deliver(candidates, result))
     const tracked = job.catch(error => {
       this.failure ??= error
-    }).finally(() => this.inFlight.delete(tracked))
+    }).finally(() => {
+      this.inFlight.delete(tracked)
+      this.inFlightBytes -= bytes
+    })
     this.inFlight.add(tracked)
-    while (this.inFlight.size >= pool.size * MAX_QUEUED) await Promise.race(this.inFlight)
+    this.inFlightBytes += bytes
+    while (this.inFlight.size >= pool.size * MAX_QUEUED || (this.inFlightBytes > MAX_QUEUED_BYTES && this.inFlight.size > 0)) await Promise.race(this.inFlight)
     if (this.failure) throw this.failure
   }
 

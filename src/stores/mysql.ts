@@ -1,6 +1,5 @@
 import type {Connection as PromiseConnection, RowDataPacket} from 'mysql2/promise'
 import type net from 'node:net'
-import type {Readable} from 'node:stream'
 
 import mysql from 'mysql2'
 import {userInfo} from 'node:os'
@@ -20,13 +19,16 @@ import type {
   StoreOptions,
 } from './contract.js'
 
-import {checkUrlCredentials, registerSecret, safeUrl} from '../cli/redact.js'
+import {registerSecret} from '../cli/redact.js'
 import {
   PartialFailureError, SessionctlError, StoreError, UsageError,
 } from '../errors.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
+import {
+  decodePart, type ParamKind, parseStoreUrl, readCaFile,
+} from './url.js'
 
 const SCAN_BATCH = 1000
 const DEFAULT_DELETE_BATCH = 500
@@ -45,55 +47,70 @@ export interface MysqlTarget {
   label: string
 }
 
-const URL_PARAMS = new Set(['socket', 'ssl', 'ssl-ca'])
+const URL_PARAMS: Record<string, ParamKind> = {socket: 'value', ssl: 'value', 'ssl-ca': 'value'}
+const SSL_MODES = new Set(['false', 'skip-verify', 'true'])
 
+/**
+ * Exactly one server: a host (default port 3306), or a local socket (`?socket=`, with no host
+ * or `localhost` and no port). The database is the one path segment, or absent (then --table
+ * must say database.table).
+ */
 export function parseMysqlUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): MysqlTarget {
-  checkUrlCredentials(raw)
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected mysql://user@host:3306/database`)
+  const url = parseStoreUrl(raw, URL_PARAMS)
+  const fail = (why: string): never => {
+    throw new UsageError(`invalid store URL ${JSON.stringify(url.shown)}: ${why}`)
   }
 
-  const password = url.password ? decodeURIComponent(url.password) : process.env.MYSQL_PWD
-  registerSecret(password)
-  for (const key of url.searchParams.keys()) {
-    if (!URL_PARAMS.has(key)) {
-      throw new UsageError(`unknown option "${key}" in ${safeUrl(raw)}: supported are ${[...URL_PARAMS].join(', ')}`)
-    }
+  if (url.scheme !== 'mysql' && url.scheme !== 'mariadb') fail('expected mysql:// or mariadb://')
+  const socket = url.params.get('socket')
+  if (url.hosts.length > 1) fail('it names several hosts: give one server per URL (repeat --store for several)')
+  const [server] = url.hosts
+  if (socket === undefined && server === undefined) {
+    fail('no host (an unset variable?): name the server, mysql://user@HOST:3306/database, or a local socket with ?socket=/path')
   }
 
-  const database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined
+  if (socket !== undefined && server !== undefined && (server.host !== 'localhost' || server.port !== undefined)) {
+    fail(`?socket= connects through a local socket, so the host ${server.host}${server.port === undefined ? '' : `:${server.port}`} would be ignored: drop one of them`)
+  }
+
+  if (url.user === undefined && url.password !== undefined) fail('a password but no user before ":"')
+  const segments = url.segments ?? []
+  if (segments.length > 1) fail('the path must be one database name, e.g. /app')
+  const database = segments[0] ? decodePart(segments[0], 'the database', url.shown) : undefined
   if (database !== undefined) checkIdentifier(database, 'database name')
-  const ssl = url.searchParams.get('ssl')
-  const sslCa = url.searchParams.get('ssl-ca')
+  const password = url.password ?? process.env.MYSQL_PWD
+  registerSecret(password)
+  const ssl = url.params.get('ssl')
+  const sslCa = url.params.get('ssl-ca')
+  if (ssl !== undefined && !SSL_MODES.has(ssl)) fail(`invalid ssl=${ssl}: use ssl=true, ssl=skip-verify or ssl=false`)
+  if (sslCa !== undefined && (ssl === 'false' || ssl === 'skip-verify')) {
+    fail(`ssl-ca has no effect with ssl=${ssl}: drop one of them`)
+  }
+
   const config: mysql.ConnectionOptions = {
     bigNumberStrings: true,
     charset: 'utf8mb4',
     connectTimeout: connectTimeoutMs,
     database,
     dateStrings: true,
-    host: url.hostname.replaceAll(/^\[|]$/g, '') || '127.0.0.1',
     password,
-    port: url.port ? Number(url.port) : 3306,
     supportBigNumbers: true,
-    user: url.username ? decodeURIComponent(url.username) : userInfo().username,
+    user: url.user ?? userInfo().username,
   }
-  const socket = url.searchParams.get('socket')
-  if (socket) config.socketPath = socket
-  if (ssl !== null || sslCa !== null) {
-    if (ssl !== null && !['false', 'skip-verify', 'true'].includes(ssl)) {
-      throw new UsageError(`invalid ssl=${ssl} in ${safeUrl(raw)}: use ssl=true, ssl=skip-verify or ssl=false`)
-    }
-
-    if (ssl !== 'false') {
-      config.ssl = {rejectUnauthorized: ssl !== 'skip-verify'}
-      if (sslCa) config.ssl.ca = sslCa
-    }
+  if (socket === undefined) {
+    config.host = server!.host
+    config.port = server!.port ?? 3306
+  } else {
+    config.socketPath = socket
   }
 
-  return {config, database, label: safeUrl(raw)}
+  if (ssl === 'true' || ssl === 'skip-verify' || sslCa !== undefined) {
+    config.ssl = {rejectUnauthorized: ssl !== 'skip-verify'}
+    // The driver takes PEM text, not a path: a path given as is never verifies anything.
+    if (sslCa !== undefined) config.ssl.ca = readCaFile(sslCa, 'ssl-ca').toString()
+  }
+
+  return {config, database, label: url.shown}
 }
 
 const IDENTIFIER = /^[\w$]{1,64}$/
@@ -444,30 +461,17 @@ class MysqlStore implements SessionStore {
     }
 
     const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table}${where}`
-    const stream = this.core
-    .query({
+    const query = this.core.query({
       rowsAsArray: true, sql, typeCast: bufferSecondColumn, values: params,
     })
-    .stream({highWaterMark: SCAN_BATCH}) as Readable
-
-    let batch: RawSession[] = []
-    const flush = async (): Promise<void> => {
-      const full = batch
-      batch = []
-      await selector.submit(full)
-      sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-    }
-
+    const rows = rowBatches<ScanRow>(query, this.core, row => row[0].length + (row[1]?.length ?? 0))
     try {
-      for await (const row of stream) {
-        batch.push(this.toRaw(row as [string, Buffer | null, null | number | string], clock, filter.state))
-        if (batch.length >= SCAN_BATCH) {
-          await flush()
-          if (filter.signal?.aborted) break
-        }
+      for await (const batch of rows) {
+        await selector.submit(batch.map(row => this.toRaw(row, clock, filter.state)))
+        sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+        if (filter.signal?.aborted) break
       }
 
-      if (batch.length > 0) await flush()
       const summary = await selector.finish()
       if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
       if (warnings.length > 0) summary.warnings = warnings
@@ -476,7 +480,7 @@ class MysqlStore implements SessionStore {
       throw storeError(error, this.label)
     } finally {
       // Leaving the loop early (abort) must not leave the connection mid-result.
-      if (!stream.destroyed) stream.destroy()
+      await rows.return()
     }
   }
 
@@ -537,7 +541,7 @@ class MysqlStore implements SessionStore {
    * on a scan of a million rows for one user, parsing every date would cost more than the
    * query. The state filter ran in SQL, so only --all compares each row's expiry here.
    */
-  private toRaw(row: [string, Buffer | null, null | number | string], clock: Clock, state: SessionFilter['state']): RawSession {
+  private toRaw(row: ScanRow, clock: Clock, state: SessionFilter['state']): RawSession {
     const [key, value, expiry] = row
     let expired = state === 'expired'
     if (state === 'all' && expiry !== null) {
@@ -549,6 +553,86 @@ class MysqlStore implements SessionStore {
     return {
       expired, expiryToken: expiryToken(expiry), key: String(key), value: value ?? EMPTY,
     }
+  }
+}
+
+type ScanRow = [string, Buffer | null, null | number | string]
+
+/** Rows per scan batch, and about how many bytes: a row larger than that is a batch alone. */
+const SCAN_BATCH_BYTES = 8 * 1024 * 1024
+
+/**
+ * The rows of a streamed query in batches of at most SCAN_BATCH rows or about SCAN_BATCH_BYTES.
+ * While the consumer works on a batch of small rows the next is read; once that one is full the
+ * connection is paused. A batch that is full by bytes is worked on before anything more is
+ * read: large rows are in memory one batch at a time. Memory then follows bytes, not rows: a stream with a high-water mark in rows held
+ * a thousand rows of any size (a few tens of 20 MB sessions took a scan above 1 GB).
+ */
+async function * rowBatches<T>(query: mysql.Query, core: mysql.Connection, size: (row: T) => number): AsyncGenerator<T[], void, undefined> {
+  const ready: Array<{bytes: number; rows: T[]}> = []
+  let current: T[] = []
+  let bytes = 0
+  let ended = false
+  let failure: unknown
+  let wake: (() => void) | undefined
+  const notify = (): void => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+
+  const onResult = (row: T): void => {
+    current.push(row)
+    bytes += size(row)
+    if (current.length >= SCAN_BATCH || bytes >= SCAN_BATCH_BYTES) {
+      ready.push({bytes, rows: current})
+      current = []
+      bytes = 0
+      core.pause()
+      notify()
+    }
+  }
+
+  const onEnd = (): void => {
+    ended = true
+    notify()
+  }
+
+  const onError = (error: unknown): void => {
+    failure ??= error
+    onEnd()
+  }
+
+  query.on('result', onResult)
+  query.on('end', onEnd)
+  query.on('error', onError)
+  try {
+    for (;;) {
+      if (failure) throw failure
+      const batch = ready.shift()
+      if (batch) {
+        const small = batch.bytes < SCAN_BATCH_BYTES
+        // Small rows: read the next batch while this one is worked on.
+        if (small && ready.length === 0) core.resume()
+        yield batch.rows
+        if (!small && ready.length === 0) core.resume()
+      } else if (ended) {
+        if (failure) throw failure
+        if (current.length > 0) yield current
+        return
+      } else {
+        await new Promise<void>(resolve => {
+          wake = resolve
+        })
+      }
+    }
+  } finally {
+    // Stopped early: let the rest of the result through unread, as the driver's stream does.
+    query.removeListener('result', onResult)
+    query.removeListener('end', onEnd)
+    query.removeListener('error', onError)
+    if (!ended) query.on('error', () => {})
+    core.resume()
   }
 }
 
@@ -576,7 +660,7 @@ function bufferSecondColumn(field: {buffer(): Buffer | null; name: string}, next
 export function storeError(error: unknown, label: string, target?: MysqlTarget): StoreError {
   if (error instanceof StoreError) return error
   const e = error as {code?: string; errno?: number; message?: string; sqlMessage?: string}
-  const where = target ? `${target.config.host}:${target.config.port}` : label
+  const where = target ? (target.config.socketPath ?? `${target.config.host}:${target.config.port}`) : label
   const user = target?.config.user
   switch (e.code) {
   case 'ER_ACCESS_DENIED_ERROR': {
@@ -597,6 +681,10 @@ export function storeError(error: unknown, label: string, target?: MysqlTarget):
 
   case 'ETIMEDOUT': {
     return new StoreError(`cannot connect to ${where}: timed out`, {cause: error})
+  }
+
+  case 'ENOENT': {
+    return new StoreError(`cannot connect to ${where}: no such socket`, {cause: error})
   }
 
   case 'EAI_AGAIN':

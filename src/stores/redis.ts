@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import {Cluster, Redis, type RedisOptions} from 'ioredis'
+import {isUtf8} from 'node:buffer'
 import {randomUUID} from 'node:crypto'
-import {readFileSync} from 'node:fs'
 
 import type {
   CleanupOptions,
@@ -17,19 +17,22 @@ import type {
   StoreOptions,
 } from './contract.js'
 
-import {
-  checkUrlCredentials, redact, registerSecret, safeUrl,
-} from '../cli/redact.js'
+import {redact, registerSecret} from '../cli/redact.js'
 import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {sleep} from './pacing.js'
+import {
+  databaseNumber, decodePart, type ParamKind, parseStoreUrl, readCaFile,
+} from './url.js'
 
 const SCAN_COUNT = 1000
 /** MGETs a scan keeps queued on the server while it decodes. */
 const FETCH_AHEAD = 2
 const DEFAULT_DELETE_BATCH = 500
+/** Bytes of values one MGET fetches at most (a larger value is fetched alone). */
+const FETCH_BYTES = 8 * 1024 * 1024
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 const COMMAND_TIMEOUT_MS = 15_000
 
@@ -70,6 +73,23 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 `
 
+/**
+ * MGET when the values together are within ARGV[1] bytes ({1, values}), else only their sizes
+ * ({0, sizes}; STRLEN, 0 for a key that is not a string): one round trip, as a bare MGET, in the
+ * common case, and never a reply larger than the budget unless one value alone is.
+ */
+const MGET_WITHIN = `
+local sizes, total = {}, 0
+for i, key in ipairs(KEYS) do
+  local n = redis.pcall('STRLEN', key)
+  if type(n) ~= 'number' then n = 0 end
+  sizes[i] = n
+  total = total + n
+end
+if total > tonumber(ARGV[1]) then return {0, sizes} end
+return {1, redis.call('MGET', unpack(KEYS))}
+`
+
 const RELEASE_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -84,6 +104,8 @@ type Client = Cluster | Redis
  * `redis+sentinel://host1:26379,host2:26379/mymaster/0` (sentinels, master name, database).
  */
 export interface RedisTarget {
+  /** The database the URL names; proved on the connection before any read (see `connect`). */
+  db: number
   kind: 'cluster' | 'sentinel' | 'standalone'
   label: string
   nodes: Array<{host: string; port: number}>
@@ -91,56 +113,47 @@ export interface RedisTarget {
   sentinelName?: string
 }
 
-const URL_PARAMS = new Set(['tls-ca', 'tls-insecure'])
+const URL_PARAMS: Record<string, ParamKind> = {'tls-ca': 'value', 'tls-insecure': 'flag'}
 
 export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): RedisTarget {
-  checkUrlCredentials(raw)
-  const match = /^(redis|rediss|redis\+cluster|rediss\+cluster|redis\+sentinel):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(raw)
-  if (!match) throw new UsageError(`invalid store URL "${safeUrl(raw)}": expected redis://host:6379/0`)
-  const [, scheme, auth, hosts, path, query] = match
-  const lower = scheme.toLowerCase()
-  const kind = lower.includes('cluster') ? 'cluster' : (lower.includes('sentinel') ? 'sentinel' : 'standalone')
-  const tls = lower.startsWith('rediss')
-  const [user, password] = parseAuth(auth)
-  const pass = password ?? process.env.REDIS_PASSWORD
+  const url = parseStoreUrl(raw, URL_PARAMS)
+  const fail = (why: string): never => {
+    throw new UsageError(`invalid store URL ${JSON.stringify(url.shown)}: ${why}`)
+  }
+
+  const {scheme} = url
+  if (!['redis', 'redis+cluster', 'redis+sentinel', 'rediss', 'rediss+cluster'].includes(scheme)) fail('expected redis://host:6379/0')
+  const kind = scheme.includes('cluster') ? 'cluster' : (scheme.includes('sentinel') ? 'sentinel' : 'standalone')
+  const tls = scheme.startsWith('rediss')
+  const pass = url.password ?? process.env.REDIS_PASSWORD
   registerSecret(pass)
   const defaultPort = kind === 'sentinel' ? 26_379 : 6379
-  const nodes = hosts.split(',').map(h => parseHost(h, defaultPort, raw))
-  if (kind === 'standalone' && nodes.length !== 1) {
-    throw new UsageError(`"${safeUrl(raw)}" names several hosts: use redis+cluster:// or redis+sentinel://`)
-  }
-
-  const params = new URLSearchParams(query ?? '')
-  for (const key of params.keys()) {
-    if (!URL_PARAMS.has(key)) throw new UsageError(`unknown option "${key}" in ${safeUrl(raw)}: supported are ${[...URL_PARAMS].join(', ')}`)
-  }
-
-  const segments = (path ?? '').split('/').filter(Boolean)
+  if (url.hosts.length === 0) fail('no host (an unset variable?): redis://HOST:6379/0')
+  const nodes = url.hosts.map(h => ({host: h.host, port: h.port ?? defaultPort}))
+  if (kind === 'standalone' && nodes.length !== 1) fail('it names several hosts: use redis+cluster:// or redis+sentinel://')
+  if (!tls && url.params.size > 0) fail(`${[...url.params.keys()].join(', ')} apply to TLS connections only (rediss://)`)
+  const segments = [...(url.segments ?? [])]
   let sentinelName: string | undefined
   if (kind === 'sentinel') {
-    sentinelName = segments.shift()
-    if (!sentinelName) throw new UsageError(`"${safeUrl(raw)}" needs the master name: redis+sentinel://host:26379/mymaster/0`)
+    const name = segments.shift()
+    sentinelName = name ? decodePart(name, 'the master name', url.shown) : undefined
+    if (!sentinelName) fail('it needs the master name: redis+sentinel://host:26379/mymaster/0')
   }
 
-  const dbText = segments.shift() ?? '0'
-  if (segments.length > 0 || !/^\d{1,5}$/.test(dbText)) throw new UsageError(`invalid database "${dbText}" in ${safeUrl(raw)}: use a number, e.g. /0`)
-  const db = Number(dbText)
-  if (kind === 'cluster' && db !== 0) throw new UsageError(`Redis Cluster has only database 0 (${safeUrl(raw)})`)
+  if (segments.length > 1) fail(kind === 'sentinel' ? 'the path must be /master/database, e.g. /mymaster/0' : 'the path must be one database number, e.g. /0')
+  const db = segments.length === 0 ? 0 : databaseNumber(segments[0], url.shown)
+  if (kind === 'cluster' && db !== 0) fail(`Redis Cluster has only database 0, not ${db}`)
   const options: RedisOptions = {
     connectTimeout: connectTimeoutMs,
-    db,
     password: pass,
-    username: user,
+    username: url.user,
   }
   if (tls) {
-    options.tls = {rejectUnauthorized: !params.has('tls-insecure')}
-    const ca = params.get('tls-ca')
-    if (ca) {
-      try {
-        options.tls.ca = readFileSync(ca)
-      } catch {
-        throw new UsageError(`cannot read the CA file "${ca}" given in tls-ca`)
-      }
+    options.tls = {rejectUnauthorized: !url.params.has('tls-insecure')}
+    const ca = url.params.get('tls-ca')
+    if (ca !== undefined) {
+      if (url.params.has('tls-insecure')) fail('tls-ca has no effect with tls-insecure: drop one of them')
+      options.tls.ca = readCaFile(ca, 'tls-ca')
     }
   }
 
@@ -150,22 +163,8 @@ export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TI
   }
 
   return {
-    kind, label: safeUrl(raw), nodes, options, sentinelName,
+    db, kind, label: url.shown, nodes, options, sentinelName,
   }
-}
-
-function parseAuth(auth: string | undefined): [string | undefined, string | undefined] {
-  if (!auth) return [undefined, undefined]
-  const colon = auth.indexOf(':')
-  const decode = (s: string): string | undefined => (s === '' ? undefined : decodeURIComponent(s))
-  return colon === -1 ? [decode(auth), undefined] : [decode(auth.slice(0, colon)), decode(auth.slice(colon + 1))]
-}
-
-function parseHost(text: string, defaultPort: number, raw: string): {host: string; port: number} {
-  const m = /^(\[[^\]]+]|[^:]+)(?::(\d{1,5}))?$/.exec(text)
-  const port = m?.[2] === undefined ? defaultPort : Number(m[2])
-  if (!m || port < 1 || port > 65_535) throw new UsageError(`invalid host "${text}" in ${safeUrl(raw)}`)
-  return {host: m[1].replaceAll(/^\[|]$/g, ''), port}
 }
 
 /** Escapes glob characters so a literal prefix can go into SCAN MATCH. */
@@ -193,7 +192,38 @@ export async function openRedisStore(url: string, options: StoreOptions): Promis
   return new RedisStore(client, target.kind === 'cluster', label, layout, options)
 }
 
+/**
+ * ioredis prints some notices itself with console.warn: "[WARN] This Redis server's `default`
+ * user does not require a password, but a password was supplied". On stderr, unprefixed, every
+ * run, they reach cron mail. They are collected here instead and reported once as a warning of
+ * the store that read (`takeDriverNotices`); any other console.warn passes through.
+ */
+const driverNotices = new Set<string>()
+let noticesHooked = false
+
+function hookDriverNotices(): void {
+  if (noticesHooked) return
+  noticesHooked = true
+  const {warn} = console
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(' ')
+    if (/^\[WARN] .*does not require a password/.test(text)) {
+      driverNotices.add('the server accepts connections without a password: the password given was not checked')
+      return
+    }
+
+    warn.apply(console, args)
+  }
+}
+
+function takeDriverNotices(): string[] {
+  const notices = [...driverNotices]
+  driverNotices.clear()
+  return notices
+}
+
 async function connect(target: RedisTarget, label: string): Promise<Client> {
+  hookDriverNotices()
   // Fail fast: by default ioredis retries forever and queues commands while offline.
   const common: RedisOptions = {
     ...target.options,
@@ -239,13 +269,48 @@ async function connect(target: RedisTarget, label: string): Promise<Client> {
     timer = setTimeout(() => reject(Object.assign(new Error('timed out'), {code: 'ETIMEDOUT'})), target.options.connectTimeout)
   })
   try {
-    await Promise.race([client.connect(), deadline])
+    await Promise.race([client.connect().then(async () => {
+      if (target.kind !== 'cluster') await proveDatabase(client as Redis, target)
+    }), deadline])
     return client
   } catch (error) {
     client.disconnect()
+    if (error instanceof StoreError) throw error
     throw connectionError((error as {code?: string}).code === 'ETIMEDOUT' ? (error as Error) : (lastError ?? (error as Error)), label, target)
   } finally {
     clearTimeout(timer)
+  }
+}
+
+/**
+ * The connection is on the database the URL names, or the store does not open. ioredis
+ * reports a failed SELECT (`/99`, `/16` on a 16-database server) only as an error event and
+ * goes on with database 0, where a purge would then delete: so the SELECT is ours and must
+ * succeed, and CLIENT INFO (Redis 6.2+) confirms where the connection is.
+ */
+async function proveDatabase(client: Redis, target: RedisTarget): Promise<void> {
+  const where = target.nodes.map(n => `${n.host}:${n.port}`).join(',')
+  if (target.db !== 0) {
+    try {
+      await client.select(target.db)
+    } catch (error) {
+      const message = redact((error as Error)?.message ?? String(error))
+      const why = /out of range|invalid db/i.test(message) ? 'the server has no such database (see its "databases" setting)' : message
+      throw new StoreError(`cannot use database ${target.db} on ${where}: ${why}; nothing was read`, {cause: error})
+    }
+  }
+
+  let info: unknown
+  try {
+    info = await client.client('INFO')
+  } catch {
+    // Older than 6.2, or denied by an ACL: the SELECT reply above is then the proof.
+    return
+  }
+
+  const on = /(?:^|\s)db=(\d+)/.exec(String(info))?.[1]
+  if (on !== undefined && Number(on) !== target.db) {
+    throw new StoreError(`the connection to ${where} is on database ${on}, not ${target.db} as the URL says; nothing was read`)
   }
 }
 
@@ -277,8 +342,70 @@ function runtimeError(error: unknown, label: string): StoreError {
   return new StoreError(`${label}: ${message}`, {cause: error})
 }
 
+/** `keys` in groups of at most FETCH_BYTES of values (a larger value alone) and SCAN_COUNT keys. */
+function splitBySize(keys: Buffer[], sizes: readonly number[]): Buffer[][] {
+  const groups: Buffer[][] = []
+  let group: Buffer[] = []
+  let bytes = 0
+  for (const [i, key] of keys.entries()) {
+    const size = Number(sizes[i]) || 0
+    if (group.length > 0 && (bytes + size > FETCH_BYTES || group.length >= SCAN_COUNT)) {
+      groups.push(group)
+      group = []
+      bytes = 0
+    }
+
+    group.push(key)
+    bytes += size
+  }
+
+  if (group.length > 0) groups.push(group)
+  return groups
+}
+
+const strictUtf8 = new TextDecoder('utf8', {fatal: true})
+
+/**
+ * A Redis key name (bytes) as text, losslessly: UTF-8 as is, a backslash as `\\`, and each byte
+ * that is not part of valid UTF-8 as `\xNN`. Two different keys never show, fingerprint or
+ * match --except the same; decoding with replacement characters made keys with invalid bytes
+ * unreachable (the name read back was another key) or counted twice.
+ */
+export function keyText(bytes: Buffer): string {
+  if (isUtf8(bytes)) {
+    const text = bytes.toString()
+    return text.includes('\\') ? text.replaceAll('\\', '\\\\') : text
+  }
+
+  let out = ''
+  let i = 0
+  while (i < bytes.length) {
+    let char: string | undefined
+    let n = 1
+    for (; n <= 4 && i + n <= bytes.length; n++) {
+      try {
+        char = strictUtf8.decode(bytes.subarray(i, i + n))
+        break
+      } catch {
+        // an incomplete or invalid sequence so far: try one byte more
+      }
+    }
+
+    if (char === undefined) {
+      out += `\\x${bytes[i].toString(16).padStart(2, '0')}`
+      i++
+    } else {
+      out += char === '\\' ? '\\\\' : char
+      i += n
+    }
+  }
+
+  return out
+}
+
 class RedisStore implements SessionStore {
   readonly capabilities = {keepsExpired: false}
+  private readonly prefixBytes: Buffer[]
   private readonly scanPattern: string
 
   constructor(
@@ -289,6 +416,7 @@ class RedisStore implements SessionStore {
     private readonly options: StoreOptions,
   ) {
     const {prefixes} = layout
+    this.prefixBytes = prefixes.map(p => Buffer.from(p))
     this.scanPattern = prefixes.length === 1 ? `${escapeGlob(prefixes[0])}${layout.keyGlob}` : `${escapeGlob(commonPrefix(prefixes))}*`
   }
 
@@ -316,19 +444,19 @@ class RedisStore implements SessionStore {
           if (o.signal?.aborted) summary.stoppedBy = 'signal'
           else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
           if (summary.stoppedBy !== 'done') break
-          const [next, found] = await node.scan(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-          cursor = next
+          const [next, found] = await node.scanBuffer(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+          cursor = String(next)
           const keys = found.filter(k => this.sessionKey(k) !== undefined)
           if (keys.length === 0) continue
           const t0 = performance.now()
           const ttls = await this.pipelined(node, keys, (p, k) => p.pttl(k))
           const persistent = keys.filter((_, i) => ttls[i] === -1)
           noTtl.found += persistent.length
-          if (persistent.length > 0) {
-            const values = await this.values(node, persistent)
-            const doomed: Array<[string, string]> = []
-            const revive: Array<[string, string, number]> = []
-            for (const [i, key] of persistent.entries()) {
+          for (const group of persistent.length > 0 ? await this.fetchGroups(node, persistent) : []) {
+            const values = await this.values(node, group)
+            const doomed: Array<[Buffer, string]> = []
+            const revive: Array<[Buffer, string, number]> = []
+            for (const [i, key] of group.entries()) {
               const value = values[i]
               if (!value) continue
               const decoded = this.options.codec.decode(value)
@@ -374,6 +502,7 @@ class RedisStore implements SessionStore {
       throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, summary.expired)
     } finally {
       await lease?.release()
+      for (const notice of takeDriverNotices()) o.onWarning?.(`${this.label}: ${notice}`)
     }
 
     return {...summary, seconds: (Date.now() - started) / 1000}
@@ -435,13 +564,14 @@ class RedisStore implements SessionStore {
       for (const node of this.masters()) {
         // A pipeline that keeps the server busy: SCANs run ahead and the MGETs of up to
         // FETCH_AHEAD batches are queued on the server while this process decodes an earlier one.
-        let scan = node.scan('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-        const fetched: Array<Promise<RawSession[]>> = []
+        let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+        const fetched: Array<Promise<Array<() => Promise<RawSession[]>>>> = []
         for (;;) {
-          const [next, found] = await scan
+          const [nextCursor, found] = await scan
+          const next = String(nextCursor)
           const last = next === '0' || Boolean(filter.signal?.aborted)
           if (!last) {
-            scan = node.scan(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+            scan = node.scanBuffer(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
             // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
             scan.catch(() => {})
           }
@@ -450,37 +580,83 @@ class RedisStore implements SessionStore {
           batch.catch(() => {})
           fetched.push(batch)
           while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
-            const raw = await fetched.shift()!
-            if (raw.length === 0) continue
-            await selector.submit(raw)
-            sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+            for (const part of await fetched.shift()!) {
+              const raw = await part()
+              if (raw.length === 0) continue
+              await selector.submit(raw)
+              sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+            }
           }
 
           if (last) break
         }
       }
 
-      return await selector.finish()
+      const summary = await selector.finish()
+      const notices = takeDriverNotices()
+      if (notices.length > 0) summary.warnings = [...(summary.warnings ?? []), ...notices]
+      return summary
     } catch (error) {
       throw runtimeError(error, this.label)
     }
   }
 
-  /** The values of the session keys among `found`, as raw sessions (keys gone meanwhile left out). */
-  private async fetchBatch(node: Redis, found: string[]): Promise<RawSession[]> {
-    const keys = found.map(k => [k, this.sessionKey(k)] as const).filter((p): p is readonly [string, string] => p[1] !== undefined)
-    if (keys.length === 0) return []
-    const values = await this.values(node, keys.map(([redisKey]) => redisKey))
-    const batch: RawSession[] = []
-    for (const [i, [redisKey, key]] of keys.entries()) {
-      const value = values[i]
-      // Expired or deleted between SCAN and GET: no longer a session.
-      if (value) batch.push({
-        expiresAt: null, expiryToken: '', key, ref: redisKey, value,
-      })
+  /**
+   * The session keys among `found`, as parts that each fetch their values as raw sessions (keys
+   * gone meanwhile left out). A SCAN batch within FETCH_BYTES is fetched at once, ahead of its
+   * turn; a larger one is split by size and each part fetched only when its turn comes, so a
+   * few large values are never all in memory (nor in one reply) together.
+   */
+  private async fetchBatch(node: Redis, found: Buffer[]): Promise<Array<() => Promise<RawSession[]>>> {
+    const names = new Map<Buffer, string>()
+    for (const redisKey of found) {
+      const key = this.sessionKey(redisKey)
+      if (key !== undefined) names.set(redisKey, key)
     }
 
-    return batch
+    if (names.size === 0) return []
+    const toRaw = (group: Buffer[], values: Array<Buffer | null>): RawSession[] => {
+      const batch: RawSession[] = []
+      for (const [i, redisKey] of group.entries()) {
+        const value = values[i]
+        // Expired or deleted between SCAN and GET: no longer a session.
+        if (value) batch.push({
+          expiresAt: null, expiryToken: '', key: names.get(redisKey)!, ref: redisKey.toString('latin1'), value,
+        })
+      }
+
+      return batch
+    }
+
+    const fetch = async (group: Buffer[]): Promise<RawSession[]> => toRaw(group, await this.values(node, group))
+
+    const keys = [...names.keys()]
+    if (!this.cluster) {
+      // Standalone: values and sizes in one script call; most batches come back whole.
+      const [whole, reply] = await node.callBuffer('EVAL', MGET_WITHIN, keys.length, ...keys, FETCH_BYTES) as [number, Array<Buffer | null> | number[]]
+      if (whole === 1) {
+        const values = reply as Array<Buffer | null>
+        return [async () => toRaw(keys, values)]
+      }
+
+      return splitBySize(keys, reply as number[]).map(group => () => fetch(group))
+    }
+
+    return (await this.fetchGroups(node, keys)).map(group => () => fetch(group))
+  }
+
+  /**
+   * `keys` in fetch groups of at most FETCH_BYTES of values (by STRLEN; a larger value is a
+   * group alone) and SCAN_COUNT keys. A value rewritten larger between STRLEN and GET is read
+   * at its new size: the bound is the sizes seen, not a hard cap.
+   */
+  private async fetchGroups(node: Redis, keys: Buffer[]): Promise<Buffer[][]> {
+    // Single-key commands, pipelined: in a cluster one command may not span slots (a key that
+    // is not a string counts 0).
+    const pipeline = node.pipeline()
+    for (const key of keys) pipeline.strlen(key)
+    const sizes = ((await pipeline.exec()) ?? []).map(([error, n]) => (error ? 0 : Number(n)))
+    return splitBySize(keys, sizes)
   }
 
   /**
@@ -511,7 +687,7 @@ class RedisStore implements SessionStore {
   }
 
   /** One single-key command per key, in one round trip to the node. */
-  private async pipelined<T>(node: Redis, keys: string[], add: (pipeline: ReturnType<Redis['pipeline']>, key: string) => unknown): Promise<T[]> {
+  private async pipelined<T>(node: Redis, keys: Buffer[], add: (pipeline: ReturnType<Redis['pipeline']>, key: Buffer) => unknown): Promise<T[]> {
     const pipeline = node.pipeline()
     for (const key of keys) add(pipeline, key)
     const replies = (await pipeline.exec()) ?? []
@@ -521,8 +697,9 @@ class RedisStore implements SessionStore {
     })
   }
 
-  private redisKey(session: Session): string {
-    return session.ref ?? `${this.layout.prefixes[0]}${session.key}`
+  /** The exact bytes of the session's Redis key (`ref` carries them, latin1: one char per byte). */
+  private redisKey(session: Session): Buffer {
+    return session.ref === undefined ? Buffer.from(`${this.layout.prefixes[0]}${session.key}`) : Buffer.from(session.ref, 'latin1')
   }
 
   private async serverTime(): Promise<Date> {
@@ -531,10 +708,10 @@ class RedisStore implements SessionStore {
   }
 
   /** The session key inside a Redis key, or undefined when the key is not a session's. */
-  private sessionKey(redisKey: string): string | undefined {
-    for (const prefix of this.layout.prefixes) {
-      if (redisKey.startsWith(prefix)) {
-        const key = redisKey.slice(prefix.length)
+  private sessionKey(redisKey: Buffer): string | undefined {
+    for (const prefix of this.prefixBytes) {
+      if (redisKey.length >= prefix.length && redisKey.subarray(0, prefix.length).equals(prefix)) {
+        const key = keyText(redisKey.subarray(prefix.length))
         return this.layout.keyPattern.test(key) ? key : undefined
       }
     }
@@ -542,7 +719,7 @@ class RedisStore implements SessionStore {
     return undefined
   }
 
-  private async values(node: Redis, keys: string[]): Promise<Array<Buffer | null>> {
+  private async values(node: Redis, keys: Buffer[]): Promise<Array<Buffer | null>> {
     // In a cluster the keys of one node span many slots: single-key GETs, pipelined.
     return this.cluster ? this.pipelined<Buffer | null>(node, keys, (p, k) => p.getBuffer(k)) : node.mgetBuffer(keys)
   }
