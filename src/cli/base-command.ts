@@ -8,7 +8,7 @@ import {
   getPreset, layoutFor, PRESET_NAMES, presetCodec, userPathFor,
 } from '../formats/presets.js'
 import {closeDecodePools} from '../sessions/select.js'
-import {openStore} from '../stores/index.js'
+import {checkStoreUrl, openStore} from '../stores/index.js'
 import {assertTimeZone} from '../stores/sql-time.js'
 import {unreachableStore} from '../stores/unreachable.js'
 import {
@@ -176,6 +176,8 @@ export abstract class SessionsCommand extends Command {
     const specs = this.storeSpecs(flags)
     const plans = specs.map(spec => this.plan(spec, flags))
     checkSettingsApply(specs, this.settingFlags(flags))
+    // Every URL is checked before the first store connects: a malformed second one touches nothing.
+    for (const plan of plans) await checkStoreUrl(plan.url)
     const failures: Array<{error: Error; index: number}> = []
     const opened: Array<SessionStore | undefined> = []
     for (const [index, plan] of plans.entries()) {

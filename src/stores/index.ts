@@ -45,6 +45,27 @@ function loaderFor(url: string): () => Promise<Opener> {
   return load
 }
 
+/** Each adapter's URL parser, loaded the same lazy way: it checks a URL without connecting. */
+const parsers = new Map<string, () => Promise<(url: string) => unknown>>([
+  ['mariadb:', async () => (await import('./mysql.js')).parseMysqlUrl],
+  ['mysql:', async () => (await import('./mysql.js')).parseMysqlUrl],
+  ['redis+cluster:', async () => (await import('./redis.js')).parseRedisUrl],
+  ['redis+sentinel:', async () => (await import('./redis.js')).parseRedisUrl],
+  ['redis:', async () => (await import('./redis.js')).parseRedisUrl],
+  ['rediss+cluster:', async () => (await import('./redis.js')).parseRedisUrl],
+  ['rediss:', async () => (await import('./redis.js')).parseRedisUrl],
+])
+
+/**
+ * Checks a store URL the way opening it would (exit 2 for anything malformed), without
+ * connecting: every store of a run is checked before the first one connects.
+ */
+export async function checkStoreUrl(url: string): Promise<void> {
+  loaderFor(url)
+  const parse = parsers.get(/^[a-z][\d+.a-z-]*:/i.exec(url)![0].toLowerCase())
+  if (parse) (await parse())(url)
+}
+
 export async function openStore(url: string, options: StoreOptions): Promise<SessionStore> {
   const open = await loaderFor(url)()
   return open(url, options)

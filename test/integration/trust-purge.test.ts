@@ -357,6 +357,21 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       assert.match(l.stdout, /3 live sessions of user 7/)
     })
 
+    it('a malformed URL among several: exit 2 before any store connects (the first one included)', async () => {
+      await seed(2)
+      const connections = async (): Promise<number> => {
+        const [rows] = await db.conn.query("SHOW GLOBAL STATUS LIKE 'Connections'")
+        return Number((rows as Array<{Value: string}>)[0].Value)
+      }
+
+      const before = await connections()
+      const r = await sessionctl([...purge('--yes'), '--store', 'redis://cache:0/0'])
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, /^sessionctl: invalid store URL "redis:\/\/cache:0\/0": invalid port "0"/)
+      assert.equal(await connections(), before, 'no connection was made to the first store')
+      assert.equal(await count(), 5)
+    })
+
     it('cleanup: the audit line counts what was deleted and claims no total for the store that failed', async () => {
       await seed(1, 4)
       const log = join(dir, 'audit.jsonl')
