@@ -7,18 +7,34 @@ export type {SessionStore, StoreOptions} from './contract.js'
 
 type Opener = (url: string, options: StoreOptions) => Promise<SessionStore>
 
+/** An adapter module: how to open a store, and how to check its URL without connecting. */
+interface Adapter {
+  open: Opener
+  parse?(url: string): unknown
+}
+
+const mysql = async (): Promise<Adapter> => {
+  const m = await import('./mysql.js')
+  return {open: m.openMysqlStore, parse: m.parseMysqlUrl}
+}
+
+const redis = async (): Promise<Adapter> => {
+  const m = await import('./redis.js')
+  return {open: m.openRedisStore, parse: m.parseRedisUrl}
+}
+
 /**
  * Adapters load lazily, keyed by URL scheme, so `--store redis://…` never loads mysql2 and
  * `--help` loads neither.
  */
-const adapters = new Map<string, () => Promise<Opener>>([
-  ['mariadb:', async () => (await import('./mysql.js')).openMysqlStore],
-  ['mysql:', async () => (await import('./mysql.js')).openMysqlStore],
-  ['redis+cluster:', async () => (await import('./redis.js')).openRedisStore],
-  ['redis+sentinel:', async () => (await import('./redis.js')).openRedisStore],
-  ['redis:', async () => (await import('./redis.js')).openRedisStore],
-  ['rediss+cluster:', async () => (await import('./redis.js')).openRedisStore],
-  ['rediss:', async () => (await import('./redis.js')).openRedisStore],
+const adapters = new Map<string, () => Promise<Adapter>>([
+  ['mariadb:', mysql],
+  ['mysql:', mysql],
+  ['redis+cluster:', redis],
+  ['redis+sentinel:', redis],
+  ['redis:', redis],
+  ['rediss+cluster:', redis],
+  ['rediss:', redis],
 ])
 
 const PUBLIC_SCHEMES = [...adapters.keys()]
@@ -34,10 +50,11 @@ export function registerAdapter(scheme: string, load: () => Promise<Opener>): vo
   registered.set(scheme, load)
 }
 
-function loaderFor(url: string): () => Promise<Opener> {
+function loaderFor(url: string): () => Promise<Adapter> {
   checkUrlCredentials(url)
   const scheme = /^[a-z][\d+.a-z-]*:/i.exec(url)?.[0].toLowerCase()
-  const load = scheme ? (adapters.get(scheme) ?? registered.get(scheme)) : undefined
+  const registeredOpen = scheme ? registered.get(scheme) : undefined
+  const load = scheme ? (adapters.get(scheme) ?? (registeredOpen && (async () => ({open: await registeredOpen()})))) : undefined
   if (!load) {
     throw new UsageError(`unsupported store URL "${safeUrl(url)}": use ${PUBLIC_SCHEMES.map(s => `${s}//`).join(', ')}`)
   }
@@ -45,28 +62,16 @@ function loaderFor(url: string): () => Promise<Opener> {
   return load
 }
 
-/** Each adapter's URL parser, loaded the same lazy way: it checks a URL without connecting. */
-const parsers = new Map<string, () => Promise<(url: string) => unknown>>([
-  ['mariadb:', async () => (await import('./mysql.js')).parseMysqlUrl],
-  ['mysql:', async () => (await import('./mysql.js')).parseMysqlUrl],
-  ['redis+cluster:', async () => (await import('./redis.js')).parseRedisUrl],
-  ['redis+sentinel:', async () => (await import('./redis.js')).parseRedisUrl],
-  ['redis:', async () => (await import('./redis.js')).parseRedisUrl],
-  ['rediss+cluster:', async () => (await import('./redis.js')).parseRedisUrl],
-  ['rediss:', async () => (await import('./redis.js')).parseRedisUrl],
-])
-
 /**
  * Checks a store URL the way opening it would (exit 2 for anything malformed), without
  * connecting: every store of a run is checked before the first one connects.
  */
 export async function checkStoreUrl(url: string): Promise<void> {
-  loaderFor(url)
-  const parse = parsers.get(/^[a-z][\d+.a-z-]*:/i.exec(url)![0].toLowerCase())
-  if (parse) (await parse())(url)
+  const adapter = await loaderFor(url)()
+  adapter.parse?.(url)
 }
 
 export async function openStore(url: string, options: StoreOptions): Promise<SessionStore> {
-  const open = await loaderFor(url)()
-  return open(url, options)
+  const adapter = await loaderFor(url)()
+  return adapter.open(url, options)
 }
