@@ -181,7 +181,7 @@ describe('trust: output (built binary, MariaDB)', function () {
       assert.match(r.stderr, /warning: 2 sessions with a bad signature ignored/)
       assert.doesNotMatch(r.stderr + r.stdout, /\*\*\*\*s\b/, 'no word cut by a mask')
       noPasswordInUrls(r.stderr + r.stdout)
-      const line = JSON.parse(readFileSync(log, 'utf8').trim()) as {command: string; reason: string; stores: string[]}
+      const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!) as {command: string; reason: string; stores: string[]}
       assert.equal(line.command, 'sessions purge')
       assert.equal(line.reason, 'rotate sessions after INC-9')
       assert.match(line.stores[0], new RegExp(`^mysql://${user}:\\*\\*\\*\\*@`))
