@@ -159,7 +159,9 @@ describe('oversized payloads', () => {
       const {before, peak, reason, userId} = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
       assert.equal(reason, undefined)
       assert.equal(userId, '42')
-      assert.ok(peak - before < 64 * MiB, `peak RSS grew by ${((peak - before) / MiB).toFixed(0)} MiB reading 200 MiB`)
+      // Reading it whole would need the 200 MiB output at least; pieces need a few MiB, plus GC lag
+      // and allocator slack that vary with the machine's load (18–67 MiB seen on 2 cores).
+      assert.ok(peak - before < 100 * MiB, `peak RSS grew by ${((peak - before) / MiB).toFixed(0)} MiB reading 200 MiB`)
     } finally {
       rmSync(dir, {force: true, recursive: true})
     }
