@@ -200,14 +200,60 @@ export function parsePayload(bytes: Buffer): DataResult {
   }
 
   let value: unknown
+  // Django's JSON is pure ASCII (\u escapes); latin1 avoids a UTF-8 validation pass.
+  const text = bytes.toString('latin1')
   try {
-    // Django's JSON is pure ASCII (\u escapes); latin1 avoids a UTF-8 validation pass.
-    value = JSON.parse(bytes.toString('latin1'))
+    value = JSON.parse(text)
   } catch {
-    return {ok: false, reason: 'not JSON'}
+    // Python's json.dumps writes NaN and ±Infinity for such floats and json.loads reads them
+    // back: a session holding one is still the user's, so read it as Python does.
+    const python = /NaN|Infinity/.test(text) ? withoutNonFinite(text) : undefined
+    try {
+      if (python === undefined) throw new SyntaxError('not JSON')
+      value = JSON.parse(python)
+    } catch {
+      return {ok: false, reason: 'not JSON'}
+    }
   }
 
   return isDict(value) ? {data: value, ok: true} : {ok: false, reason: 'not a session dict'}
+}
+
+/**
+ * `text` with the bare NaN, Infinity and -Infinity of Python's JSON (outside strings) written
+ * as null: JSON.parse then reads what json.loads reads, but for those floats, which are no user id
+ * (userIdText refuses non-finite numbers). Undefined when there is none outside a string.
+ */
+const NON_FINITE = ['NaN', '-Infinity', 'Infinity']
+
+export function withoutNonFinite(text: string): string | undefined {
+  let out = ''
+  let from = 0
+  let inString = false
+  let found = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5C) i++
+      else if (c === 0x22) inString = false
+      continue
+    }
+
+    if (c === 0x22) {
+      inString = true
+      continue
+    }
+
+    const token = NON_FINITE.find(t => text.startsWith(t, i))
+    if (token) {
+      out += `${text.slice(from, i)}null`
+      i += token.length - 1
+      from = i + 1
+      found = true
+    }
+  }
+
+  return found ? out + text.slice(from) : undefined
 }
 
 function isDict(value: unknown): value is Record<string, unknown> {
