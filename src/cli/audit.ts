@@ -2,7 +2,7 @@
 import {Flags} from '@oclif/core'
 import {randomUUID} from 'node:crypto'
 import {
-  closeSync, constants, fstatSync, openSync, writeSync,
+  closeSync, constants, fstatSync, ftruncateSync, openSync, writeSync,
 } from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname, resolve} from 'node:path'
@@ -333,11 +333,20 @@ export class AuditRun {
     const line = Buffer.from(`${JSON.stringify(record)}\n`)
     const failed: string[] = []
     for (const {fd, path} of this.files) {
+      let size: number | undefined
+      let written = 0
       try {
+        size = fstatSync(fd).size
         // One write() of the whole line on an O_APPEND descriptor: concurrent runs never interleave.
-        let written = writeSync(fd, line)
+        written = writeSync(fd, line)
         while (written < line.length) written += writeSync(fd, line, written)
       } catch (error) {
+        // A disk that filled mid-line leaves a torn line the next run would glue onto: cut it
+        // off again, unless another run appended meanwhile.
+        try {
+          if (written > 0 && size !== undefined && fstatSync(fd).size === size + written) ftruncateSync(fd, size)
+        } catch {}
+
         failed.push(`${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
       }
     }

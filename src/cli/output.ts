@@ -21,19 +21,19 @@ export function guardOutput(): void {
   guarded = true
   process.stdout.removeAllListeners('error')
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (failure !== undefined) return
-    failure = error.code ?? 'write error'
-    if (GONE.has(failure)) return
+    failure ??= error.code ?? 'write error'
+  })
+  // Nowhere is left to report a failed stderr.
+  process.stderr.on('error', () => {})
+  // Said at the end, when the count of what was deleted is known.
+  process.on('exit', code => {
+    if (failure === undefined || GONE.has(failure)) return
     try {
       process.stderr.write(`sessionctl: could not write to standard output (${failure}): the report is lost${
         deleted > 0 ? `; ${plural(deleted, 'session')} had been deleted (see the audit log)` : ''
       }\n`)
     } catch {}
-  })
-  // Nowhere is left to report a failed stderr.
-  process.stderr.on('error', () => {})
-  process.on('exit', code => {
-    if (failure === undefined || GONE.has(failure)) return
+
     if (code === ExitCode.OK) process.exitCode = deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
   })
 }
