@@ -11,7 +11,7 @@ import {
   ExitCode, exitCodeOf, SessionctlError, UsageError,
 } from '../errors.js'
 import {type ConfigFile, loadConfig, profileAuditLogs} from './config.js'
-import {outputFailure} from './output.js'
+import {deletedSoFar, outputFailure} from './output.js'
 import {redact} from './redact.js'
 import {plural} from './render.js'
 import {printError, warn} from './report.js'
@@ -154,11 +154,12 @@ export async function audited<T>(
     throw error
   }
 
-  // A report lost to a full disk is not a success, and the line says so.
+  // A report lost to a full disk is not a success, and the line says so. (A --json document is
+  // printed after the line, so that a line that cannot be written is never followed by success.)
   const lost = await outputFailure()
   if (lost) {
     audit?.noteError(`its report could not be written to standard output (${lost})`)
-    if (!process.exitCode) process.exitCode = (audit?.deleted ?? 0) > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
+    if (!process.exitCode) process.exitCode = Math.max(audit?.deleted ?? 0, deletedSoFar()) > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
   }
 
   const failed = audit?.finish(Number(process.exitCode ?? ExitCode.OK))

@@ -156,16 +156,6 @@ export abstract class SessionsCommand extends Command {
   }
 
   /**
-   * Under --json, prints a deleting command's result right away, inside its audit trail, so a
-   * standard output that fails is recorded in the `finished` line (oclif would print it only after).
-   */
-  protected jsonNow<T>(result: T | undefined): T | undefined {
-    if (result === undefined || !this.jsonEnabled()) return result
-    this.logJson(this.toSuccessJson(result))
-    return undefined
-  }
-
-  /**
    * Every human line on stdout/stderr goes through here or report.ts: text from payloads or
    * config can never move the cursor, clear the screen or forge a line. Our own colours stay;
    * JSON lines (NDJSON) stay valid and exact (see terminalSafe).

@@ -43,6 +43,11 @@ export function noteDeleted(count: number): void {
   deleted = Math.max(deleted, count)
 }
 
+/** Sessions deleted so far, as the deleting commands reported them. */
+export function deletedSoFar(): number {
+  return deleted
+}
+
 /**
  * Why standard output failed, once pending writes have reported (stream errors arrive a tick
  * after the write); undefined when it did not, or when its reader merely went away.

@@ -308,6 +308,29 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       assert.deepEqual(auditLines(log).map(l => l.event), ['started', 'finished', 'started', 'finished'])
     })
 
+    it('a disk that fills between the started and the finished line: exit 4, and no torn line is left behind', async () => {
+      const mount = join(dir, 'tight')
+      mkdirSync(mount)
+      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mount])
+      assert.equal(mounted.status, 0, `tmpfs mount (root on this machine kind): ${mounted.stderr}`)
+      try {
+        const log = join(mount, 'audit.jsonl')
+        // One page holds the earlier lines and the started line; the finished line needs the second, taken by the filler.
+        writeFileSync(log, `${JSON.stringify({earlier: 'x'.repeat(3400)})}\n`)
+        spawnSync('dd', ['if=/dev/zero', `of=${join(mount, 'filler')}`, 'bs=1k', 'count=64'])
+        await seed(5)
+        const r = await sessionctl(purge('--yes', '--json', '--audit-log', log))
+        assert.equal(r.code, 4, r.stderr)
+        assert.match(JSON.parse(r.stdout).error.message, /^5 sessions were deleted, but the audit line could not be written to .* \(ENOSPC\)/)
+        const text = readFileSync(log, 'utf8')
+        assert.ok(text.endsWith('\n'), 'the file ends at a line boundary')
+        assert.deepEqual(text.trim().split('\n').map(l => (JSON.parse(l) as Line).event), [undefined, 'started'])
+        assert.equal(await count("session_key LIKE 'a%'"), 0)
+      } finally {
+        spawnSync('umount', [mount])
+      }
+    })
+
     it('creates the log 0600 whatever the umask', async () => {
       await seed(1)
       const log = join(dir, 'new.jsonl')
@@ -337,6 +360,22 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       assert.equal(p.code, 4, p.stderr)
       assert.doesNotMatch(p.stderr, /\n\s+at /)
       assert.equal(await count("session_key LIKE 'a%'"), 0)
+      const log = join(dir, 'audit.jsonl')
+      await seed(3)
+      const j = await runWithStdout(purge('--yes', '--json', '--audit-log', log), '/dev/full')
+      assert.equal(j.code, 4, j.stderr)
+      assert.equal(j.stderr, 'sessionctl: could not write to standard output (ENOSPC): the report is lost; 3 sessions had been deleted (see the audit log)\n')
+      assert.equal(auditLines(log).at(-1)!.event, 'finished', 'the audit line is written before the --json document')
+      await seed(2)
+      const t = await runWithStdout(purge('--yes'), '/dev/full')
+      assert.equal(t.code, 4, t.stderr)
+      assert.match(t.stderr, /the report is lost; 2 sessions had been deleted/)
+      for (const args of [['--version'], ['sessions', 'list', '--help']]) {
+        const v = await runWithStdout(args, '/dev/full')
+        assert.equal(v.code, 1, v.stderr)
+        assert.equal(v.stderr, 'sessionctl: could not write to standard output (ENOSPC): the report is lost\n')
+      }
+
       const l = await runWithStdout(['sessions', 'list', '--store', db.url], '/dev/full')
       assert.equal(l.code, 1, l.stderr)
       assert.match(l.stderr, /^sessionctl: could not write to standard output \(ENOSPC\): the report is lost\n$/)

@@ -98,7 +98,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
       stores: stores.map(s => s.label),
       user: null,
     }
-    return audited(auditPaths, start, dryRun, async audit => this.jsonNow(await this.clean(flags, stores, replicas, sleepFactor, audit)))
+    return audited(auditPaths, start, dryRun, audit => this.clean(flags, stores, replicas, sleepFactor, audit))
   }
 
   private async clean(

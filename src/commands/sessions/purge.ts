@@ -96,7 +96,7 @@ what would be deleted and deletes nothing.`
       stores: stores.map(s => s.label),
       user: userId,
     }
-    return audited(auditPaths, start, dryRun, async audit => this.jsonNow(await this.purge(flags, stores, userId, audit)))
+    return audited(auditPaths, start, dryRun, audit => this.purge(flags, stores, userId, audit))
   }
 
   /**
