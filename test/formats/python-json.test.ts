@@ -38,7 +38,7 @@ describe('Python JSON with NaN and Infinity', () => {
   }
 
   it('strings keep their text; JSON that is broken otherwise stays "not JSON"', () => {
-    assert.equal(withoutNonFinite('{"a":"NaN \\" Infinity","b":NaN}'), '{"a":"NaN \\" Infinity","b":null}')
+    assert.equal(withoutNonFinite(String.raw`{"a":"NaN \" Infinity","b":NaN}`), String.raw`{"a":"NaN \" Infinity","b":null}`)
     assert.equal(withoutNonFinite('{"a":"NaN"}'), undefined)
     const broken = createDjangoCacheCodec().decode(Buffer.from('{"_auth_user_id":"42","x":NaN'))
     assert.deepEqual(broken, {ok: false, reason: 'not JSON'})
