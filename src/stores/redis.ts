@@ -131,7 +131,7 @@ export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TI
   if (url.hosts.length === 0) fail('no host (an unset variable?): redis://HOST:6379/0')
   const nodes = url.hosts.map(h => ({host: h.host, port: h.port ?? defaultPort}))
   if (kind === 'standalone' && nodes.length !== 1) fail('it names several hosts: use redis+cluster:// or redis+sentinel://')
-  if (!tls && url.params.size > 0) fail(`${[...url.params.keys()].join(', ')} apply to TLS connections only (rediss://)`)
+  if (!tls && url.params.size > 0) fail(`${[...url.params.keys()].join(', ')} ${url.params.size === 1 ? 'applies' : 'apply'} to TLS connections only (rediss://)`)
   const segments = [...(url.segments ?? [])]
   let sentinelName: string | undefined
   if (kind === 'sentinel') {
