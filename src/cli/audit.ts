@@ -159,7 +159,7 @@ export async function audited<T>(
   const lost = await outputFailure()
   if (lost) {
     audit?.noteError(`its report could not be written to standard output (${lost})`)
-    if (!process.exitCode) process.exitCode = Math.max(audit?.deleted ?? 0, deletedSoFar()) > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
+    if (!process.exitCode) process.exitCode = deletedSoFar() > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
   }
 
   const failed = audit?.finish(Number(process.exitCode ?? ExitCode.OK))

@@ -178,24 +178,24 @@ export abstract class SessionsCommand extends Command {
     checkSettingsApply(specs, this.settingFlags(flags))
     // Every URL is checked before the first store connects: a malformed second one touches nothing.
     for (const plan of plans) await checkStoreUrl(plan.url)
-    const failures: Array<{error: Error; index: number}> = []
-    const opened: Array<SessionStore | undefined> = []
-    for (const [index, plan] of plans.entries()) {
+    const stores: SessionStore[] = []
+    const failures: Error[] = []
+    for (const plan of plans) {
       try {
         const store = await openStore(plan.url, plan.options)
         this.openedStores.push(store)
-        opened.push(store)
+        stores.push(store)
       } catch (error) {
         // A store that is not the one named (a usage error: wrong database, bad URL) stops the
         // whole run before anything is read; one that is merely unreachable stops only itself.
         if (exitCodeOf(error) === ExitCode.USAGE || plans.length === 1) throw error
-        failures.push({error: error as Error, index})
-        opened.push(undefined)
+        failures.push(error as Error)
+        stores.push(unreachableStore(safeUrl(plan.url), error as Error))
       }
     }
 
-    if (failures.length === plans.length) throw failures[0].error
-    return opened.map((store, index) => store ?? unreachableStore(safeUrl(plans[index].url), failures.find(f => f.index === index)!.error))
+    if (failures.length === plans.length) throw failures[0]
+    return stores
   }
 
   /**
@@ -239,8 +239,8 @@ export abstract class SessionsCommand extends Command {
     if (raw.trim() === '') throw new UsageError('--user must not be empty: pass the user id, e.g. --user 42')
     // No framework's user id holds them, and they would reach the terminal in every line that names the user.
     if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(raw)) {
-      const shown = JSON.stringify(raw).replaceAll(/[\p{Cf}\u2028\u2029]/gu, c => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`)
-      throw new UsageError(`--user ${shown} holds control or invisible characters: pass the user id as the app stores it`)
+      // printError shows the invisible ones as escapes (terminalSafe).
+      throw new UsageError(`--user ${JSON.stringify(raw)} holds control or invisible characters: pass the user id as the app stores it`)
     }
 
     if (raw !== raw.trim()) {

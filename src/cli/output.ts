@@ -38,9 +38,15 @@ export function guardOutput(): void {
   })
 }
 
-/** The deleting commands keep this up to date, so a lost report still exits with the right code. */
-export function noteDeleted(count: number): void {
-  deleted = Math.max(deleted, count)
+const deletedBy = new Map<string, number>()
+
+/**
+ * The deleting commands keep this up to date (a store's running count, from their progress
+ * events), so a lost report still exits with the right code and says how many went.
+ */
+export function noteDeleted(store: string, count: number): void {
+  deletedBy.set(store, Math.max(deletedBy.get(store) ?? 0, count))
+  deleted = Math.max(deleted, [...deletedBy.values()].reduce((n, d) => n + d, 0))
 }
 
 /** Sessions deleted so far, as the deleting commands reported them. */

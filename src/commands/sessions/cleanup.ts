@@ -118,7 +118,6 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const outcomes: StoreOutcome[] = []
     // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
     audit?.begin()
-    const deletedBy = new Map<string, number>()
     for (const store of stores) {
       if (signal.aborted) break
       this.progress.start(`Cleaning ${store.label}`)
@@ -130,8 +129,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
           fixNoTtl: Boolean(flags['fix-no-ttl']),
           maxReplicaLagS: flags['max-replica-lag'] ?? 1,
           onBatch: p => {
-            deletedBy.set(p.store, p.deleted)
-            noteDeleted([...deletedBy.values()].reduce((n, d) => n + d, 0))
+            noteDeleted(p.store, p.deleted)
             audit?.progress(p.store, p.deleted)
             this.progress.update('Deleted', p.deleted, 'expired sessions', ` in ${p.batches} batches`)
           },
@@ -157,7 +155,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const result = this.result(outcomes, dryRun, (Date.now() - started) / 1000)
     const summaries = outcomes.flatMap(o => ('summary' in o ? [o.summary] : []))
     const failures = outcomes.filter((o): o is {error: Error; store: string} => 'error' in o)
-    noteDeleted(result.deleted)
+    for (const o of outcomes) noteDeleted(o.store, 'summary' in o ? o.summary.deleted : deletedBefore(o.error))
     // A store that failed midway never said how many expired sessions it had: no total then.
     audit?.set({deleted: result.deleted, ...(failures.length === 0 ? {matched: summaries.reduce((n, s) => n + s.expired, 0)} : {})})
     if (failures.length > 0) audit?.noteError(failureText(failures))

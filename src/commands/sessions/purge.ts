@@ -228,12 +228,10 @@ what would be deleted and deletes nothing.`
     // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
     audit?.begin(selected.length)
     this.progress.start('Deleting')
-    const deleted = new Map<string, number>()
     const deletions = await deleteSelection(selection, {
       batchSize: flags['batch-size'],
       onProgress: p => {
-        deleted.set(p.store, p.deleted)
-        noteDeleted([...deleted.values()].reduce((n, d) => n + d, 0))
+        noteDeleted(p.store, p.deleted)
         audit?.progress(p.store, p.deleted)
         this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`)
       },
@@ -241,7 +239,7 @@ what would be deleted and deletes nothing.`
     })
     this.progress.stop()
     const final = this.result(selection, deletions, {dryRun, showKeys, userId})
-    noteDeleted(final.deleted)
+    for (const d of deletions) noteDeleted(d.store, d.summary?.deleted ?? d.deletedBeforeError ?? 0)
     audit?.set({
       changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched,
     })
