@@ -96,6 +96,24 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
 
   const purge = (...extra: string[]): string[] => ['sessions', 'purge', '--store', db.url, '--user', '42', ...extra]
 
+  /**
+   * A tmpfs of `size` at dir/name, `prepare`d (e.g. an audit log written), then filled up: what a
+   * full disk looks like to the tool. Unmounted afterwards.
+   */
+  async function onFullDisk(name: string, size: string, prepare: (mount: string) => void, test: (mount: string) => Promise<void>): Promise<void> {
+    const mount = join(dir, name)
+    mkdirSync(mount)
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount])
+    assert.equal(mounted.status, 0, `tmpfs mount (root on this machine kind): ${mounted.stderr}`)
+    try {
+      prepare(mount)
+      spawnSync('dd', ['if=/dev/zero', `of=${join(mount, 'filler')}`, 'bs=1k', 'count=64'])
+      await test(mount)
+    } finally {
+      spawnSync('umount', [mount])
+    }
+  }
+
   before(async () => {
     db = await freshDatabase()
     await db.conn.query(djangoSessionDdl('django_session'))
@@ -271,13 +289,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
     }
 
     it('an audit log on a full disk: the started line fails, exit 1, nothing deleted (purge and cleanup)', async () => {
-      const mount = join(dir, 'full')
-      mkdirSync(mount)
-      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', mount])
-      assert.equal(mounted.status, 0, `tmpfs mount (root on this machine kind): ${mounted.stderr}`)
-      try {
-        writeFileSync(join(mount, 'audit.jsonl'), '')
-        spawnSync('dd', ['if=/dev/zero', `of=${join(mount, 'filler')}`, 'bs=1k', 'count=64'])
+      await onFullDisk('full', '4k', mount => writeFileSync(join(mount, 'audit.jsonl'), ''), async mount => {
         await seed(3, 2)
         const r = await sessionctl(purge('--yes', '--audit-log', join(mount, 'audit.jsonl')))
         assert.equal(r.code, 1, r.stderr)
@@ -286,9 +298,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
         assert.equal(c.code, 1, c.stderr)
         assert.match(c.stderr, /cannot write the audit log .* \(ENOSPC\); nothing was deleted/)
         assert.equal(await count(), 8)
-      } finally {
-        spawnSync('umount', [mount])
-      }
+      })
     })
 
     it('an existing log that others may write, or that another user owns: a warning, and the run goes on', async () => {
@@ -309,15 +319,10 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
     })
 
     it('a disk that fills between the started and the finished line: exit 4, and no torn line is left behind', async () => {
-      const mount = join(dir, 'tight')
-      mkdirSync(mount)
-      const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', mount])
-      assert.equal(mounted.status, 0, `tmpfs mount (root on this machine kind): ${mounted.stderr}`)
-      try {
+      // One page holds the earlier lines and the started line; the finished line needs the second, taken by the filler.
+      const earlier = (mount: string): void => writeFileSync(join(mount, 'audit.jsonl'), `${JSON.stringify({earlier: 'x'.repeat(3400)})}\n`)
+      await onFullDisk('tight', '8k', earlier, async mount => {
         const log = join(mount, 'audit.jsonl')
-        // One page holds the earlier lines and the started line; the finished line needs the second, taken by the filler.
-        writeFileSync(log, `${JSON.stringify({earlier: 'x'.repeat(3400)})}\n`)
-        spawnSync('dd', ['if=/dev/zero', `of=${join(mount, 'filler')}`, 'bs=1k', 'count=64'])
         await seed(5)
         const r = await sessionctl(purge('--yes', '--json', '--audit-log', log))
         assert.equal(r.code, 4, r.stderr)
@@ -326,9 +331,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
         assert.ok(text.endsWith('\n'), 'the file ends at a line boundary')
         assert.deepEqual(text.trim().split('\n').map(l => (JSON.parse(l) as Line).event), [undefined, 'started'])
         assert.equal(await count("session_key LIKE 'a%'"), 0)
-      } finally {
-        spawnSync('umount', [mount])
-      }
+      })
     })
 
     it('creates the log 0600 whatever the umask', async () => {
