@@ -5,7 +5,7 @@ import type {Session, SessionState, UndecodableValue} from '../../stores/contrac
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {ownerUnknownNote} from '../../cli/owner-unknown.js'
 import {
-  csvHeader, csvRow, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+  type Column, csvHeader, csvRow, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
   undecodableColumns, undecodableCsvHeader, undecodableCsvRow, undecodableJson, type UndecodableJson,
 } from '../../cli/render.js'
 import {report, storeFailures, warn} from '../../cli/report.js'
@@ -56,63 +56,35 @@ A fingerprint can be given to "purge --except".`
     const output = flags.output ?? 'table'
     const signal = this.stopSignal(() => this.progress.stop())
 
-    const collected: SessionJson[] = []
-    let table: StreamingTable<Session> | undefined
     let now = new Date()
     const listUndecodable = Boolean(flags.undecodable)
     if (!json && output === 'csv') this.log(listUndecodable ? undecodableCsvHeader() : csvHeader())
-    const rejected: UndecodableJson[] = []
-    let rejectTable: StreamingTable<UndecodableValue> | undefined
-    const onUndecodable = (values: UndecodableValue[]): void => {
-      if (json) {
-        for (const v of values) rejected.push(undecodableJson(v, showKeys))
-      } else if (output === 'ndjson') {
-        for (const v of values) this.log(JSON.stringify(undecodableJson(v, showKeys)))
-      } else if (output === 'csv') {
-        for (const v of values) this.log(undecodableCsvRow(undecodableJson(v, showKeys)))
-      } else {
-        this.progress.stop()
-        rejectTable ??= new StreamingTable(undecodableColumns(showKeys, stores.length > 1), line => this.log(line))
-        rejectTable.push(values)
-      }
-    }
-
-    const onSessions = (sessions: Session[]): void => {
-      if (json) {
-        for (const s of sessions) collected.push(sessionJson(s, showKeys))
-      } else if (output === 'ndjson') {
-        for (const s of sessions) this.log(JSON.stringify(sessionJson(s, showKeys)))
-      } else if (output === 'csv') {
-        for (const s of sessions) this.log(csvRow(sessionJson(s, showKeys)))
-      } else {
-        this.progress.stop()
-        table ??= new StreamingTable(sessionColumns(now, showKeys, stores.length > 1), line => this.log(line))
-        table.push(sessions)
-      }
-    }
+    const multiStore = stores.length > 1
+    const sessions = this.emitter(json, output, (s: Session) => sessionJson(s, showKeys), csvRow, () => sessionColumns(now, showKeys, multiStore))
+    const rejected = this.emitter(json, output, (v: UndecodableValue) => undecodableJson(v, showKeys), undecodableCsvRow, () => undecodableColumns(showKeys, multiStore))
 
     const started = Date.now()
     this.progress.start('Scanning')
     const filter = {
-      signal, state, userId, ...(listUndecodable ? {onUndecodable} : {}),
+      signal, state, userId, ...(listUndecodable ? {onUndecodable: rejected.push} : {}),
     }
-    const scans = await scanStores(stores, filter, listUndecodable ? () => {} : onSessions, p => {
+    const scans = await scanStores(stores, filter, listUndecodable ? () => {} : sessions.push, p => {
       now = new Date()
       this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} matched`)
     })
     this.progress.stop()
-    table?.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
-    rejectTable?.end()
+    sessions.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
+    rejected.end()
 
     const t = totals(scans)
     const failures = storeFailures(scans)
     const result: ListResult = {
-      sessions: collected,
+      sessions: sessions.collected,
       stores: scans.map(s => storeScanJson(s)),
       summary: {
         scanned: t.scanned, matched: t.matched, undecodable: t.undecodable, ownerUnknown: t.ownerUnknown, badSignature: t.badSignature,
       },
-      ...(listUndecodable ? {undecodable: rejected} : {}),
+      ...(listUndecodable ? {undecodable: rejected.collected} : {}),
     }
 
     report(this, {
@@ -128,6 +100,38 @@ A fingerprint can be given to "purge --except".`
     const note = userId === undefined || listUndecodable ? undefined : ownerUnknownNote(t, userId, state, 'listed')
     if (note) warn(note)
     return json ? result : undefined
+  }
+
+  /**
+   * Streams items to the chosen output: kept for the --json document, one line each for ndjson
+   * and csv, a table (started at the first item, so the spinner stops then) on a terminal.
+   */
+  private emitter<T, J>(
+    json: boolean,
+    output: string,
+    toJson: (item: T) => J,
+    csvLine: (item: J) => string,
+    columns: () => Array<Column<T>>,
+  ): {collected: J[]; end(order?: (a: T, b: T) => number): void; push(items: T[]): void} {
+    const collected: J[] = []
+    let table: StreamingTable<T> | undefined
+    return {
+      collected,
+      end: order => table?.end(order),
+      push: items => {
+        if (json) {
+          for (const item of items) collected.push(toJson(item))
+        } else if (output === 'ndjson') {
+          for (const item of items) this.log(JSON.stringify(toJson(item)))
+        } else if (output === 'csv') {
+          for (const item of items) this.log(csvLine(toJson(item)))
+        } else {
+          this.progress.stop()
+          table ??= new StreamingTable(columns(), line => this.log(line))
+          table.push(items)
+        }
+      },
+    }
   }
 }
 
