@@ -34,6 +34,7 @@ import {parsePickle, PickleError} from '../../src/formats/pickle.js'
 import {getPreset, presetCodec} from '../../src/formats/presets.js'
 import {signPayload} from '../support/django-encode.js'
 import {caseValue, type DjangoCase, djangoFixtures} from '../support/fixtures.js'
+import {Rng} from '../support/rng.js'
 
 const MiB = 1024 * 1024
 // Generated inputs; each is fed to every entry point.
@@ -49,67 +50,6 @@ const PROBE_MS = 1000
 const RUN_MEMORY = 256 * MiB
 const CASE_MEMORY = 128 * MiB
 const RETAINED_BOUND = 32 * MiB
-
-// ---------------------------------------------------------------------------------------------
-// A small seeded PRNG (sfc32, seeded through splitmix32).
-
-class Rng {
-  private a: number
-  private b: number
-  private c: number
-  private d: number
-
-  constructor(seed: number, stream = 0) {
-    let s = (seed ^ Math.imul(stream + 1, 0x9E_37_79_B9)) >>> 0
-    const next = (): number => {
-      s = (s + 0x9E_37_79_B9) >>> 0
-      let z = s
-      z = Math.imul(z ^ (z >>> 16), 0x85_EB_CA_6B)
-      z = Math.imul(z ^ (z >>> 13), 0xC2_B2_AE_35)
-      return (z ^ (z >>> 16)) >>> 0
-    }
-
-    this.a = next()
-    this.b = next()
-    this.c = next()
-    this.d = next()
-    for (let i = 0; i < 12; i++) this.u32()
-  }
-
-  bytes(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n)
-    for (let i = 0; i < n; i++) out[i] = this.u32() & 0xFF
-    return out
-  }
-
-  chance(p: number): boolean {
-    return this.u32() < p * (2 ** 32)
-  }
-
-  /** 0 ≤ n < max. */
-  int(max: number): number {
-    return Math.floor((this.u32() / (2 ** 32)) * max)
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]
-  }
-
-  /** Mostly small, sometimes up to a few KiB. */
-  size(): number {
-    return this.int(this.pick([4, 16, 64, 512, 4096]) + 1)
-  }
-
-  u32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0
-    this.d = (this.d + 1) >>> 0
-    this.a = this.b ^ (this.b >>> 9)
-    this.b = (this.c + (this.c << 3)) >>> 0
-    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0
-    this.c = (this.c + t) >>> 0
-    return t
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Codecs as the presets build them, and the entry points under test.
