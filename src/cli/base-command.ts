@@ -5,8 +5,8 @@ import type {SessionStore} from '../stores/contract.js'
 
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {
-  getPreset, layoutFor, PRESET_NAMES, presetCodec, userPathFor,
-} from '../formats/presets.js'
+  FRAMEWORK_NAMES, frameworkCodec, getFramework, layoutFor, userPathFor,
+} from '../frameworks/index.js'
 import {closeDecodePools} from '../sessions/select.js'
 import {checkStoreUrl, openStore} from '../stores/index.js'
 import {assertTimeZone} from '../stores/sql-time.js'
@@ -58,7 +58,7 @@ export abstract class SessionsCommand extends Command {
     format: Flags.string({
       char: 'f',
       helpGroup: 'FORMAT',
-      options: PRESET_NAMES,
+      options: FRAMEWORK_NAMES,
       summary: 'Session format preset (default: the profile’s, else django).',
     }),
     'key-column': Flags.string({
@@ -251,7 +251,7 @@ export abstract class SessionsCommand extends Command {
   }
 
   private plan(spec: StoreSpec, flags: BaseFlags<typeof SessionsCommand>) {
-    const preset = getPreset(spec.format ?? 'django')
+    const framework = getFramework(spec.format ?? 'django')
     const timeZone = spec.timeZone ?? 'UTC'
     try {
       assertTimeZone(timeZone)
@@ -263,12 +263,12 @@ export abstract class SessionsCommand extends Command {
     const secretKeys = [flags['secret-key'] ?? []].flat()
     for (const key of secretKeys) registerSecret(key)
     if (secretKeys.some(k => k.length === 0)) throw new UsageError('--secret-key must not be empty')
-    const codec = presetCodec(preset, {salt: spec.salt, secretKeys, userPath: userPathFor(preset, spec.userPath)})
+    const codec = frameworkCodec(framework, {salt: spec.salt, secretKeys, userPath: userPathFor(framework, spec.userPath)})
     return {
       options: {
         codec,
         connectTimeoutMs: flags['connect-timeout'] * 1000,
-        layout: layoutFor(preset, spec),
+        layout: layoutFor(framework, spec),
         timeZone,
       },
       url: spec.url,
@@ -351,15 +351,18 @@ function storeKind(url: string): StoreKind | undefined {
   return undefined
 }
 
+/** The formats whose codec reads --salt. */
+const SIGNED = FRAMEWORK_NAMES.filter(name => getFramework(name).signed)
+
 /** Why a setting means nothing for this store, or undefined when it applies. */
 function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | undefined {
   const kind = storeKind(spec.url)
   const format = spec.format ?? 'django'
   if (kind === 'redis' && SQL_ONLY.has(setting)) return 'applies to MySQL/MariaDB stores only'
   if (kind === 'sql' && setting === 'prefix') return 'applies to Redis stores only'
-  if (setting === 'salt' && format !== 'django') return 'applies to --format django only (the other formats are not signed)'
+  if (setting === 'salt' && !getFramework(format).signed) return `applies to ${SIGNED.map(n => `--format ${n}`).join(' and ')} only (the other formats are not signed)`
   if (setting === 'timeZone' && kind === 'sql') {
-    const unit = spec.expiryUnit ?? getPreset(format).sql?.expiryUnit
+    const unit = spec.expiryUnit ?? getFramework(format).sql?.expiry.unit
     if (unit !== undefined && unit !== 'datetime' && unit !== 'auto') return `applies to DATETIME expiry columns only (this one holds ${unit})`
   }
 

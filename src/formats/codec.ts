@@ -15,13 +15,13 @@ export interface Codec {
    * other users' sessions is not counted as undecodable.
    */
   decodeFor?(value: Buffer, userId: string): Decoded | undefined
-  /** How to build the same codec elsewhere (a worker thread); presets' codecs have one. */
+  /** How to build the same codec elsewhere (a worker thread); frameworks' codecs have one. */
   readonly spec?: CodecSpec
 }
 
-/** A preset's codec, rebuildable from plain data. */
+/** A framework's codec, rebuildable from plain data (src/frameworks/). */
 export interface CodecSpec {
-  preset: string
+  framework: string
   settings: CodecSettings
 }
 

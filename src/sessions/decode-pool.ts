@@ -1,12 +1,12 @@
 import {availableParallelism} from 'node:os'
 import {Worker} from 'node:worker_threads'
 
-import type {CodecSpec} from '../formats/presets.js'
+import type {CodecSpec} from '../formats/codec.js'
 import type {Classified} from './classify.js'
 
 /**
  * Decodes batches on worker threads, one per core but one, so a scan of a million sessions decodes at
- * the speed values arrive. A codec that can be rebuilt from a spec (every preset's can) is
+ * the speed values arrive. A codec that can be rebuilt from a spec (every framework's can) is
  * rebuilt in each worker; values travel in one transferred buffer per batch.
  */
 export class DecodePool {

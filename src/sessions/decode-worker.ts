@@ -1,6 +1,8 @@
 import {parentPort, workerData} from 'node:worker_threads'
 
-import {codecFromSpec, type CodecSpec} from '../formats/presets.js'
+import type {CodecSpec} from '../formats/codec.js'
+
+import {codecFromSpec} from '../frameworks/index.js'
 import {classify} from './classify.js'
 
 /**

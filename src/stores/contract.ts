@@ -153,7 +153,7 @@ export interface StoreOptions {
   timeZone?: string
 }
 
-/** Where a preset keeps its sessions; each adapter reads the part that concerns it. */
+/** Where a framework keeps its sessions (src/frameworks/); each adapter reads the part that concerns it. */
 export interface StoreLayout {
   sql?: SqlLayout
   redis?: RedisLayout
@@ -181,14 +181,43 @@ export interface SqlLayout {
   table: string
   keyColumn: string
   dataColumn: string
-  expiryColumn: string
-  /** How the expiry column encodes time; `auto` = from the column type, refusing to guess ints. */
-  expiryUnit: ExpiryUnit
+  /** When a row expires, by the framework's rule: state filters and cleanup derive their SQL from it. */
+  expiry: ExpiryRule
+}
+
+/**
+ * A framework's expiry rule for a SQL row, as data:
+ *   expires at = the column's time (in `unit`) + `offsetSeconds`
+ *   live       = expires at > now (`after-now`, Django) or ≥ now (`not-before-now`, express)
+ *   cleanup    = what is not live, unless `cleanup` says the framework's own cleanup differs
+ * Conditions keep the column bare (`column > now - offset`), so its index serves them.
+ */
+export interface ExpiryRule {
+  column: string
+  /** How the column encodes time; `auto` = from the column type, refusing to guess ints. */
+  unit: ExpiryUnit
   /**
-   * The framework's rule for "still live": Django serves `expire_date > now`,
-   * express-mysql-session serves `expires >= now` (in whole seconds).
+   * Added to the column's time to get the expiry, e.g. Laravel's `last_activity` + its lifetime
+   * (from a flag such as --lifetime). 0 when the column holds the expiry itself.
    */
-  liveWhen?: 'after-now' | 'not-before-now'
+  offsetSeconds?: number
+  /** The framework's rule for "still live" (see above). */
+  liveWhen: 'after-now' | 'not-before-now'
+  /**
+   * What the framework's own cleanup deletes, where it differs from "not live": Laravel reads
+   * `expires at < now` as expired but its gc() deletes `≤ now` (`not-after-now`).
+   */
+  cleanupWhen?: 'not-after-now'
+  /**
+   * What a NULL in the column means: the session never expires (`never`, the default: it is live
+   * and cleanup leaves it), or it is expired (`expired`: Flask-Session ≥ 0.7 reads it so).
+   */
+  nullMeans?: 'expired' | 'never'
+  /**
+   * Unix-seconds columns: how the framework turns now into whole seconds (express-mysql-session
+   * rounds Date.now() / 1000, the default; PHP's time() floors).
+   */
+  nowSeconds?: 'floor' | 'round'
 }
 
 export type ExpiryUnit = 'auto' | 'datetime' | 'unix-ms' | 'unix-seconds'

@@ -158,11 +158,16 @@ export class MysqlCleanup {
     const {condition, params} = this.c
     const first = `SELECT ${k} AS k, ${e} AS e FROM ${this.table} WHERE ${condition} ORDER BY ${e}, ${k} LIMIT ?`
     const next = `SELECT ${k} AS k, ${e} AS e FROM ${this.table} WHERE ${condition} AND (${e} > ? OR (${e} = ? AND ${k} > ?)) ORDER BY ${e}, ${k} LIMIT ?`
+    // Where a NULL expiry counts as expired (ExpiryRule.nullMeans), NULLs sort first and compare with nothing.
+    const afterNull = `SELECT ${k} AS k, ${e} AS e FROM ${this.table} WHERE ${condition} AND (${e} IS NOT NULL OR ${k} > ?) ORDER BY ${e}, ${k} LIMIT ?`
     const remove = `DELETE FROM ${this.table} WHERE ${k} IN (?) AND ${condition}`
     let position: [unknown, string] | undefined
     return async size => {
-      const [rows, selectMs] = await this.timed(summary, () =>
-        this.c.conn.query<RowDataPacket[]>(position ? next : first, position ? [...params, position[0], position[0], position[1], size] : [...params, size]))
+      const [rows, selectMs] = await this.timed(summary, () => {
+        if (!position) return this.c.conn.query<RowDataPacket[]>(first, [...params, size])
+        if (position[0] === null) return this.c.conn.query<RowDataPacket[]>(afterNull, [...params, position[1], size])
+        return this.c.conn.query<RowDataPacket[]>(next, [...params, position[0], position[0], position[1], size])
+      })
       if (rows.length === 0) return {deleted: undefined, longestMs: selectMs}
       const last = rows.at(-1)!
       position = [last.e, String(last.k)]

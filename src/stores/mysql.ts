@@ -9,6 +9,7 @@ import type {
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
+  ExpiryRule,
   ExpiryUnit,
   ScanSummary,
   Session,
@@ -25,6 +26,7 @@ import {
 } from '../errors.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
+import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
 import {
   decodePart, type ParamKind, parseStoreUrl, readCaFile,
@@ -142,12 +144,12 @@ function splitTable(table: string, database: string | undefined): {database: str
   return {database: db, table: name}
 }
 
-type ExpiryKind = Exclude<ExpiryUnit, 'auto'>
-
 export interface Columns {
   data: string
   expiry: string
   expiryKind: ExpiryKind
+  /** Whether the expiry column can hold NULL. */
+  expiryNullable: boolean
   key: string
   /** --user-column, and whether an index starts with it. */
   user?: {indexed: boolean; name: string}
@@ -161,7 +163,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   for (const [what, name] of [
     ['key column', layout.keyColumn],
     ['data column', layout.dataColumn],
-    ['expiry column', layout.expiryColumn],
+    ['expiry column', layout.expiry.column],
     ...(options.layout.userColumn === undefined ? [] : [['user column', options.layout.userColumn]]),
   ]) {
     checkIdentifier(name, what)
@@ -172,7 +174,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   try {
     const columns = await inspectTable(core.promise(), database, table, {...layout, userColumn: options.layout.userColumn}, label)
     return new MysqlStore({
-      columns, core, label, liveWhen: layout.liveWhen, name: {database, table}, options, target,
+      columns, core, label, name: {database, table}, options, rule: layout.expiry, target,
     })
   } catch (error) {
     core.destroy()
@@ -274,7 +276,7 @@ async function inspectTable(
   label: string,
 ): Promise<Columns> {
   const [rows] = await conn.query<RowDataPacket[]>(
-    'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [database, table],
   )
   if (rows.length === 0) {
@@ -282,6 +284,7 @@ async function inspectTable(
   }
 
   const types = new Map(rows.map(r => [String(r.name).toLowerCase(), String(r.type).toLowerCase()]))
+  const nullable = new Set(rows.filter(r => String(r.nullable).toUpperCase() === 'YES').map(r => String(r.name).toLowerCase()))
   const find = (name: string, what: string): string => {
     if (!types.has(name.toLowerCase())) {
       throw new StoreError(`table ${database}.${table} has no ${what} "${name}" (it has ${[...types.keys()].join(', ')}); check --format or the column options`)
@@ -292,7 +295,7 @@ async function inspectTable(
 
   const key = find(layout.keyColumn, 'key column')
   const data = find(layout.dataColumn, 'data column')
-  const expiry = find(layout.expiryColumn, 'expiry column')
+  const expiry = find(layout.expiry.column, 'expiry column')
   const type = types.get(expiry.toLowerCase())!
   let user: Columns['user']
   if (layout.userColumn !== undefined) {
@@ -305,7 +308,7 @@ async function inspectTable(
   }
 
   return {
-    data, expiry, expiryKind: expiryKind(type, layout.expiryUnit, `${table}.${expiry}`), key, ...(user ? {user} : {}),
+    data, expiry, expiryKind: expiryKind(type, layout.expiry.unit, `${table}.${expiry}`), expiryNullable: nullable.has(expiry.toLowerCase()), key, ...(user ? {user} : {}),
   }
 }
 
@@ -336,7 +339,7 @@ class MysqlStore implements SessionStore {
   private readonly columns: Columns
   private readonly conn: PromiseConnection
   private readonly core: mysql.Connection
-  private readonly liveWhen: NonNullable<SqlLayout['liveWhen']>
+  private readonly expiry: SqlExpiry
   private readonly name: {database: string; table: string}
   private readonly options: StoreOptions
   private readonly table: string
@@ -349,7 +352,7 @@ class MysqlStore implements SessionStore {
     name: {database: string; table: string}
     columns: Columns
     options: StoreOptions
-    liveWhen?: SqlLayout['liveWhen']
+    rule: ExpiryRule
   }) {
     this.core = parts.core
     this.target = parts.target
@@ -357,20 +360,20 @@ class MysqlStore implements SessionStore {
     this.name = parts.name
     this.columns = parts.columns
     this.options = parts.options
-    this.liveWhen = parts.liveWhen ?? 'after-now'
+    this.expiry = new SqlExpiry(parts.rule, parts.columns.expiryKind, quote(parts.columns.expiry), parts.columns.expiryNullable)
     this.conn = parts.core.promise()
     this.table = `${quote(parts.name.database)}.${quote(parts.name.table)}`
   }
 
   async cleanupExpired(o: CleanupOptions): Promise<CleanupSummary> {
     const clock = await this.clock()
-    const [where, params] = this.stateCondition('expired', clock)
+    const [condition, params] = this.expiry.cleanupCondition(clock)
     const cleanup = new MysqlCleanup({
       columns: this.columns,
-      condition: where.replace(' WHERE ', ''),
+      condition,
       conn: this.conn,
       connectTimeoutMs: this.options.connectTimeoutMs,
-      expiryDate: value => this.expiryDate(value, clock),
+      expiryDate: value => this.expiry.expiresAt(value, clock),
       label: this.label,
       name: this.name,
       now: clock.now,
@@ -444,11 +447,12 @@ class MysqlStore implements SessionStore {
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     const clock = await this.clock()
     const selector = new Selector(this.options.codec, filter, this.label, clock.now, {
-      expiryOf: raw => this.expiryDate(raw.expiryToken === '' ? null : raw.expiryToken, clock),
+      expiryOf: raw => this.expiry.expiresAt(raw.expiryToken === '' ? null : raw.expiryToken, clock),
       onSessions: sink.onSessions,
     })
     const {data, expiry, key, user} = this.columns
-    let [where, params] = this.stateCondition(filter.state, clock)
+    let [where, params] = this.expiry.condition(filter.state, clock)
+    if (where) where = ` WHERE ${where}`
     const warnings: string[] = []
     const indexed = user !== undefined && filter.userId !== undefined
     if (indexed) {
@@ -485,7 +489,7 @@ class MysqlStore implements SessionStore {
   }
 
   /** The server's clock, so a skewed client clock cannot turn live sessions into expired ones. */
-  private async clock(): Promise<Clock> {
+  private async clock(): Promise<ExpiryClock> {
     try {
       const [rows] = await this.conn.query<RowDataPacket[]>('SELECT UTC_TIMESTAMP(6) AS now')
       const utc = String(rows[0].now)
@@ -498,57 +502,15 @@ class MysqlStore implements SessionStore {
     }
   }
 
-  private cutoff(clock: Clock): number | string {
-    switch (this.columns.expiryKind) {
-    case 'datetime': {
-      return clock.wallNow
-    }
-
-    case 'unix-ms': {
-      return clock.now.getTime()
-    }
-
-    case 'unix-seconds': {
-      // express-mysql-session compares with Math.round(Date.now() / 1000).
-      return Math.round(clock.now.getTime() / 1000)
-    }
-    }
-  }
-
-  private expiryDate(value: unknown, clock: Clock): Date | null {
-    if (value === null || value === undefined) return null
-    if (this.columns.expiryKind === 'datetime') return parseNaive(String(value), clock.timeZone)
-    const n = Number(value)
-    return new Date(this.columns.expiryKind === 'unix-ms' ? n : n * 1000)
-  }
-
-  /** True when a stored expiry means "expired", by the framework's rule. */
-  private isExpired(expiry: number | string, cutoff: number | string): boolean {
-    return this.liveWhen === 'not-before-now' ? expiry < cutoff : expiry <= cutoff
-  }
-
-  /** SQL condition for a state, by the framework's rule (Django: live is `expiry > now`). */
-  private stateCondition(state: SessionFilter['state'], clock: Clock): [string, unknown[]] {
-    if (state === 'all') return ['', []]
-    const column = quote(this.columns.expiry)
-    const cutoff = this.cutoff(clock)
-    const [live, expired] = this.liveWhen === 'not-before-now' ? ['>=', '<'] : ['>', '<=']
-    return [` WHERE ${column} ${state === 'live' ? live : expired} ?`, [cutoff]]
-  }
-
   /**
    * A row as the selector takes it. The expiry is parsed only for selected rows (expiryOf):
    * on a scan of a million rows for one user, parsing every date would cost more than the
    * query. The state filter ran in SQL, so only --all compares each row's expiry here.
    */
-  private toRaw(row: ScanRow, clock: Clock, state: SessionFilter['state']): RawSession {
+  private toRaw(row: ScanRow, clock: ExpiryClock, state: SessionFilter['state']): RawSession {
     const [key, value, expiry] = row
-    let expired = state === 'expired'
-    if (state === 'all' && expiry !== null) {
-      expired = this.columns.expiryKind === 'datetime'
-        ? this.isExpired(normalizeNaive(String(expiry)), clock.wallNow)
-        : this.isExpired(Number(expiry), this.cutoff(clock))
-    }
+    // The state filter ran in SQL; only --all decides each row here, by the same rule.
+    const expired = state === 'all' ? this.expiry.isExpired(expiry, clock) : state === 'expired'
 
     return {
       expired, expiryToken: expiryToken(expiry), key: String(key), value: value ?? EMPTY,
@@ -634,13 +596,6 @@ async function * rowBatches<T>(query: mysql.Query, core: mysql.Connection, size:
     if (!ended) query.on('error', () => {})
     core.resume()
   }
-}
-
-interface Clock {
-  now: Date
-  timeZone: string
-  /** Now as naive DATETIME(6) text in the store's zone, for exact comparisons with the column. */
-  wallNow: string
 }
 
 const EMPTY = Buffer.alloc(0)

@@ -8,7 +8,7 @@ import {deflateSync, gzipSync} from 'node:zlib'
 import type {Decoded} from '../../src/formats/codec.js'
 
 import {decompress} from '../../src/formats/decompress.js'
-import {createDjangoCacheCodec} from '../../src/formats/django-cache.js'
+import {createDjangoCacheCodec} from '../../src/frameworks/django-cache.js'
 import {
   caseValue, type DjangoCase, djangoFixtures, plain,
 } from '../support/fixtures.js'

@@ -3,7 +3,8 @@ import {existsSync, readFileSync} from 'node:fs'
 
 import type {DecodedSession} from '../../src/formats/codec.js'
 
-import {createDjangoCodec, djangoSignature} from '../../src/formats/django.js'
+import {djangoSignature} from '../../src/formats/django-signing.js'
+import {createDjangoCodec} from '../../src/frameworks/django.js'
 import {encodeLegacy, encodeSigned, signPayload} from '../support/django-encode.js'
 import {djangoFixtures, plain} from '../support/fixtures.js'
 

@@ -5,7 +5,7 @@ import {
 } from 'node:http'
 import {type AddressInfo} from 'node:net'
 
-import {createExpressCodec, EXPRESS_USER_PATH} from '../../src/formats/express.js'
+import {createExpressCodec, EXPRESS_USER_PATH} from '../../src/frameworks/express.js'
 
 const codec = createExpressCodec()
 const HOUR = 3_600_000

@@ -1,6 +1,6 @@
 /* eslint-disable no-bitwise -- byte-level generators of pickles and compressed frames */
 /**
- * Decoder fuzzing: every codec the presets build is fed random bytes, mutations of the golden
+ * Decoder fuzzing: every codec the frameworks build is fed random bytes, mutations of the golden
  * fixtures, generated pickles and JSON (valid, nearly valid and hostile), hand-made zstd and lz4
  * frames, and a set of limit probes (compression bombs, block floods, huge declared lengths, deep
  * nesting, memo expansion, code-execution attempts). Per case: nothing escapes decode (a result,
@@ -29,9 +29,9 @@ import {
 import type {Decoded} from '../../src/formats/codec.js'
 
 import {decompress} from '../../src/formats/decompress.js'
-import {djangoLegacyHash, djangoSignature} from '../../src/formats/django.js'
+import {djangoLegacyHash, djangoSignature} from '../../src/formats/django-signing.js'
 import {parsePickle, PickleError} from '../../src/formats/pickle.js'
-import {getPreset, presetCodec} from '../../src/formats/presets.js'
+import {frameworkCodec, getFramework} from '../../src/frameworks/index.js'
 import {signPayload} from '../support/django-encode.js'
 import {caseValue, type DjangoCase, djangoFixtures} from '../support/fixtures.js'
 import {Rng} from '../support/rng.js'
@@ -52,16 +52,16 @@ const CASE_MEMORY = 128 * MiB
 const RETAINED_BOUND = 32 * MiB
 
 // ---------------------------------------------------------------------------------------------
-// Codecs as the presets build them, and the entry points under test.
+// Codecs as the frameworks build them, and the entry points under test.
 
 const fixtures = djangoFixtures()
 const extra = (JSON.parse(readFileSync(new URL('../fixtures/django-cache-extra.json', import.meta.url), 'utf8')) as {cases: DjangoCase[]}).cases
 const {salt, secretKey} = fixtures
 const codecs = {
-  django: presetCodec(getPreset('django'), {salt, secretKeys: [secretKey], userPath: ['_auth_user_id']}),
-  djangoCache: presetCodec(getPreset('django-cache'), {secretKeys: [], userPath: ['_auth_user_id']}),
-  djangoNoKey: presetCodec(getPreset('django'), {secretKeys: [], userPath: ['_auth_user_id']}),
-  express: presetCodec(getPreset('express'), {secretKeys: [], userPath: ['passport', 'user']}),
+  django: frameworkCodec(getFramework('django'), {salt, secretKeys: [secretKey], userPath: ['_auth_user_id']}),
+  djangoCache: frameworkCodec(getFramework('django-cache'), {secretKeys: [], userPath: ['_auth_user_id']}),
+  djangoNoKey: frameworkCodec(getFramework('django'), {secretKeys: [], userPath: ['_auth_user_id']}),
+  express: frameworkCodec(getFramework('express'), {secretKeys: [], userPath: ['passport', 'user']}),
 }
 
 interface Target {
@@ -908,7 +908,7 @@ const memoryNow = (): number => {
   return m.heapUsed + m.arrayBuffers
 }
 
-describe('decoder fuzzing (every preset codec, random and hostile input)', function () {
+describe('decoder fuzzing (every framework codec, random and hostile input)', function () {
   this.timeout(120_000)
   let gc: () => void = () => {}
   let baseline = 0

@@ -15,9 +15,9 @@ import {
 } from 'node:zlib'
 
 import {inflateChunks} from '../../src/formats/compression/inflate.js'
-import {createDjangoCacheCodec} from '../../src/formats/django-cache.js'
-import {createDjangoCodec} from '../../src/formats/django.js'
-import {createExpressCodec} from '../../src/formats/express.js'
+import {createDjangoCacheCodec} from '../../src/frameworks/django-cache.js'
+import {createDjangoCodec} from '../../src/frameworks/django.js'
+import {createExpressCodec} from '../../src/frameworks/express.js'
 import {signPayload} from '../support/django-encode.js'
 import {ROOT} from '../support/run.js'
 
@@ -147,7 +147,7 @@ describe('oversized payloads', () => {
       writeFileSync(file, signPayload(Buffer.concat(parts), {compress: false, secretKey: 'k'}).replace(/^/, '.'))
       const script = `
         import {readFileSync} from 'node:fs'
-        import {createDjangoCodec} from ${JSON.stringify(join(ROOT, 'src/formats/django.ts'))}
+        import {createDjangoCodec} from ${JSON.stringify(join(ROOT, 'src/frameworks/django.ts'))}
         const value = readFileSync(${JSON.stringify(file)})
         const codec = createDjangoCodec()
         global.gc()

@@ -11,8 +11,8 @@ import {deflateSync} from 'node:zlib'
 
 import type {Codec} from '../../src/formats/codec.js'
 
-import {createDjangoCacheCodec} from '../../src/formats/django-cache.js'
-import {createDjangoCodec} from '../../src/formats/django.js'
+import {createDjangoCacheCodec} from '../../src/frameworks/django-cache.js'
+import {createDjangoCodec} from '../../src/frameworks/django.js'
 import {caseValue, djangoFixtures} from '../support/fixtures.js'
 
 const USERS = ['42',

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict'
 
-import {createDjangoCacheCodec} from '../../src/formats/django-cache.js'
-import {createDjangoCodec, withoutNonFinite} from '../../src/formats/django.js'
+import {withoutNonFinite} from '../../src/formats/python.js'
+import {createDjangoCacheCodec} from '../../src/frameworks/django-cache.js'
+import {createDjangoCodec} from '../../src/frameworks/django.js'
 import {signPayload} from '../support/django-encode.js'
 
 // What json.dumps(dict(...), separators=(',', ':')) prints for these sessions (CPython 3.11).

@@ -6,8 +6,8 @@ import mysql from 'mysql2/promise'
  */
 import assert from 'node:assert/strict'
 
-import {createDjangoCodec} from '../../src/formats/django.js'
-import {getPreset, layoutFor} from '../../src/formats/presets.js'
+import {createDjangoCodec} from '../../src/frameworks/django.js'
+import {getFramework, layoutFor} from '../../src/frameworks/index.js'
 import {openMysqlStore} from '../../src/stores/mysql.js'
 import {type CliResult, sessionctl, startSessionctl} from '../support/cli.js'
 import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
@@ -95,7 +95,7 @@ describe('sessions cleanup on MariaDB', function () {
         if ((result as {affectedRows: number}).affectedRows === 1) extended.add(key)
       }
     })()
-    const store = await openMysqlStore(db.url, {codec: createDjangoCodec(), layout: layoutFor(getPreset('django'), {})})
+    const store = await openMysqlStore(db.url, {codec: createDjangoCodec(), layout: layoutFor(getFramework('django'), {})})
     const summary = await store.cleanupExpired({
       batchSize: 100, dryRun: false, sleepFactor: 0, sleepMs: 2, targetMs: 5,
     })
@@ -188,6 +188,36 @@ describe('sessions cleanup on MariaDB', function () {
     assert.equal(Number((rows as Array<{n: number}>)[0].n), 0)
   })
 
+  it('follows the layout’s expiry rule as data: an offset from the column, and NULL as expired', async () => {
+    // A Flask/Laravel-shaped rule no built-in framework declares yet: expired = touched + 1 h
+    // passed, or never touched (NULL).
+    await db.conn.query('CREATE TABLE rule_as_data (k varchar(40) PRIMARY KEY, v text, touched datetime(6) NULL, KEY (touched))')
+    await db.conn.query(`INSERT INTO rule_as_data SELECT CONCAT('k', LPAD(seq, 5, '0')), 'v',
+         CASE WHEN seq % 10 = 0 THEN NULL WHEN seq % 10 = 1 THEN UTC_TIMESTAMP(6) - INTERVAL 2 HOUR ELSE UTC_TIMESTAMP(6) - INTERVAL 10 MINUTE END
+       FROM seq_1_to_3000`)
+    const layout = layoutFor(getFramework('django'), {
+      dataColumn: 'v', expiryColumn: 'touched', keyColumn: 'k', table: 'rule_as_data',
+    })
+    layout.sql!.expiry = {...layout.sql!.expiry, nullMeans: 'expired', offsetSeconds: 3600}
+    const store = await openMysqlStore(db.url, {codec: createDjangoCodec(), layout})
+    try {
+      const dry = await store.cleanupExpired({
+        batchSize: 50, dryRun: true, sleepFactor: 0, sleepMs: 0, targetMs: 5,
+      })
+      assert.equal(dry.expired, 600, 'the 300 NULL rows and the 300 touched 2 h ago')
+      assert.ok(dry.oldestExpiry!.getTime() < Date.now() - 3_500_000 && dry.oldestExpiry!.getTime() > Date.now() - 3_700_000, 'expiry shown is touched + 1 h')
+      const summary = await store.cleanupExpired({
+        batchSize: 50, dryRun: false, sleepFactor: 0, sleepMs: 0, targetMs: 5,
+      })
+      assert.equal(summary.deleted, 600)
+    } finally {
+      await store.close()
+    }
+
+    const [rows] = await db.conn.query('SELECT SUM(touched IS NULL) AS nulls, SUM(touched < UTC_TIMESTAMP(6) - INTERVAL 1 HOUR) AS old, COUNT(*) AS n FROM rule_as_data')
+    assert.deepEqual((rows as Array<Record<string, string>>).map(r => [Number(r.nulls), Number(r.old), Number(r.n)]), [[0, 0, 2400]])
+  })
+
   it('refuses to guess the unit of an integer expiry column', async () => {
     await db.conn.query('CREATE TABLE spring_like (id varchar(36) PRIMARY KEY, data text, expiry bigint NOT NULL)')
     const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--table', 'spring_like', '--key-column', 'id', '--data-column', 'data', '--expiry-column', 'expiry', '--expiry-unit', 'datetime'])
@@ -242,6 +272,36 @@ describe('sessions cleanup with a lagging replica', function () {
     }
 
     assert.deepEqual(await counts(replicaConn, 'app`.`django_session'), {expired: 0, live: 4000})
+  })
+
+  it('binlog_format=STATEMENT, few expired rows: the key-list walk takes NULL-expiry rows too where the rule says they are expired', async () => {
+    await conn.query('SET GLOBAL binlog_format = STATEMENT')
+    try {
+      await conn.query('CREATE TABLE app.nullable_list (k varchar(40) PRIMARY KEY, v text, e datetime(6) NULL, KEY (e))')
+      // 2% expired: 60 NULL and 60 past, among 6000.
+      await conn.query(`INSERT INTO app.nullable_list SELECT CONCAT('k', LPAD(seq, 5, '0')), 'v',
+           CASE WHEN seq % 100 = 0 THEN NULL WHEN seq % 100 = 1 THEN UTC_TIMESTAMP(6) - INTERVAL seq SECOND ELSE UTC_TIMESTAMP(6) + INTERVAL 1 DAY END
+         FROM seq_1_to_6000`)
+      const layout = layoutFor(getFramework('django'), {
+        dataColumn: 'v', expiryColumn: 'e', keyColumn: 'k', table: 'nullable_list',
+      })
+      layout.sql!.expiry = {...layout.sql!.expiry, nullMeans: 'expired'}
+      const store = await openMysqlStore(`${primary.url}/app`, {codec: createDjangoCodec(), layout})
+      try {
+        // Batches of 7 cross from the NULL rows into the dated ones mid-batch and after.
+        const summary = await store.cleanupExpired({
+          batchSize: 7, dryRun: false, sleepFactor: 0, sleepMs: 0, targetMs: 1000,
+        })
+        assert.equal(summary.deleted, 120)
+      } finally {
+        await store.close()
+      }
+
+      const [rows] = await conn.query('SELECT SUM(e IS NULL) AS nulls, SUM(e <= UTC_TIMESTAMP(6)) AS past, COUNT(*) AS n FROM app.nullable_list')
+      assert.deepEqual((rows as Array<Record<string, string>>).map(r => [Number(r.nulls), Number(r.past), Number(r.n)]), [[0, 0, 5880]])
+    } finally {
+      await conn.query('SET GLOBAL binlog_format = ROW')
+    }
   })
 
   for (const format of ['MIXED', 'STATEMENT']) {

@@ -1,5 +1,5 @@
-import {DJANGO_USER_PATH} from '../../src/formats/django.js'
-import {getPreset, presetCodec} from '../../src/formats/presets.js'
+import {DJANGO_USER_PATH} from '../../src/frameworks/django.js'
+import {frameworkCodec, getFramework} from '../../src/frameworks/index.js'
 import {MemoryStore} from '../support/memory-store.js'
 import {storeContractSuite} from './contract-suite.js'
 
@@ -12,7 +12,7 @@ storeContractSuite('memory (test double)', {
         return [...rows.keys()]
       },
       async open(options) {
-        return new MemoryStore('contract', rows, {codec: presetCodec(getPreset('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH})})
+        return new MemoryStore('contract', rows, {codec: frameworkCodec(getFramework('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH})})
       },
       async put(key, value, expiresAt) {
         rows.set(key, {expiresAt, value: Buffer.from(value)})

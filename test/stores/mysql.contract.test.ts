@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise'
 
-import {DJANGO_USER_PATH} from '../../src/formats/django.js'
-import {getPreset, layoutFor, presetCodec} from '../../src/formats/presets.js'
+import {DJANGO_USER_PATH} from '../../src/frameworks/django.js'
+import {frameworkCodec, getFramework, layoutFor} from '../../src/frameworks/index.js'
 import {openMysqlStore} from '../../src/stores/mysql.js'
 import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
 import {storeContractSuite} from './contract-suite.js'
@@ -30,8 +30,8 @@ describe('mysql adapter', () => {
         },
         async open(options) {
           return openMysqlStore(url, {
-            codec: presetCodec(getPreset('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH}),
-            layout: layoutFor(getPreset('django'), {table}),
+            codec: frameworkCodec(getFramework('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH}),
+            layout: layoutFor(getFramework('django'), {table}),
           })
         },
         async put(key, value, expiresAt) {

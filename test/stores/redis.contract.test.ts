@@ -1,7 +1,7 @@
 import {Cluster, Redis} from 'ioredis'
 
-import {DJANGO_USER_PATH} from '../../src/formats/django.js'
-import {getPreset, layoutFor, presetCodec} from '../../src/formats/presets.js'
+import {DJANGO_USER_PATH} from '../../src/frameworks/django.js'
+import {frameworkCodec, getFramework, layoutFor} from '../../src/frameworks/index.js'
 import {openRedisStore} from '../../src/stores/redis.js'
 import {clusterSeeds, testRedisClusterUrl, testRedisUrl} from '../support/servers.js'
 import {type ContractFixture, storeContractSuite} from './contract-suite.js'
@@ -43,8 +43,8 @@ function redisHarness(name: string, url: () => string, client: () => Cluster | R
           keys,
           async open(options) {
             return openRedisStore(url(), {
-              codec: presetCodec(getPreset('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH}),
-              layout: layoutFor(getPreset('django'), {prefix}),
+              codec: frameworkCodec(getFramework('django'), {secretKeys: options?.secretKeys ?? [], userPath: DJANGO_USER_PATH}),
+              layout: layoutFor(getFramework('django'), {prefix}),
             })
           },
           async put(key, value, expiresAt) {

@@ -5,7 +5,8 @@
  */
 import {deflateSync} from 'node:zlib'
 
-import {DJANGO_SESSION_SALT, djangoLegacyHash, djangoSignature} from '../../src/formats/django.js'
+import {djangoLegacyHash, djangoSignature} from '../../src/formats/django-signing.js'
+import {DJANGO_SESSION_SALT} from '../../src/frameworks/django.js'
 
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 

@@ -2,26 +2,25 @@ import {
   type Codec, type Decoded, ownerUnknown, undecodable,
 } from './codec.js'
 import {compressionOf, decompress} from './decompress.js'
-import {DJANGO_USER_PATH, parsePayload} from './django.js'
 import {payloadUserId} from './json-path.js'
 import {
   bufferChunks, type ChunkSource, inflatedChunks, isMsgpackMap, readOversized,
 } from './oversized.js'
 import {payloadSkipper} from './pickle-skip.js'
 import {isPickle} from './pickle.js'
+import {parsePayload} from './python.js'
 
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
 
 /**
- * Values of Django's cache session backend (and the cache half of cached_db) in Redis: the session
- * dict itself, unsigned (docs/session-formats.md §1.5). Django's RedisCache pickles it with
- * protocol 5; django-redis with protocol 4 or its JSON serializer, optionally compressed by its
- * COMPRESSOR (zlib, gzip, zstd, lz4; lzma/xz is recognised and refused) when longer than 15 bytes.
- * Both store ints raw, so a bare integer is a cache value that is not a session. `signature` is
- * always 'unchecked'; `variant` says what was read, e.g. "pickle+zlib" or "json".
+ * Python cache values in Redis, as redis-py clients write them (docs/session-formats.md §1.5): a
+ * dict pickled (Django's RedisCache: protocol 5; django-redis: protocol 4) or JSON (django-redis's
+ * JSONSerializer), optionally compressed (zlib, gzip, zstd, lz4; lzma/xz is recognised and
+ * refused). Ints are stored raw, so a bare integer is a cache value that is not a session.
+ * `signature` is always 'unchecked'; `variant` says what was read, e.g. "pickle+zlib" or "json".
  */
-export function createDjangoCacheCodec(options: {maxPayloadBytes?: number; userPath?: readonly string[]} = {}): Codec {
-  const userPath = options.userPath ?? DJANGO_USER_PATH
+export function createCacheValueCodec(options: {maxPayloadBytes?: number; name: string; userPath: readonly string[]}): Codec {
+  const {userPath} = options
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
   const skipper = payloadSkipper(userPath)
   function decodeFor(value: Buffer, userId?: string): Decoded | undefined {
@@ -71,7 +70,7 @@ export function createDjangoCacheCodec(options: {maxPayloadBytes?: number; userP
   return {
     decode: value => decodeFor(value)!,
     decodeFor,
-    name: 'django-cache',
+    name: options.name,
   }
 }
 

@@ -4,21 +4,24 @@ import {
 import {payloadUserId} from './json-path.js'
 import {bufferChunks, readOversized} from './oversized.js'
 
-/** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */
-export const EXPRESS_USER_PATH = ['passport', 'user'] as const
-
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
-const EXPIRES_PATH = ['cookie', 'expires']
+
+export interface JsonCodecOptions {
+  /** ISO-8601 text at this path is the session's expiry (null or absent: none). */
+  expiresPath?: readonly string[]
+  maxPayloadBytes?: number
+  /** The codec's name in reports. */
+  name: string
+  userPath: readonly string[]
+}
 
 /**
- * express-session values as connect-redis and express-mysql-session store them:
- * `JSON.stringify(session)` in UTF-8, with `cookie.expires` as ISO-8601 text, or null for a
- * browser-session cookie (docs/session-formats.md §2). The user id may be any JSON type; 42 and
- * "42" are the same user. `expiresAt` comes from `cookie.expires`, `signature` is always
- * 'unchecked' (the stored value is not signed, only the cookie is) and `variant` is 'json'.
+ * Sessions stored as a JSON object in UTF-8 (`JSON.stringify(session)`). The user id may be any
+ * JSON type; 42 and "42" are the same user. `expiresAt` comes from the text at `expiresPath`,
+ * `signature` is always 'unchecked' (the stored value is not signed) and `variant` is 'json'.
  */
-export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?: readonly string[]} = {}): Codec {
-  const userPath = options.userPath ?? EXPRESS_USER_PATH
+export function createJsonCodec(options: JsonCodecOptions): Codec {
+  const {expiresPath, userPath} = options
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
   return {
     decode(value: Buffer): Decoded {
@@ -26,7 +29,7 @@ export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?
       if (value.length > maxPayload) {
         // Read in pieces, never parsed into objects: the user id and the expiry, exactly.
         const read = readOversized(bufferChunks(value), {
-          corrupt: 'not JSON', encoding: 'utf8', expiresPath: EXPIRES_PATH, formats: 'json', userPath,
+          corrupt: 'not JSON', encoding: 'utf8', expiresPath, formats: 'json', userPath,
         })
         if (!read?.ok) return read!
         const expiresAt = dateOf(read.expires?.type === 'string' ? read.expires.text : undefined)
@@ -43,7 +46,7 @@ export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?
       }
 
       if (data === null || typeof data !== 'object' || Array.isArray(data)) return undecodable('not a session dict')
-      const expiresAt = dateOf(readPath(data, EXPIRES_PATH))
+      const expiresAt = expiresPath ? dateOf(readPath(data, expiresPath)) : undefined
       return {
         data: data as Record<string, unknown>,
         ...(expiresAt ? {expiresAt} : {}),
@@ -53,7 +56,7 @@ export function createExpressCodec(options: {maxPayloadBytes?: number; userPath?
         variant: 'json',
       }
     },
-    name: 'express',
+    name: options.name,
   }
 }
 

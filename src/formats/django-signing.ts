@@ -1,7 +1,7 @@
 import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
 
 import {
-  type Codec, type Decoded, ownerUnknown, undecodable,
+  type Codec, type Decoded, undecodable,
 } from './codec.js'
 import {inflateZlib} from './compression/inflate.js'
 import {payloadUserId} from './json-path.js'
@@ -9,27 +9,30 @@ import {
   bufferChunks, type ChunkSource, inflatedChunks, readOversized,
 } from './oversized.js'
 import {payloadSkipper} from './pickle-skip.js'
-import {isPickle, parsePickle, PickleError} from './pickle.js'
+import {isPickle} from './pickle.js'
+import {parsePayload} from './python.js'
 
 /**
- * Django's session_data, as written by `django.contrib.sessions` (docs/session-formats.md §1):
- *   ≥ 3.1  `[.]b64url(zlib?(payload)):b62(ts):b64url(HMAC-SHA256)`   (signing.dumps)
- *   < 3.1  `b64(hex(HMAC-SHA1) ":" payload)`                            (legacy encode)
- * where payload is JSON (default serializer) or a pickle (PickleSerializer).
+ * Django's signed session encodings (docs/session-formats.md §1), the envelope around a Python
+ * payload:
+ *   ≥ 3.1  `[.]b64url(zlib?(payload)):b62(ts):b64url(HMAC-SHA256)`   (django.core.signing.dumps)
+ *   < 3.1  `b64(hex(HMAC-SHA1) ":" payload)`                            (SessionBase legacy encode)
+ * where payload is JSON or a pickle (python.ts). What the payload means (where the user is)
+ * is the caller's: a framework file passes its user path and salt.
  */
-export interface DjangoCodecOptions {
+export interface SignedCodecOptions {
   /** Decompressed payloads larger than this are refused (zlib bombs). */
   maxPayloadBytes?: number
-  /** `'django.contrib.sessions.' + SessionStore.__qualname__`; differs only for custom stores. */
-  salt?: string
-  /** SECRET_KEY followed by SECRET_KEY_FALLBACKS; empty = signatures are not checked. */
+  /** The codec's name in reports. */
+  name: string
+  /** The signing salt (Django: `'django.contrib.sessions.' + SessionStore.__qualname__`). */
+  salt: string
+  /** The signing keys, newest first; empty = signatures are not checked. */
   secretKeys?: readonly string[]
-  /** Where the user id sits in the session dict. */
-  userPath?: readonly string[]
+  /** Where the user id sits in the payload dict. */
+  userPath: readonly string[]
 }
 
-export const DJANGO_SESSION_SALT = 'django.contrib.sessions.SessionStore'
-export const DJANGO_USER_PATH = ['_auth_user_id'] as const
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
 
 const BASE64URL = /^[\w-]*$/
@@ -55,9 +58,8 @@ function legacySalt(salt: string): string {
   return salt.replace(/^django\.contrib\.sessions\./, 'django.contrib.sessions')
 }
 
-export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
-  const salt = options.salt ?? DJANGO_SESSION_SALT
-  const userPath = options.userPath ?? DJANGO_USER_PATH
+export function createSignedCodec(options: SignedCodecOptions): Codec {
+  const {salt, userPath} = options
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
   const secrets = options.secretKeys ?? []
   // Keys are derived once: the HMAC per row is then the only crypto cost.
@@ -165,7 +167,7 @@ export function createDjangoCodec(options: DjangoCodecOptions = {}): Codec {
   return {
     decode: value => decodeFor(value)!,
     decodeFor,
-    name: 'django',
+    name: options.name,
   }
 }
 
@@ -181,83 +183,6 @@ function base64urlScratch(text: string): Buffer {
   }
 
   return scratch.subarray(0, scratch.write(text, 'base64url'))
-}
-
-type DataResult = {data: Record<string, unknown>; ok: true} | {ok: false; ownerUnknown?: true; reason: string}
-
-/** JSON (default serializer) or pickle (PickleSerializer), sniffed from the first byte. */
-export function parsePayload(bytes: Buffer): DataResult {
-  if (isPickle(bytes)) {
-    let value: unknown
-    try {
-      value = parsePickle(bytes)
-    } catch (error) {
-      // A pickle Python reads and this reader refuses may be anyone's session.
-      return error instanceof PickleError && error.limit ? ownerUnknown('pickle beyond limits') : {ok: false, reason: 'bad pickle'}
-    }
-
-    return isDict(value) ? {data: value, ok: true} : {ok: false, reason: 'not a session dict'}
-  }
-
-  let value: unknown
-  // Django's JSON is pure ASCII (\u escapes); latin1 avoids a UTF-8 validation pass.
-  const text = bytes.toString('latin1')
-  try {
-    value = JSON.parse(text)
-  } catch {
-    // Python's json.dumps writes NaN and ±Infinity for such floats and json.loads reads them
-    // back: a session holding one is still the user's, so read it as Python does.
-    const python = /NaN|Infinity/.test(text) ? withoutNonFinite(text) : undefined
-    try {
-      if (python === undefined) throw new SyntaxError('not JSON')
-      value = JSON.parse(python)
-    } catch {
-      return {ok: false, reason: 'not JSON'}
-    }
-  }
-
-  return isDict(value) ? {data: value, ok: true} : {ok: false, reason: 'not a session dict'}
-}
-
-/**
- * `text` with the bare NaN, Infinity and -Infinity of Python's JSON (outside strings) written
- * as null: JSON.parse then reads what json.loads reads, but for those floats, which are no user id
- * (userIdText refuses non-finite numbers). Undefined when there is none outside a string.
- */
-const NON_FINITE = ['NaN', '-Infinity', 'Infinity']
-
-export function withoutNonFinite(text: string): string | undefined {
-  let out = ''
-  let from = 0
-  let inString = false
-  let found = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5C) i++
-      else if (c === 0x22) inString = false
-      continue
-    }
-
-    if (c === 0x22) {
-      inString = true
-      continue
-    }
-
-    const token = NON_FINITE.find(t => text.startsWith(t, i))
-    if (token) {
-      out += `${text.slice(from, i)}null`
-      i += token.length - 1
-      from = i + 1
-      found = true
-    }
-  }
-
-  return found ? out + text.slice(from) : undefined
-}
-
-function isDict(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)
 }
 
 function safeEqual(given: Buffer, expected: string): boolean {

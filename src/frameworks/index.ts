@@ -1,0 +1,83 @@
+import type {Codec, CodecSettings, CodecSpec} from '../formats/codec.js'
+import type {SqlLayout, StoreLayout} from '../stores/contract.js'
+import type {Framework} from './framework.js'
+
+import {UsageError} from '../errors.js'
+import {parseUserPath} from '../formats/codec.js'
+import djangoCache from './django-cache.js'
+import django from './django.js'
+import express from './express.js'
+
+export type {Framework} from './framework.js'
+
+/** The registry: one line per framework file. */
+const frameworks: readonly Framework[] = [django, djangoCache, express]
+
+const byName = new Map(frameworks.map(f => [f.name, f]))
+
+export const FRAMEWORK_NAMES = frameworks.map(f => f.name)
+
+export function getFramework(name: string): Framework {
+  const framework = byName.get(name)
+  if (!framework) throw new UsageError(`unknown format "${name}": use one of ${FRAMEWORK_NAMES.join(', ')}`)
+  return framework
+}
+
+/** The framework's codec, carrying the spec that rebuilds it in a worker thread. */
+export function codecFromSpec(spec: CodecSpec): Codec {
+  const codec = getFramework(spec.framework).codec(spec.settings)
+  return {...codec, spec}
+}
+
+export function frameworkCodec(framework: Framework, settings: CodecSettings): Codec {
+  return codecFromSpec({framework: framework.name, settings: {...settings, secretKeys: [...settings.secretKeys], userPath: [...settings.userPath]}})
+}
+
+/** What the operator may override in a framework's layout (flags and profile settings). */
+export interface LayoutOverrides {
+  table?: string
+  keyColumn?: string
+  dataColumn?: string
+  expiryColumn?: string
+  expiryUnit?: string
+  prefix?: string
+  userColumn?: string
+}
+
+const EXPIRY_UNITS = new Set(['auto', 'datetime', 'unix-ms', 'unix-seconds'])
+
+/** The framework's layout with the operator's overrides applied. */
+export function layoutFor(framework: Framework, overrides: LayoutOverrides): StoreLayout {
+  const layout: StoreLayout = {}
+  if (framework.sql) {
+    if (overrides.expiryUnit !== undefined && !EXPIRY_UNITS.has(overrides.expiryUnit)) {
+      throw new UsageError(`invalid expiry unit "${overrides.expiryUnit}": use ${[...EXPIRY_UNITS].join(', ')}`)
+    }
+
+    const {sql} = framework
+    layout.sql = {
+      ...sql,
+      dataColumn: overrides.dataColumn ?? sql.dataColumn,
+      expiry: {
+        ...sql.expiry,
+        column: overrides.expiryColumn ?? sql.expiry.column,
+        unit: (overrides.expiryUnit ?? sql.expiry.unit) as SqlLayout['expiry']['unit'],
+      },
+      keyColumn: overrides.keyColumn ?? sql.keyColumn,
+      table: overrides.table ?? sql.table,
+    }
+  }
+
+  if (framework.redis) layout.redis = framework.redis(overrides.prefix)
+  if (overrides.userColumn !== undefined) layout.userColumn = overrides.userColumn
+  return layout
+}
+
+export function userPathFor(framework: Framework, userPath: string | undefined): readonly string[] {
+  if (userPath === undefined) return framework.userPath
+  try {
+    return parseUserPath(userPath)
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}

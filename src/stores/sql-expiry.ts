@@ -1,0 +1,109 @@
+import type {ExpiryRule, ExpiryUnit, SessionState} from './contract.js'
+
+import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
+
+/** How the expiry column holds time, once read from the table (`auto` resolved). */
+export type ExpiryKind = Exclude<ExpiryUnit, 'auto'>
+
+/** The store's clock for one statement (the server's, so a skewed client cannot matter). */
+export interface ExpiryClock {
+  now: Date
+  timeZone: string
+  /** Now as naive DATETIME(6) text in the store's zone, for exact comparisons with the column. */
+  wallNow: string
+}
+
+/**
+ * A framework's expiry rule (contract.ts ExpiryRule) turned into what a SQL adapter runs: the
+ * conditions of the state filters and of cleanup, and the same decisions for a row in hand. The
+ * column stays bare in every condition (`column > ?`, the offset moved to the cutoff), so an index
+ * on it serves them; NULL is spelled out only where the column can hold one.
+ */
+export class SqlExpiry {
+  private readonly offsetMs: number
+
+  /**
+   * @param column the expiry column as the adapter quotes it
+   * @param nullable whether the column can hold NULL (NOT NULL columns get no `IS NULL` branch)
+   */
+  constructor(
+    private readonly rule: ExpiryRule,
+    readonly kind: ExpiryKind,
+    private readonly column: string,
+    private readonly nullable: boolean,
+  ) {
+    this.offsetMs = (rule.offsetSeconds ?? 0) * 1000
+  }
+
+  /** What cleanup deletes, by the framework's rule: `[sql, params]`. */
+  cleanupCondition(clock: ExpiryClock): [string, unknown[]] {
+    const op = this.rule.cleanupWhen === 'not-after-now' ? '<=' : this.expiredOp()
+    return [this.withNull(`${this.column} ${op} ?`, this.nullExpired()), [this.cutoff(clock)]]
+  }
+
+  /** The rows in a state, as SQL (`''` for all): `[sql, params]`. */
+  condition(state: SessionState, clock: ExpiryClock): [string, unknown[]] {
+    if (state === 'all') return ['', []]
+    const live = state === 'live'
+    const op = live ? this.liveOp() : this.expiredOp()
+    return [this.withNull(`${this.column} ${op} ?`, live ? !this.nullExpired() : this.nullExpired()), [this.cutoff(clock)]]
+  }
+
+  /** The expiry a column value stands for (null: none). */
+  expiresAt(value: unknown, clock: ExpiryClock): Date | null {
+    if (value === null || value === undefined) return null
+    let date: Date | null
+    if (this.kind === 'datetime') {
+      date = parseNaive(String(value), clock.timeZone)
+    } else {
+      const n = Number(value)
+      date = new Date(this.kind === 'unix-ms' ? n : n * 1000)
+    }
+
+    return date && this.offsetMs !== 0 ? new Date(date.getTime() + this.offsetMs) : date
+  }
+
+  /** Whether a row with this column value is expired, by the same rule as `condition`. */
+  isExpired(value: null | number | string, clock: ExpiryClock): boolean {
+    if (value === null) return this.nullExpired()
+    const cutoff = this.cutoff(clock)
+    const stored = this.kind === 'datetime' ? normalizeNaive(String(value)) : Number(value)
+    return this.rule.liveWhen === 'not-before-now' ? stored < cutoff : stored <= cutoff
+  }
+
+  /** The value the bare column is compared with: now minus the offset, in the column's encoding. */
+  private cutoff(clock: ExpiryClock): number | string {
+    switch (this.kind) {
+    case 'datetime': {
+      if (this.offsetMs === 0) return clock.wallNow
+      // The microseconds of the server's clock are kept: the offset is whole seconds.
+      return formatNaive(new Date(clock.now.getTime() - this.offsetMs), clock.timeZone, Number(clock.wallNow.slice(23, 26) || 0))
+    }
+
+    case 'unix-ms': {
+      return clock.now.getTime() - this.offsetMs
+    }
+
+    case 'unix-seconds': {
+      const seconds = clock.now.getTime() / 1000
+      return (this.rule.nowSeconds === 'floor' ? Math.floor(seconds) : Math.round(seconds)) - (this.offsetMs / 1000)
+    }
+    }
+  }
+
+  private expiredOp(): '<' | '<=' {
+    return this.rule.liveWhen === 'not-before-now' ? '<' : '<='
+  }
+
+  private liveOp(): '>' | '>=' {
+    return this.rule.liveWhen === 'not-before-now' ? '>=' : '>'
+  }
+
+  private nullExpired(): boolean {
+    return this.rule.nullMeans === 'expired'
+  }
+
+  private withNull(condition: string, includeNull: boolean): string {
+    return includeNull && this.nullable ? `(${condition} OR ${this.column} IS NULL)` : condition
+  }
+}
