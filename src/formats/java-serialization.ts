@@ -265,9 +265,8 @@ class Reader {
     const {name} = desc
     const boxed = BOXED[name]
     if (boxed !== undefined) {
-      return own.desc.fields.length === 1 && own.desc.fields[0].name === 'value' && own.desc.fields[0].type === boxed
-        ? own.values[0]
-        : undefined
+      const [field] = own.desc.fields
+      return own.values.length === 1 && field.name === 'value' && field.type === boxed ? own.values[0] : undefined
     }
 
     const wrapped = WRAPPER_FIELD[name]
@@ -310,11 +309,13 @@ class Reader {
 
     case 'java.util.Collections$SingletonList':
     case 'java.util.Collections$SingletonSet': {
-      return this.list([fieldOf(slots, 'element')])
+      const element = fieldOf(slots, 'element')
+      return element === undefined ? undefined : this.list([element])
     }
 
     case 'java.util.Collections$SingletonMap': {
-      return this.map([fieldOf(slots, 'k'), fieldOf(slots, 'v')])
+      const [k, v] = [fieldOf(slots, 'k'), fieldOf(slots, 'v')]
+      return k === undefined || v === undefined ? undefined : this.map([k, v])
     }
 
     case 'java.util.concurrent.ConcurrentHashMap': {
@@ -417,12 +418,14 @@ class Reader {
     if (desc.interfaces !== undefined) out.__interfaces__ = [...desc.interfaces]
     // The most derived class that declares a name holds it; any other gets `<Class>.<name>`.
     const owner = new Map<string, Slot>()
-    for (const slot of slots) for (const f of slot.desc.fields) if (!RESERVED.has(f.name)) owner.set(f.name, slot)
+    // A class without SC_SERIALIZABLE has no field values in the stream (nor in ObjectInputStream's reading).
+    const read = slots.filter(slot => slot.values.length === slot.desc.fields.length)
+    for (const slot of read) for (const f of slot.desc.fields) if (!RESERVED.has(f.name)) owner.set(f.name, slot)
     let height = 0
     let items = 2 + (desc.interfaces?.length ?? 0)
     const data: unknown[] = []
     for (const slot of slots) {
-      const {fields} = slot.desc
+      const fields = read.includes(slot) ? slot.desc.fields : []
       const prims = fields.filter(f => TYPE_SIZE[f.type] > 0)
       const objects = fields.filter(f => TYPE_SIZE[f.type] === 0)
       const ordered = [...prims, ...objects]
@@ -1016,6 +1019,7 @@ function defineField(out: JavaObject, key: string, value: unknown): void {
 function fieldOf(slots: Slot[], name: string): unknown {
   for (let s = slots.length - 1; s >= 0; s--) {
     const {fields} = slots[s].desc
+    if (slots[s].values.length !== fields.length) continue
     const ordered = [...fields.filter(f => TYPE_SIZE[f.type] > 0), ...fields.filter(f => TYPE_SIZE[f.type] === 0)]
     const i = ordered.findIndex(f => f.name === name)
     if (i !== -1) return slots[s].values[i]

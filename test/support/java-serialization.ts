@@ -125,7 +125,7 @@ export function u16(n: number): Buffer {
 
 export function i32(n: number): Buffer {
   const b = Buffer.alloc(4)
-  b.writeInt32BE(Math.trunc(n))
+  b.writeUInt32BE(n >>> 0)
   return b
 }
 
