@@ -180,7 +180,7 @@ export class PhpTree {
   ref(slot: PhpSlot, depth: number): unknown {
     if (slot.open) {
       this.leaf()
-      return {__class__: '<cycle>'}
+      return Object.assign(Object.create(null) as PhpObject, {__class__: '<cycle>'})
     }
 
     if (depth + slot.height > this.maxDepth) throw new PhpSerializeError('PHP value nested deeper than maxDepth (through references)', LIMIT)
