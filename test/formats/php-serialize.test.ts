@@ -197,7 +197,7 @@ describe('parsePhpSerialized', () => {
       const value = php('a:3:{s:9:"__proto__";a:1:{s:8:"polluted";b:1;}s:11:"constructor";a:1:{s:9:"prototype";a:1:{s:8:"polluted";b:1;}}s:8:"toString";i:1;}') as Record<string, unknown>
       assert.ok(Object.hasOwn(value, '__proto__'))
       assert.equal(Object.getPrototypeOf(value), null)
-      assert.deepEqual({...(value.__proto__ as object)}, {polluted: true})
+      assert.deepEqual({...(Object.getOwnPropertyDescriptor(value, '__proto__')?.value as object)}, {polluted: true})
       assert.equal(value.toString, 1)
       assert.equal(({} as Record<string, unknown>).polluted, undefined)
       assert.equal(Object.hasOwn(Object.prototype, 'polluted'), false)
