@@ -52,7 +52,7 @@ export function storedBytes(c: PhpCase): Buffer {
 /**
  * A decoded value in the fixtures' JSON convention (PHP-FIXTURES.md): objects `{__class, props}`,
  * enums `{__enum: 'Class:Case'}`, `C:` objects `{__class, serialized}`, ints beyond 2^53 `{__int}`,
- * NaN and ±INF `{__float}`; -0 becomes 0 as in JSON.
+ * NaN and ±INF `{__float}`.
  */
 export function fixtureJson(value: unknown): unknown {
   if (typeof value === 'bigint') return {__int: value.toString()}
@@ -60,7 +60,7 @@ export function fixtureJson(value: unknown): unknown {
     if (Number.isNaN(value)) return {__float: 'NAN'}
     if (value === Number.POSITIVE_INFINITY) return {__float: 'INF'}
     if (value === Number.NEGATIVE_INFINITY) return {__float: '-INF'}
-    return value === 0 ? 0 : value
+    return value
   }
 
   if (Array.isArray(value)) return value.map(v => fixtureJson(v))
