@@ -60,6 +60,36 @@ describe('parsePhpSerialized', () => {
     })
   })
 
+  describe('golden Laravel Redis values (serialize(serialize($attributes)), Illuminate 8.83 CacheBasedSessionHandler)', () => {
+    for (const c of cases.filter(x => x.family === 'laravel-redis' && x.name !== 'laravel-redis-encrypted')) {
+      it(`${c.name}: ${c.note}`, () => {
+        let outer: unknown
+        try {
+          outer = parsePhpSerialized(storedBytes(c))
+        } catch (error) {
+          // Cache::put of a number stores it raw ("42"), which is no serialized value.
+          assert.ok(error instanceof PhpSerializeError && !error.limit)
+          assert.equal(c.expect.isSession, false)
+          return
+        }
+
+        const inner = phpStringBytes(outer)
+        if (c.expect.isSession === false) {
+          // The app's own cache items are serialized once: an array, not a session string.
+          assert.equal(inner, undefined)
+          assert.ok(wellFormed(outer))
+          return
+        }
+
+        assert.equal(Buffer.from(inner!).toString('utf8'), c.expect.plaintext)
+        const data = parsePhpSerialized(inner!) as Record<string, unknown>
+        assert.deepEqual(fixtureJson(data), c.expect.data)
+        const login = data[loginKey]
+        assert.equal(login === undefined ? null : String(login), c.expect.userId)
+      })
+    }
+  })
+
   describe('scalars', () => {
     it('reads N, b, i, d, s', () => {
       assert.equal(php('N;'), null)
