@@ -1,4 +1,4 @@
-import {Buffer} from 'node:buffer'
+import {Buffer, isUtf8} from 'node:buffer'
 
 /** Thrown for any PHP-serialized value that is malformed, unsupported or over a limit. Nothing else escapes this module. */
 export class PhpSerializeError extends Error {
@@ -101,14 +101,12 @@ const LIMIT = {limit: true}
 const INT64_MAX = (2n ** 63n) - 1n
 const INT64_MIN = -(2n ** 63n)
 
-const utf8 = new TextDecoder('utf8', {fatal: true, ignoreBOM: true})
-
 /**
  * Text of PHP string bytes: UTF-8 when valid, otherwise `fallback` (the exact bytes for values,
  * latin-1 text for keys and class names, which must be text).
  * @internal
  */
-export function phpText(bytes: Uint8Array, start: number, end: number, fallback: 'bytes' | 'latin1'): string | Uint8Array {
+export function phpText(bytes: Uint8Array, start: number, end: number, fallback: 'bytes' | 'latin1', view?: Buffer): string | Uint8Array {
   let ascii = true
   for (let i = start; i < end; i++) {
     if (bytes[i] >= 0x80) {
@@ -117,13 +115,12 @@ export function phpText(bytes: Uint8Array, start: number, end: number, fallback:
     }
   }
 
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const buf = view ?? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (ascii) return buf.toString('latin1', start, end)
-  try {
-    return utf8.decode(bytes.subarray(start, end))
-  } catch {
-    return fallback === 'bytes' ? Uint8Array.prototype.slice.call(bytes, start, end) : buf.toString('latin1', start, end)
-  }
+  // isUtf8 (simdutf) refuses overlongs, surrogates and truncated sequences, without an exception per string.
+  const slice = buf.subarray(start, end)
+  if (isUtf8(slice)) return slice.toString('utf8')
+  return fallback === 'bytes' ? Buffer.from(slice) : slice.toString('latin1')
 }
 
 /** PHP's `zend_is_valid_class_name`: `[A-Za-z0-9_\x80-\xff\\]+`. @internal */
@@ -227,12 +224,14 @@ export class PhpUnserializer {
   pos = 0
   readonly slots: PhpSlot[] = []
   readonly tree: PhpTree
+  private readonly buf: Buffer
   private readonly bytes: Uint8Array
 
   constructor(input: Uint8Array, limits: PhpLimits) {
     if (!(input instanceof Uint8Array)) throw new PhpSerializeError('PHP serialized input must be bytes')
     if (input.length > (limits.maxBytes ?? DEFAULT_MAX_BYTES)) throw new PhpSerializeError('PHP serialized value larger than maxBytes', LIMIT)
     this.bytes = input
+    this.buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength)
     this.tree = new PhpTree(limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxItems ?? DEFAULT_MAX_ITEMS)
   }
 
@@ -274,7 +273,7 @@ export class PhpUnserializer {
 
     case 0x69: { // i:<iv>;
       this.expect(start + 1, 0x3A)
-      value = phpInt(this.readIv(start + 2, true, 0x3B))
+      value = this.readIv(start + 2, true, 0x3B)
       this.tree.leaf()
       break
     }
@@ -419,27 +418,32 @@ export class PhpUnserializer {
 
   /**
    * PHP's parse_iv2: optional sign, digits (at least one when `digits`), clamped to int64 on overflow
-   * (PHP warns and clamps), then `closer`. Returns the value; leaves pos after the closer.
+   * (PHP warns and clamps), then `closer`. Returns the value (a number when exact); leaves pos after the closer.
    */
-  private readIv(at: number, digits: boolean, closer: number): bigint {
+  private readIv(at: number, digits: boolean, closer: number): bigint | number {
     const {bytes} = this
     let i = at
-    if (bytes[i] === 0x2B || bytes[i] === 0x2D) i++
+    const negative = bytes[i] === 0x2D
+    if (negative || bytes[i] === 0x2B) i++
     const from = i
-    while (i < bytes.length && bytes[i] >= 0x30 && bytes[i] <= 0x39) i++
+    let small = 0
+    while (i < bytes.length && bytes[i] >= 0x30 && bytes[i] <= 0x39) {
+      if (i - from < 15) small = (small * 10) + bytes[i] - 0x30
+      i++
+    }
+
     if (digits && i === from) this.fail('expected a digit', from)
     this.expect(i, closer)
     this.pos = i + 1
-    if (i === from) return 0n
+    if (i - from <= 15) return negative && small !== 0 ? -small : small
     let first = from
     while (first < i - 1 && bytes[first] === 0x30) first++
-    const negative = bytes[at] === 0x2D
     if (i - first > 19) return negative ? INT64_MIN : INT64_MAX
     const magnitude = BigInt(Buffer.from(bytes.buffer, bytes.byteOffset + first, i - first).toString('latin1'))
     const value = negative ? -magnitude : magnitude
     if (value > INT64_MAX) return INT64_MAX
     if (value < INT64_MIN) return INT64_MIN
-    return value
+    return phpInt(value)
   }
 
   /** An array key or a property name (`i:` or `s:`/`S:`), as text. */
@@ -469,7 +473,7 @@ export class PhpUnserializer {
       const datalen = this.readIv(this.pos, false, 0x3A)
       this.expect(this.pos, 0x7B)
       const dataFrom = this.pos + 1
-      if (datalen < 0n || BigInt(bytes.length - dataFrom) <= datalen) this.fail('declared length exceeds the input', begin)
+      if (datalen < 0 || bytes.length - dataFrom <= datalen) this.fail('declared length exceeds the input', begin)
       const dataTo = dataFrom + Number(datalen)
       this.expect(dataTo, 0x7D)
       out.__serialized__ = phpText(bytes, dataFrom, dataTo, 'bytes')
@@ -480,7 +484,7 @@ export class PhpUnserializer {
 
     const begin = this.pos
     const count = this.readIv(this.pos, false, 0x3A)
-    if (count < 0n || count > BigInt(bytes.length - this.pos) / 2n) this.fail('element count exceeds the input', begin)
+    if (count < 0 || count > (bytes.length - this.pos) / 2) this.fail('element count exceeds the input', begin)
     this.expect(this.pos, 0x7B)
     this.pos++
     if (depth + 1 > tree.maxDepth) throw new PhpSerializeError('PHP value nested deeper than maxDepth', LIMIT)
@@ -521,7 +525,7 @@ export class PhpUnserializer {
   private readString(escaped: boolean, fallback: 'bytes' | 'latin1'): string | Uint8Array {
     if (!escaped) {
       const [from, to] = this.counted(0x3B)
-      return phpText(this.bytes, from, to, fallback)
+      return phpText(this.bytes, from, to, fallback, this.buf)
     }
 
     const {bytes} = this
@@ -557,7 +561,12 @@ export class PhpUnserializer {
     let end = at
     while (end < bytes.length && bytes[end] >= 0x30 && bytes[end] <= 0x39) end++
     if (end === at) this.fail('expected a digit', at)
-    if (end - at <= 15) return [Number(Buffer.from(bytes.buffer, bytes.byteOffset + at, end - at).toString('latin1')), end]
+    if (end - at <= 15) {
+      let v = 0
+      for (let i = at; i < end; i++) v = (v * 10) + bytes[i] - 0x30
+      return [v, end]
+    }
+
     // parse_uiv wraps modulo 2^64; a wrapped value past 2^53 is beyond any input anyway.
     let v = 0n
     for (let i = at; i < end; i += 15) {
