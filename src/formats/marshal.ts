@@ -649,6 +649,8 @@ function encodingName(name: string): string | undefined {
   if (lower === 'us-ascii' || lower === 'ascii' || lower === 'ansi_x3.4-1968' || lower === '646') return 'US-ASCII'
   if (lower === 'ascii-8bit' || lower === 'binary') return BINARY
   if (lower === 'iso-8859-1' || lower === 'iso8859-1') return 'ISO-8859-1'
+  // Node 20's TextDecoder reads windows-1252 as latin-1 (0x80–0x9F differ): decoded here instead.
+  if (lower === 'windows-1252' || lower === 'cp1252') return 'Windows-1252'
   return name.length > 0 && name.length <= 64 ? name : undefined
 }
 
@@ -683,6 +685,10 @@ function decodeText(bytes: Uint8Array, encoding: string, fatal = false): string 
     return bytes
   }
 
+  case 'Windows-1252': {
+    return windows1252(buf)
+  }
+
   default: {
     const decoder = decoderFor(encoding)
     if (!decoder) return bytes
@@ -693,6 +699,48 @@ function decodeText(bytes: Uint8Array, encoding: string, fatal = false): string 
     }
   }
   }
+}
+
+// Windows-1252's 0x80–0x9F (0 where the code page has no character: those bytes read as latin-1).
+const CP1252_HIGH = [
+  0x20_AC,
+  0,
+  0x20_1A,
+  0x01_92,
+  0x20_1E,
+  0x20_26,
+  0x20_20,
+  0x20_21,
+  0x02_C6,
+  0x20_30,
+  0x01_60,
+  0x20_39,
+  0x01_52,
+  0,
+  0x01_7D,
+  0,
+  0,
+  0x20_18,
+  0x20_19,
+  0x20_1C,
+  0x20_1D,
+  0x20_22,
+  0x20_13,
+  0x20_14,
+  0x02_DC,
+  0x21_22,
+  0x01_61,
+  0x20_3A,
+  0x01_53,
+  0,
+  0x01_7E,
+  0x01_78,
+]
+
+function windows1252(buf: Buffer): string {
+  const text = buf.toString('latin1')
+
+  return /[\u0080-\u009F]/.test(text) ? text.replaceAll(/[\u0080-\u009F]/g, c => String.fromCharCode(CP1252_HIGH[c.charCodeAt(0) - 0x80] || c.charCodeAt(0))) : text
 }
 
 function decoderFor(encoding: string): null | TextDecoder {
@@ -723,8 +771,9 @@ function parseFloatBytes(bytes: Uint8Array): number {
   if (text === 'nan') return Number.NaN
   if (text === 'inf') return Number.POSITIVE_INFINITY
   if (text === '-inf') return Number.NEGATIVE_INFINITY
+  // ruby_strtod reads hexadecimal too; Ruby never writes it.
+  if (/^[\t-\r ]*[+-]?0[Xx]/.test(text)) throw new MarshalError('hexadecimal Float text is not supported', LIMIT)
   const match = FLOAT_PREFIX.exec(text)
-  if (!match && /^[\t-\r ]*[+-]?0[Xx]/.test(text)) throw new MarshalError('hexadecimal Float text is not supported', LIMIT)
   const d = match ? Number(match[0].trim()) : 0
   const end = match ? match[0].length : 0
   return loadMantissa(d, bytes.subarray(end))
