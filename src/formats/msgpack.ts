@@ -150,8 +150,14 @@ class Reader {
   }
 
   private bin(n: number): Uint8Array {
-    const at = this.take(n)
-    return this.bytes.slice(at, at + n)
+    return this.copy(this.take(n), n)
+  }
+
+  // A plain copy: the caller may reuse its input, and Buffer#slice would not copy.
+  private copy(at: number, n: number): Uint8Array {
+    const out = new Uint8Array(n)
+    out.set(this.bytes.subarray(at, at + n))
+    return out
   }
 
   private enter(): void {
@@ -162,7 +168,7 @@ class Reader {
     const type = this.view.getInt8(this.take(1))
     const at = this.take(n)
     if (type === -1 && (n === 4 || n === 8 || n === 12)) return this.timestamp(at, n)
-    return {__class__: 'msgpack.ext', data: this.bytes.slice(at, at + n), type}
+    return {__class__: 'msgpack.ext', data: this.copy(at, n), type}
   }
 
   private map(n: number): Dict {
