@@ -304,6 +304,8 @@ class Reader {
     this.open.add(node)
     const children: unknown[] = []
     const add = (ivars: Ivars): void => {
+      // Ruby refuses an encoding on an Object (rb_enc_capable is false for T_OBJECT).
+      if (ivars.encoding !== undefined) throw new MarshalError('ivar encoding on an Object, which is not enc_capable')
       for (const [name, value] of ivars.others) {
         // Names without '@' are Ruby-internal; they also could never be __class__ or __proto__.
         if (name.startsWith('@')) {

@@ -360,6 +360,7 @@ describe('parseMarshal', () => {
       throwsMarshal(m('493a06ff063a064546'), false, /invalid byte sequence/) // a US-ASCII Symbol with a high byte
       throwsMarshal(m(`5b07 ${sym('a')} 6f493b0000`), false, /symlink with encoding/)
       throwsMarshal(m('495b00063a064554'), false, /enc_capable/)
+      throwsMarshal(m(`6f${sym('A')}06${sym('E')}54`), false, /enc_capable/)
       throwsMarshal(m(`4922066106${sym('encoding')}6906`), false, /not a String/)
       throwsMarshal(m(`43${sym('A')}6906`), false, /user class/)
       throwsMarshal(m('6c2bfa'), false, /negative/)
