@@ -4,8 +4,9 @@ import chalk from 'chalk'
 import type {SessionStore} from '../stores/contract.js'
 
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
+import {parseLaravelKey} from '../formats/laravel-encrypter.js'
 import {
-  FRAMEWORK_NAMES, frameworkCodec, getFramework, layoutFor, userPathFor,
+  type Framework, FRAMEWORK_NAMES, frameworkCodec, type FrameworkSettings, getFramework, layoutFor, userPathFor,
 } from '../frameworks/index.js'
 import {closeDecodePools} from '../sessions/select.js'
 import {checkStoreUrl, openStore} from '../stores/index.js'
@@ -30,6 +31,11 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
  */
 export abstract class SessionsCommand extends Command {
   static baseFlags = {
+    'app-key': Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Laravel: the APP_KEY (base64:… or raw) that decrypts SESSION_ENCRYPT=true sessions; default $APP_KEY.',
+      description: 'A value on the command line is visible to every local user in `ps` for the whole run: prefer APP_KEY in the environment.',
+    }),
     config: Flags.string({
       env: 'SESSIONCTL_CONFIG',
       helpGroup: 'STORE',
@@ -61,9 +67,17 @@ export abstract class SessionsCommand extends Command {
       options: FRAMEWORK_NAMES,
       summary: 'Session format preset (default: the profile’s, else django).',
     }),
+    guard: Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Laravel: the authentication guard whose login is the user (default web).',
+    }),
     'key-column': Flags.string({
       helpGroup: 'FORMAT',
       summary: 'Column holding the session key (default from the format).',
+    }),
+    lifetime: Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Session lifetime in minutes, where the expiry is the last activity plus it (Laravel SESSION_LIFETIME, default 120).',
     }),
     prefix: Flags.string({
       helpGroup: 'FORMAT',
@@ -176,6 +190,10 @@ export abstract class SessionsCommand extends Command {
     const specs = this.storeSpecs(flags)
     const plans = specs.map(spec => this.plan(spec, flags))
     checkSettingsApply(specs, this.settingFlags(flags))
+    if (flags['app-key'] !== undefined && !specs.some(s => getFramework(s.format ?? 'django').reads?.appKey)) {
+      throw new UsageError(`--app-key applies to ${readers(f => f.reads?.appKey)} only: drop it`)
+    }
+
     // Every URL is checked before the first store connects: a malformed second one touches nothing.
     for (const plan of plans) await checkStoreUrl(plan.url)
     const stores: SessionStore[] = []
@@ -263,12 +281,16 @@ export abstract class SessionsCommand extends Command {
     const secretKeys = [flags['secret-key'] ?? []].flat()
     for (const key of secretKeys) registerSecret(key)
     if (secretKeys.some(k => k.length === 0)) throw new UsageError('--secret-key must not be empty')
-    const codec = frameworkCodec(framework, {salt: spec.salt, secretKeys, userPath: userPathFor(framework, spec.userPath)})
+    const settings = frameworkSettings(framework, spec)
+    const appKeys = framework.reads?.appKey ? appKeysOf(flags['app-key']) : undefined
+    const codec = frameworkCodec(framework, {
+      ...(appKeys ? {appKeys} : {}), salt: spec.salt, secretKeys, userPath: userPathFor(framework, spec.userPath, settings),
+    })
     return {
       options: {
         codec,
         connectTimeoutMs: flags['connect-timeout'] * 1000,
-        layout: layoutFor(framework, spec),
+        layout: layoutFor(framework, spec, settings),
         timeZone,
       },
       url: spec.url,
@@ -329,6 +351,8 @@ function exitOnSignalFromNowOn(): void {
 /** Flags that override a profile's store settings, by the setting they set. */
 const SETTING_FLAGS = [
   ['format', 'format'],
+  ['guard', 'guard'],
+  ['lifetime', 'lifetime'],
   ['table', 'table'],
   ['key-column', 'keyColumn'],
   ['data-column', 'dataColumn'],
@@ -354,15 +378,25 @@ function storeKind(url: string): StoreKind | undefined {
 /** The formats whose codec reads --salt. */
 const SIGNED = FRAMEWORK_NAMES.filter(name => getFramework(name).signed)
 
+/** `--format a and --format b`: the formats a setting applies to. */
+function readers(reads: (f: Framework) => unknown): string {
+  return FRAMEWORK_NAMES.filter(name => reads(getFramework(name))).map(n => `--format ${n}`).join(' and ')
+}
+
 /** Why a setting means nothing for this store, or undefined when it applies. */
 function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | undefined {
   const kind = storeKind(spec.url)
   const format = spec.format ?? 'django'
   if (kind === 'redis' && SQL_ONLY.has(setting)) return 'applies to MySQL/MariaDB stores only'
   if (kind === 'sql' && setting === 'prefix') return 'applies to Redis stores only'
-  if (setting === 'salt' && !getFramework(format).signed) return `applies to ${SIGNED.map(n => `--format ${n}`).join(' and ')} only (the other formats are not signed)`
+  const framework = getFramework(format)
+  if (setting === 'guard' && !framework.reads?.guard) return `applies to ${readers(f => f.reads?.guard)} only`
+  if (setting === 'lifetime' && !framework.reads?.lifetime) return `applies to ${readers(f => f.reads?.lifetime)} only`
+  if (setting === 'lifetime' && kind === 'redis') return 'applies to SQL stores only (Redis keeps the lifetime as the TTL)'
+  if (setting === 'salt' && !framework.signed) return `applies to ${SIGNED.map(n => `--format ${n}`).join(' and ')} only (the other formats are not signed)`
   if (setting === 'timeZone' && kind === 'sql') {
-    const unit = spec.expiryUnit ?? getFramework(format).sql?.expiry.unit
+    const declared = getFramework(format).sql
+    const unit = spec.expiryUnit ?? (typeof declared === 'function' ? declared({}) : declared)?.expiry.unit
     if (unit !== undefined && unit !== 'datetime' && unit !== 'auto') return `applies to DATETIME expiry columns only (this one holds ${unit})`
   }
 
@@ -389,6 +423,50 @@ function checkSettingsApply(specs: readonly StoreSpec[], fromFlags: ReadonlyMap<
     const misfits = specs.map(spec => settingMisfit(setting, spec))
     if (misfits.every(Boolean)) throw new UsageError(`${flag} ${misfits[0]}, and it is given for ${specs.map(s => safeUrl(s.url)).join(', ')}: drop it`)
   }
+}
+
+const MAX_LIFETIME_MINUTES = 10 * 366 * 24 * 60
+
+/** A profile's or the flags' framework settings, checked (one line, exit 2, for bad input). */
+function frameworkSettings(framework: Framework, spec: StoreSpec): FrameworkSettings {
+  const settings: FrameworkSettings = {}
+  if (framework.reads?.guard) {
+    const guard = spec.guard ?? framework.reads.guard.default
+    // Laravel's guard names are config keys: the login key is login_<guard>_<sha1>.
+    if (!/^[\w-]{1,64}$/.test(guard)) throw new UsageError(`--guard ${JSON.stringify(guard)} is not a guard name (letters, digits, _ and -, as in config/auth.php): e.g. --guard web`)
+    settings.guard = guard
+  }
+
+  if (framework.reads?.lifetime) {
+    const text = spec.lifetime
+    if (text !== undefined && !/^\d{1,9}$/.test(text)) {
+      throw new UsageError(`--lifetime ${JSON.stringify(text)} is not a whole number of minutes: e.g. --lifetime 120 (Laravel's SESSION_LIFETIME)`)
+    }
+
+    const minutes = text === undefined ? framework.reads.lifetime.default : Number(text)
+    if (minutes !== undefined && (minutes < 1 || minutes > MAX_LIFETIME_MINUTES)) {
+      throw new UsageError(`--lifetime ${minutes} is out of range: 1 to ${MAX_LIFETIME_MINUTES} minutes`)
+    }
+
+    if (minutes !== undefined) settings.lifetimeMinutes = minutes
+  }
+
+  return settings
+}
+
+/** --app-key, else $APP_KEY (registered as secrets before anything can print them); checked, never echoed. */
+function appKeysOf(flag: string | undefined): string[] {
+  const given = flag ?? process.env.APP_KEY
+  if (given === undefined) return []
+  registerSecret(given)
+  if (given.trim() === '') throw new UsageError(`${flag === undefined ? 'APP_KEY' : '--app-key'} is empty: pass Laravel's APP_KEY (base64:…), or leave it unset to list encrypted sessions as undecodable`)
+  try {
+    parseLaravelKey(given)
+  } catch (error) {
+    throw new UsageError(`${flag === undefined ? 'APP_KEY' : '--app-key'}: ${(error as Error).message}`)
+  }
+
+  return [given]
 }
 
 function oneLine(error: Error, exitCode: number): string {

@@ -25,7 +25,11 @@ export interface StoreSettings {
   expiryColumn?: string
   expiryUnit?: string
   format?: string
+  /** Laravel: the authentication guard whose login is the user (default web). */
+  guard?: string
   keyColumn?: string
+  /** The session lifetime in minutes (Laravel's SESSION_LIFETIME), as text. */
+  lifetime?: string
   prefix?: string
   salt?: string
   table?: string
@@ -54,7 +58,9 @@ const SETTING_KEYS: Record<keyof StoreSettings, true> = {
   expiryColumn: true,
   expiryUnit: true,
   format: true,
+  guard: true,
   keyColumn: true,
+  lifetime: true,
   prefix: true,
   salt: true,
   table: true,

@@ -26,6 +26,8 @@ export interface CodecSpec {
 }
 
 export interface CodecSettings {
+  /** Keys the codec decrypts with (Laravel's APP_KEY, as given). */
+  appKeys?: readonly string[]
   secretKeys: readonly string[]
   salt?: string
   userPath: readonly string[]

@@ -14,16 +14,34 @@ export interface Framework {
   name: string
   /** One line for `--help` and the README's formats table. */
   summary: string
-  /** Where the user id sits in the decoded session, unless --user-path says otherwise. */
-  userPath: readonly string[]
+  /**
+   * Where the user id sits in the decoded session, unless --user-path says otherwise (a function
+   * of the settings where it depends on one, e.g. Laravel's guard). Absent: --user-path is required.
+   */
+  userPath?: ((settings: FrameworkSettings) => readonly string[]) | readonly string[]
   /** The codec: pure, synchronous, never throws (src/formats/codec.ts). */
   codec(settings: CodecSettings): Codec
   /** The codec reads `--salt` (a signing salt): refused for frameworks that do not. */
   signed?: boolean
-  /** The framework's SQL table, columns and expiry rule, where it has a SQL store. */
-  sql?: SqlLayout
+  /** The settings it reads besides the layout's (refused for frameworks that do not), with defaults. */
+  reads?: {
+    /** `--app-key` / APP_KEY: a key the codec decrypts with. */
+    appKey?: true
+    /** `--guard`: which authentication guard's login the user is. */
+    guard?: {default: string}
+    /** `--lifetime MINUTES`: the session lifetime the expiry rule adds (no default: required for state filters and cleanup). */
+    lifetime?: {default?: number}
+  }
+  /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
+  sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
   redis?(prefix: string | undefined): RedisLayout
+}
+
+/** Settings that shape a framework's layout or user path (from flags or a profile, checked). */
+export interface FrameworkSettings {
+  guard?: string
+  lifetimeMinutes?: number
 }
 
 /** Identity, for type checking a framework file's declaration. */

@@ -1,17 +1,19 @@
 import type {Codec, CodecSettings, CodecSpec} from '../formats/codec.js'
 import type {SqlLayout, StoreLayout} from '../stores/contract.js'
-import type {Framework} from './framework.js'
+import type {Framework, FrameworkSettings} from './framework.js'
 
 import {UsageError} from '../errors.js'
 import {parseUserPath} from '../formats/codec.js'
 import djangoCache from './django-cache.js'
 import django from './django.js'
 import express from './express.js'
+import laravel from './laravel.js'
+import php from './php.js'
 
-export type {Framework} from './framework.js'
+export type {Framework, FrameworkSettings} from './framework.js'
 
 /** The registry: one line per framework file. */
-const frameworks: readonly Framework[] = [django, djangoCache, express]
+const frameworks: readonly Framework[] = [django, djangoCache, express, laravel, php]
 
 const byName = new Map(frameworks.map(f => [f.name, f]))
 
@@ -30,7 +32,12 @@ export function codecFromSpec(spec: CodecSpec): Codec {
 }
 
 export function frameworkCodec(framework: Framework, settings: CodecSettings): Codec {
-  return codecFromSpec({framework: framework.name, settings: {...settings, secretKeys: [...settings.secretKeys], userPath: [...settings.userPath]}})
+  return codecFromSpec({
+    framework: framework.name,
+    settings: {
+      ...settings, ...(settings.appKeys ? {appKeys: [...settings.appKeys]} : {}), secretKeys: [...settings.secretKeys], userPath: [...settings.userPath],
+    },
+  })
 }
 
 /** What the operator may override in a framework's layout (flags and profile settings). */
@@ -47,14 +54,16 @@ export interface LayoutOverrides {
 const EXPIRY_UNITS = new Set(['auto', 'datetime', 'unix-ms', 'unix-seconds'])
 
 /** The framework's layout with the operator's overrides applied. */
-export function layoutFor(framework: Framework, overrides: LayoutOverrides): StoreLayout {
+export function layoutFor(framework: Framework, overrides: LayoutOverrides, settings: FrameworkSettings = {}): StoreLayout {
   const layout: StoreLayout = {}
   if (framework.sql) {
     if (overrides.expiryUnit !== undefined && !EXPIRY_UNITS.has(overrides.expiryUnit)) {
       throw new UsageError(`invalid expiry unit "${overrides.expiryUnit}": use ${[...EXPIRY_UNITS].join(', ')}`)
     }
 
-    const {sql} = framework
+    const sql = typeof framework.sql === 'function' ? framework.sql(settings) : framework.sql
+    const userColumn = overrides.userColumn ?? sql.userColumn
+    if (userColumn !== undefined) layout.userColumn = userColumn
     layout.sql = {
       ...sql,
       dataColumn: overrides.dataColumn ?? sql.dataColumn,
@@ -73,8 +82,13 @@ export function layoutFor(framework: Framework, overrides: LayoutOverrides): Sto
   return layout
 }
 
-export function userPathFor(framework: Framework, userPath: string | undefined): readonly string[] {
-  if (userPath === undefined) return framework.userPath
+export function userPathFor(framework: Framework, userPath: string | undefined, settings: FrameworkSettings = {}): readonly string[] {
+  if (userPath === undefined) {
+    const declared = typeof framework.userPath === 'function' ? framework.userPath(settings) : framework.userPath
+    if (declared === undefined) throw new UsageError(`--format ${framework.name} needs --user-path: where the app keeps the user id in the session (e.g. user_id, or auth.user.id)`)
+    return declared
+  }
+
   try {
     return parseUserPath(userPath)
   } catch (error) {

@@ -181,6 +181,11 @@ export interface SqlLayout {
   table: string
   keyColumn: string
   dataColumn: string
+  /**
+   * A column that holds the user id, which the framework keeps itself (Laravel's `user_id`): a
+   * user filter reads it by index, and the payload still has to name the same user.
+   */
+  userColumn?: string
   /** When a row expires, by the framework's rule: state filters and cleanup derive their SQL from it. */
   expiry: ExpiryRule
 }
