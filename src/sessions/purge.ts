@@ -1,5 +1,5 @@
 import type {
-  DeleteProgress, DeleteSummary, Session, SessionStore,
+  DeleteProgress, DeleteSummary, PurgeOptions, PurgeSummary, Session, SessionStore,
 } from '../stores/contract.js'
 import type {KeepList} from './keys.js'
 
@@ -77,4 +77,48 @@ export async function deleteSelection(
   }
 
   return results
+}
+
+/**
+ * `SessionStore.purgeUser` for every adapter, from the adapter's own listSessions and
+ * deleteSessions: an adapter's purgeUser is `return purgeBySelection(this, userId, options)`.
+ *
+ * One selection serves the dry run and the real run: a dry run returns it, a real run deletes
+ * exactly it (after `confirm`), each session only if it is unchanged since (compare-and-delete).
+ */
+export async function purgeBySelection(
+  store: Pick<SessionStore, 'deleteSessions' | 'label' | 'listSessions'>,
+  userId: string,
+  options: PurgeOptions,
+): Promise<PurgeSummary> {
+  const {signal} = options
+  const sessions: Session[] = []
+  const scan = await store.listSessions(
+    {
+      keep: options.except, signal, state: options.expiredOnly ? 'expired' : 'all', userId,
+    },
+    {
+      onProgress: options.onScanProgress,
+      onSessions(batch) {
+        sessions.push(...batch)
+      },
+    },
+  )
+  const summary: PurgeSummary = {
+    store: store.label, sessions, scan, attempted: false, deleted: 0, changed: 0, gone: 0, stopped: false,
+  }
+  // A stopped selection is incomplete: it is reported, never deleted.
+  if (signal?.aborted) return {...summary, stopped: true}
+  if (options.dryRun || sessions.length === 0) return summary
+  if (options.confirm) {
+    summary.confirmed = await options.confirm({scan, sessions, store: store.label})
+    if (!summary.confirmed) return summary
+  }
+
+  summary.attempted = true
+  if (signal?.aborted) return {...summary, stopped: true}
+  const deletion = await store.deleteSessions(sessions, {batchSize: options.batchSize, onProgress: options.onDeleteProgress, signal})
+  return {
+    ...summary, deleted: deletion.deleted, changed: deletion.changed, gone: deletion.gone, stopped: deletion.stopped,
+  }
 }
