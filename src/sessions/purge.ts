@@ -1,44 +1,63 @@
 import type {
-  DeleteProgress, DeleteSummary, Session, SessionStore,
+  DeleteSummary, PurgeOptions, PurgeSelection, PurgeSummary, Session, SessionStore,
 } from '../stores/contract.js'
-import type {KeepList} from './keys.js'
+import type {StoreScan} from './scan.js'
 
 import {deletedBefore} from '../errors.js'
-import {scanStores, type StoreScan} from './scan.js'
 
-export interface PurgeRequest {
-  expiredOnly: boolean
-  keep: KeepList
-  signal?: AbortSignal
-  userId: string
-}
-
-/** The sessions a purge will delete, per store, chosen by the same code a dry run uses. */
-export interface PurgeSelection {
-  scans: StoreScan[]
-  sessions: Map<SessionStore, Session[]>
-}
-
-export async function selectForPurge(
-  stores: readonly SessionStore[],
-  request: PurgeRequest,
-  onProgress?: Parameters<typeof scanStores>[3],
-): Promise<PurgeSelection> {
-  const sessions = new Map<SessionStore, Session[]>(stores.map(s => [s, []]))
-  const byLabel = new Map(stores.map(s => [s.label, s]))
-  const scans = await scanStores(
-    stores,
+/**
+ * `SessionStore.purgeUser` for every adapter, from the adapter's own listSessions and
+ * deleteSessions: an adapter's purgeUser is `return purgeBySelection(this, userId, options)`.
+ *
+ * One selection serves the dry run and the real run: a dry run returns it, a real run deletes
+ * exactly it (after `confirm`), each session only if it is unchanged since (compare-and-delete).
+ */
+export async function purgeBySelection(
+  store: Pick<SessionStore, 'deleteSessions' | 'label' | 'listSessions'>,
+  userId: string,
+  options: PurgeOptions,
+): Promise<PurgeSummary> {
+  const {signal} = options
+  const sessions: Session[] = []
+  const scan = await store.listSessions(
     {
-      keep: request.keep, signal: request.signal, state: request.expiredOnly ? 'expired' : 'all', userId: request.userId,
+      keep: options.except, signal, state: options.expiredOnly ? 'expired' : 'all', userId,
     },
-    batch => {
-      for (const session of batch) sessions.get(byLabel.get(session.store)!)!.push(session)
+    {
+      onProgress: options.onScanProgress,
+      onSessions(batch) {
+        sessions.push(...batch)
+      },
     },
-    onProgress,
   )
-  return {scans, sessions}
+  const summary: PurgeSummary = {
+    store: store.label, sessions, scan, attempted: false, deleted: 0, changed: 0, gone: 0, stopped: false,
+  }
+  // A stopped selection is incomplete: it is reported, never deleted.
+  if (signal?.aborted) return {...summary, stopped: true}
+  if (options.dryRun || sessions.length === 0) return summary
+  if (options.confirm) {
+    summary.confirmed = await options.confirm({scan, sessions, store: store.label})
+    if (!summary.confirmed) return summary
+  }
+
+  summary.attempted = true
+  if (signal?.aborted) return {...summary, stopped: true}
+  const deletion = await store.deleteSessions(sessions, {batchSize: options.batchSize, onProgress: options.onDeleteProgress, signal})
+  return {
+    ...summary, deleted: deletion.deleted, changed: deletion.changed, gone: deletion.gone, stopped: deletion.stopped,
+  }
 }
 
+/** What several stores' selection found, as the caller of `purgeStores` reviews it. */
+export interface StoresSelection {
+  /** One per store whose selection ran, in store order: its summary, or the error that stopped it. */
+  scans: StoreScan[]
+  /** The sessions to delete, store after store. */
+  sessions: Session[]
+}
+
+/** One store's deletion, or the error that stopped it. */
 export interface StoreDeletion {
   /** Deleted before the error, when there was one. */
   deletedBeforeError?: number
@@ -47,34 +66,113 @@ export interface StoreDeletion {
   summary?: DeleteSummary
 }
 
+export interface StoresPurge extends StoresSelection {
+  /** One per store whose deletion was attempted, in store order. */
+  deletions: StoreDeletion[]
+  /** What `decide` answered: false when nothing was attempted. */
+  proceeded: boolean
+}
+
+type Outcome = {error: Error} | {summary: PurgeSummary}
+
 /**
- * Deletes the selection store by store. A store that fails is recorded with what it deleted
- * before failing; the other stores still run.
+ * Purges `userId` from several stores under one decision: each store's `purgeUser` runs in
+ * turn, and its `confirm` hook holds it once it has selected while the next store selects.
+ * When every store has selected, `decide` sees the whole selection once (to report it, refuse
+ * or ask); then the stores that selected something delete, one after the other.
+ *
+ * - A store whose selection fails is recorded in `scans`; the others still run.
+ * - A store that fails while deleting is recorded with what it deleted before failing; the
+ *   others still run.
+ * - Once the signal has fired, no further store selects; a store not yet deleting when it
+ *   fires is recorded as stopped, nothing deleted.
+ * - `decide` answering false, or throwing, deletes nothing anywhere (its error propagates once
+ *   every held store has returned). In a dry run no store waits, and `decide` still runs once.
  */
-export async function deleteSelection(
-  selection: PurgeSelection,
-  options: {batchSize?: number; onProgress?: (p: DeleteProgress) => void; signal?: AbortSignal;},
-): Promise<StoreDeletion[]> {
-  const results: StoreDeletion[] = []
-  for (const [store, sessions] of selection.sessions) {
-    if (sessions.length === 0) continue
-    if (options.signal?.aborted) {
-      results.push({
-        store: store.label, summary: {
-          changed: 0, deleted: 0, gone: 0, stopped: true, store: store.label,
-        },
-      })
+export async function purgeStores(
+  stores: readonly SessionStore[],
+  userId: string,
+  options: Omit<PurgeOptions, 'confirm'>,
+  decide: (selection: StoresSelection) => boolean | Promise<boolean>,
+): Promise<StoresPurge> {
+  const scans: StoreScan[] = []
+  const sessions: Session[] = []
+  /**
+   * The stores that selected something, in store order: held in their confirm hook, or (an
+   * adapter that ignores `confirm`) already done, still reported.
+   */
+  const selected: Array<{deletion: StoreDeletion} | {held: {answer(go: boolean): void; outcome: Promise<Outcome>}; store: string}> = []
+  for (const store of stores) {
+    if (options.signal?.aborted) break
+    let reached: (selection: PurgeSelection) => void = () => {}
+    const confirmed = new Promise<PurgeSelection>(resolve => {
+      reached = resolve
+    })
+    let answer: (go: boolean) => void = () => {}
+    const decision = new Promise<boolean>(resolve => {
+      answer = resolve
+    })
+    const outcome: Promise<Outcome> = store.purgeUser(userId, {
+      ...options,
+      confirm(selection) {
+        reached(selection)
+        return decision
+      },
+    }).then(summary => ({summary}), (error: Error) => ({error}))
+    const first = await Promise.race([confirmed.then(selection => ({selection})), outcome])
+    if ('error' in first) {
+      scans.push({error: first.error, store: store.label})
       continue
     }
 
-    try {
-      const summary = await store.deleteSessions(sessions, options)
-      results.push({store: store.label, summary})
-    } catch (error) {
-      const deleted = deletedBefore(error)
-      results.push({deletedBeforeError: deleted, error: error as Error, store: store.label})
-    }
+    const selection = 'selection' in first ? first.selection : first.summary
+    scans.push({store: store.label, summary: selection.scan})
+    sessions.push(...selection.sessions)
+    if ('selection' in first) selected.push({held: {answer, outcome}, store: store.label})
+    else if (first.summary.attempted) selected.push({deletion: deletionOf(first, store.label)})
   }
 
-  return results
+  const held = selected.flatMap(s => ('held' in s ? [s.held] : []))
+  const release = async (): Promise<void> => {
+    for (const h of held) h.answer(false)
+    await Promise.all(held.map(h => h.outcome))
+  }
+
+  let proceeded: boolean
+  try {
+    proceeded = await decide({scans, sessions})
+  } catch (error) {
+    await release()
+    throw error
+  }
+
+  if (!proceeded) await release()
+  const deletions: StoreDeletion[] = []
+  for (const s of selected) {
+    if ('deletion' in s) {
+      deletions.push(s.deletion)
+      continue
+    }
+
+    if (!proceeded) continue
+    // One store at a time: the next one is released once this one is done.
+    s.held.answer(true)
+    const outcome = await s.held.outcome
+    if ('error' in outcome || outcome.summary.attempted) deletions.push(deletionOf(outcome, s.store))
+  }
+
+  return {
+    scans, sessions, deletions, proceeded,
+  }
+}
+
+function deletionOf(outcome: Outcome, store: string): StoreDeletion {
+  if ('error' in outcome) return {deletedBeforeError: deletedBefore(outcome.error), error: outcome.error, store}
+  const s = outcome.summary
+  return {
+    store,
+    summary: {
+      store, deleted: s.deleted, changed: s.changed, gone: s.gone, stopped: s.stopped,
+    },
+  }
 }

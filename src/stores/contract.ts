@@ -24,6 +24,25 @@ export interface SessionStore {
    */
   deleteSessions(sessions: readonly Session[], options?: DeleteOptions): Promise<DeleteSummary>
   /**
+   * The operation the product is named for: deletes the sessions of `userId` (all of them, or
+   * only the expired ones), except those `options.except` names, and says what it selected
+   * and what it did.
+   *
+   * 1. Selects exactly as `listSessions({state: 'all' | 'expired', userId, keep: except})` does;
+   *    a dry run stops here and returns that selection: the one a real run deletes.
+   * 2. Calls `options.confirm` with the selection, when something was selected, once, before
+   *    anything is deleted; `false` deletes nothing.
+   * 3. Deletes exactly the selected sessions with `deleteSessions`' compare-and-delete: a session
+   *    re-written, extended or re-owned since selection survives (`changed`), one removed
+   *    meanwhile is counted as `gone`. The signal is checked before the first delete.
+   *
+   * A failure while deleting throws an error carrying what was deleted before it
+   * (`PartialFailureError.deleted`). Adapters do not re-implement this: their `purgeUser` is
+   * `return purgeBySelection(this, userId, options)` (`sessions/purge.ts`), built on their own
+   * listSessions and deleteSessions; several stores under one confirmation are `purgeStores`.
+   */
+  purgeUser(userId: string, options: PurgeOptions): Promise<PurgeSummary>
+  /**
    * Deletes every expired session, of every user, in bounded batches that each hold locks
    * briefly, under a lock so two cleanups never overlap (LockHeldError otherwise). A session
    * extended meanwhile survives. Stops between batches on abort or at the deadline.
@@ -142,6 +161,51 @@ export interface DeleteSummary {
   gone: number
   /** True when the signal stopped the run before every batch was done. */
   stopped: boolean
+}
+
+export interface PurgeOptions {
+  /** Select and report; delete nothing (`confirm` is not called). */
+  dryRun: boolean
+  /** Sessions that must survive, by key or fingerprint: never selected, counted as `scan.kept`. */
+  except?: KeepList
+  /** Only the user's expired sessions (meaningful where the store keeps them: `keepsExpired`). */
+  expiredOnly?: boolean
+  /** Sessions per delete batch (the adapter's default when absent). */
+  batchSize?: number
+  /** Stops selection (nothing is deleted), or deletion between batches. */
+  signal?: AbortSignal
+  onScanProgress?(progress: ScanProgress): void
+  onDeleteProgress?(progress: DeleteProgress): void
+  /**
+   * Called once the selection is complete and before anything is deleted, when something was
+   * selected and this is no dry run: `false` deletes nothing (an error it throws comes out of
+   * purgeUser, nothing deleted). Absent: no question. It may take its time (a prompt, other
+   * stores' selection): the store holds nothing meanwhile.
+   */
+  confirm?(selection: PurgeSelection): boolean | Promise<boolean>
+}
+
+/** What a purge selected in one store: what a dry run shows and a real run deletes. */
+export interface PurgeSelection {
+  store: string
+  /** The sessions to delete, in the order listSessions delivered them. */
+  sessions: readonly Session[]
+  /** How the selection scan went: scanned, kept by `except`, undecodable, owner unknown... */
+  scan: ScanSummary
+}
+
+/**
+ * `deleted`, `changed`, `gone` and `stopped` as deleteSessions counts them (0 when nothing was
+ * attempted); `stopped` is also true when the signal stopped the selection.
+ */
+export interface PurgeSummary extends DeleteSummary, PurgeSelection {
+  /**
+   * Deletion was attempted: false for a dry run, an empty or stopped selection, or a confirm
+   * that said no. True, with `stopped` and nothing deleted, when the signal came just before it.
+   */
+  attempted: boolean
+  /** What `confirm` answered; absent when it was not asked. */
+  confirmed?: boolean
 }
 
 /** What opening a store needs besides its URL: how to read values, and where sessions live. */

@@ -11,6 +11,8 @@ import type {
   DeleteSummary,
   ExpiryRule,
   ExpiryUnit,
+  PurgeOptions,
+  PurgeSummary,
   ScanSummary,
   Session,
   SessionFilter,
@@ -24,6 +26,7 @@ import {registerSecret} from '../cli/redact.js'
 import {
   PartialFailureError, SessionctlError, StoreError, UsageError,
 } from '../errors.js'
+import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
@@ -486,6 +489,10 @@ class MysqlStore implements SessionStore {
       // Leaving the loop early (abort) must not leave the connection mid-result.
       await rows.return()
     }
+  }
+
+  async purgeUser(userId: string, options: PurgeOptions): Promise<PurgeSummary> {
+    return purgeBySelection(this, userId, options)
   }
 
   /** The server's clock, so a skewed client clock cannot turn live sessions into expired ones. */

@@ -8,6 +8,8 @@ import type {
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
+  PurgeOptions,
+  PurgeSummary,
   RedisLayout,
   ScanSummary,
   Session,
@@ -21,6 +23,7 @@ import {redact, registerSecret} from '../cli/redact.js'
 import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
+import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {sleep} from './pacing.js'
 import {
@@ -599,6 +602,10 @@ class RedisStore implements SessionStore {
     } catch (error) {
       throw runtimeError(error, this.label)
     }
+  }
+
+  async purgeUser(userId: string, options: PurgeOptions): Promise<PurgeSummary> {
+    return purgeBySelection(this, userId, options)
   }
 
   /**

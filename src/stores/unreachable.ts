@@ -1,5 +1,5 @@
 import type {
-  CleanupSummary, DeleteSummary, ScanSummary, SessionStore,
+  CleanupSummary, DeleteSummary, PurgeSummary, ScanSummary, SessionStore,
 } from './contract.js'
 
 /**
@@ -19,5 +19,6 @@ export function unreachableStore(label: string, error: Error): SessionStore {
     deleteSessions: fail as () => Promise<DeleteSummary>,
     label,
     listSessions: fail as () => Promise<ScanSummary>,
+    purgeUser: fail as () => Promise<PurgeSummary>,
   }
 }

@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict'
 
-import type {Session, SessionFilter, SessionStore} from '../../src/stores/contract.js'
+import type {
+  PurgeSelection, Session, SessionFilter, SessionStore,
+} from '../../src/stores/contract.js'
 
-import {KeepList} from '../../src/sessions/keys.js'
+import {fingerprint, KeepList} from '../../src/sessions/keys.js'
 import {decodeStats, decodeTuning} from '../../src/sessions/select.js'
 import {encodeSigned} from '../support/django-encode.js'
 
@@ -211,6 +213,166 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
       const rest = await collect(store, {state: 'live', userId: '5'})
       assert.equal((await store.deleteSessions(rest.sessions, {batchSize: 5})).deleted, 7)
       assert.equal((await fixture.keys()).length, 0)
+    })
+
+    // purgeUser, the operation the commands call: one selection, one confirmation, compare-and-delete.
+    describe('purgeUser', () => {
+      /** The user 42 sessions seedUsers writes: what "all" selects. */
+      const user42 = (): string[] => [key('u42a'), key('u42b'), ...(harness.keepsExpired ? [key('u42old')] : [])].sort()
+      const keysOf = (sessions: readonly Session[]): string[] => sessions.map(s => s.key).sort()
+
+      it('a dry run deletes nothing, asks nothing, and selects exactly what the real run then deletes', async () => {
+        await seedUsers()
+        store = await fixture.open()
+        const before = (await fixture.keys()).sort()
+        let asked = 0
+        const dry = await store.purgeUser('42', {
+          confirm() {
+            asked++
+            return true
+          },
+          dryRun: true,
+        })
+        assert.equal(asked, 0)
+        assert.deepEqual((await fixture.keys()).sort(), before)
+        assert.deepEqual(keysOf(dry.sessions), user42())
+        assert.deepEqual({
+          attempted: dry.attempted, changed: dry.changed, deleted: dry.deleted, gone: dry.gone, stopped: dry.stopped,
+        }, {
+          attempted: false, changed: 0, deleted: 0, gone: 0, stopped: false,
+        })
+        assert.equal(dry.confirmed, undefined)
+        assert.equal(dry.store, store.label)
+        assert.equal(dry.scan.matched, user42().length)
+
+        let confirmed: PurgeSelection | undefined
+        const real = await store.purgeUser('42', {
+          confirm(selection) {
+            confirmed = selection
+            return true
+          },
+          dryRun: false,
+        })
+        assert.deepEqual(confirmed?.sessions.map(s => [s.key, s.version]).sort(), dry.sessions.map(s => [s.key, s.version]).sort())
+        assert.deepEqual(keysOf(real.sessions), keysOf(dry.sessions))
+        assert.deepEqual({
+          attempted: real.attempted, confirmed: real.confirmed, deleted: real.deleted, stopped: real.stopped,
+        }, {
+          attempted: true, confirmed: true, deleted: dry.sessions.length, stopped: false,
+        })
+        assert.deepEqual((await fixture.keys()).sort(), before.filter(k => !user42().includes(k)))
+      })
+
+      it('keeps the sessions named by except, by key and by fingerprint, and counts them as kept', async () => {
+        await seedUsers()
+        await fixture.put(key('u42c'), session('42'), live)
+        store = await fixture.open()
+        const except = new KeepList([key('u42a'), fingerprint(key('u42b'))])
+        const summary = await store.purgeUser('42', {dryRun: false, except})
+        assert.equal(summary.scan.kept, 2)
+        assert.deepEqual(except.unmatched(), [])
+        const deleted = [key('u42c'), ...(harness.keepsExpired ? [key('u42old')] : [])].sort()
+        assert.deepEqual(keysOf(summary.sessions), deleted)
+        assert.equal(summary.deleted, deleted.length)
+        const after = await fixture.keys()
+        assert.ok(after.includes(key('u42a')) && after.includes(key('u42b')))
+        assert.ok(deleted.every(k => !after.includes(k)))
+      })
+
+      it('expired-only selects and deletes only the user’s expired sessions', async () => {
+        await seedUsers()
+        store = await fixture.open()
+        const before = await fixture.keys()
+        const summary = await store.purgeUser('42', {dryRun: false, expiredOnly: true})
+        // TTL stores hold no expired session: nothing to select.
+        const expected = harness.keepsExpired ? [key('u42old')] : []
+        assert.deepEqual(keysOf(summary.sessions), expected)
+        assert.equal(summary.deleted, expected.length)
+        assert.equal(summary.attempted, expected.length > 0)
+        assert.deepEqual((await fixture.keys()).sort(), before.filter(k => !expected.includes(k)).sort())
+      })
+
+      it('keeps a session re-written after selection, and counts one deleted meanwhile as gone', async () => {
+        await seedUsers()
+        store = await fixture.open()
+        const summary = await store.purgeUser('42', {
+          async confirm(selection) {
+            // Between selection and delete, the app saves one session again and another logs out.
+            await fixture.put(key('u42a'), session('42', {visits: 2}), live)
+            const other = await fixture.open()
+            await other.deleteSessions(selection.sessions.filter(s => s.key === key('u42b')))
+            await other.close()
+            return true
+          },
+          dryRun: false,
+        })
+        assert.deepEqual({changed: summary.changed, deleted: summary.deleted, gone: summary.gone}, {
+          changed: 1, deleted: harness.keepsExpired ? 1 : 0, gone: 1,
+        })
+        const after = await fixture.keys()
+        assert.ok(after.includes(key('u42a')))
+        assert.ok(!after.includes(key('u42b')))
+      })
+
+      it('deletes nothing when confirm says no', async () => {
+        await seedUsers()
+        store = await fixture.open()
+        const before = (await fixture.keys()).sort()
+        const summary = await store.purgeUser('42', {confirm: () => false, dryRun: false})
+        assert.deepEqual({attempted: summary.attempted, confirmed: summary.confirmed, deleted: summary.deleted}, {
+          attempted: false, confirmed: false, deleted: 0,
+        })
+        assert.deepEqual(keysOf(summary.sessions), user42())
+        assert.deepEqual((await fixture.keys()).sort(), before)
+      })
+
+      it('stops on abort: before deleting, between batches, or while selecting (nothing asked, nothing deleted)', async () => {
+        for (let i = 0; i < 12; i++) await fixture.put(key(`p${i}x`), session('5'), live)
+        store = await fixture.open()
+        const before = new AbortController()
+        const atConfirm = await store.purgeUser('5', {
+          confirm() {
+            before.abort()
+            return true
+          },
+          dryRun: false,
+          signal: before.signal,
+        })
+        assert.deepEqual({attempted: atConfirm.attempted, deleted: atConfirm.deleted, stopped: atConfirm.stopped}, {attempted: true, deleted: 0, stopped: true})
+        assert.equal((await fixture.keys()).length, 12)
+
+        const midway = new AbortController()
+        const scanned: number[] = []
+        const progress: number[] = []
+        const stopped = await store.purgeUser('5', {
+          batchSize: 5,
+          dryRun: false,
+          onDeleteProgress(p) {
+            progress.push(p.deleted)
+            if (p.deleted >= 5) midway.abort()
+          },
+          onScanProgress: p => scanned.push(p.scanned),
+          signal: midway.signal,
+        })
+        assert.ok(scanned.length > 0 && scanned.at(-1) === 12, `scan progress ${scanned.join(',')}`)
+        assert.deepEqual(progress, [5])
+        assert.deepEqual({deleted: stopped.deleted, stopped: stopped.stopped}, {deleted: 5, stopped: true})
+        assert.equal((await fixture.keys()).length, 7)
+
+        const aborted = new AbortController()
+        aborted.abort()
+        let asked = false
+        const none = await store.purgeUser('5', {
+          confirm() {
+            asked = true
+            return true
+          },
+          dryRun: false,
+          signal: aborted.signal,
+        })
+        assert.deepEqual({asked, attempted: none.attempted, stopped: none.stopped}, {asked: false, attempted: false, stopped: true})
+        assert.equal((await fixture.keys()).length, 7)
+      })
     })
 
     it('decodes a large store on worker threads with the same results', async function () {

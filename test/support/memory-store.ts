@@ -3,10 +3,11 @@
  * real adapters, so commands tested against it behave the same against MySQL and Redis.
  */
 import type {
-  CleanupOptions, CleanupSummary, DeleteOptions, DeleteSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
+  CleanupOptions, CleanupSummary, DeleteOptions, DeleteSummary, PurgeOptions, PurgeSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
 } from '../../src/stores/contract.js'
 
 import {LockHeldError} from '../../src/errors.js'
+import {purgeBySelection} from '../../src/sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../../src/sessions/select.js'
 import {registerAdapter} from '../../src/stores/index.js'
 
@@ -137,6 +138,10 @@ export class MemoryStore implements SessionStore {
     }
 
     return selector.finish()
+  }
+
+  async purgeUser(userId: string, options: PurgeOptions): Promise<PurgeSummary> {
+    return purgeBySelection(this, userId, options)
   }
 }
 

@@ -17,9 +17,7 @@ import {
 } from '../../cli/report.js'
 import {ExitCode, SessionctlError} from '../../errors.js'
 import {fingerprint, KeepList} from '../../sessions/keys.js'
-import {
-  deleteSelection, type PurgeSelection, selectForPurge, type StoreDeletion,
-} from '../../sessions/purge.js'
+import {purgeStores, type StoreDeletion, type StoresSelection} from '../../sessions/purge.js'
 import {totals} from '../../sessions/scan.js'
 
 export interface PurgeResult {
@@ -34,6 +32,19 @@ export interface PurgeResult {
   sessions: SessionJson[]
   stores: Array<Record<string, unknown>>
   user: string
+}
+
+/** What reviewing the selection needs from the run. */
+interface PurgeRun {
+  audit: AuditRun | undefined
+  flags: BaseFlags<typeof Purge>
+  keep: KeepList
+  signal: AbortSignal
+  started: number
+  /** The signal's name once one came. */
+  stoppedBy(): string | undefined
+  stores: SessionStore[]
+  userId: string
 }
 
 export default class Purge extends SessionsCommand {
@@ -155,90 +166,35 @@ what would be deleted and deletes nothing.`
   ): Promise<PurgeResult | undefined> {
     const dryRun = Boolean(flags['dry-run'])
     const showKeys = Boolean(flags['show-keys'])
-    const keep = new KeepList(flags.except ?? [])
     let stoppedBy: string | undefined
     const signal = this.stopSignal(s => {
       stoppedBy = s
       this.progress.stop()
     })
 
-    const started = Date.now()
+    const run: PurgeRun = {
+      audit, flags, keep: new KeepList(flags.except ?? []), signal, started: Date.now(), stoppedBy: () => stoppedBy, stores, userId,
+    }
     this.progress.start('Selecting')
-    const selection = await selectForPurge(stores, {
-      expiredOnly: Boolean(flags['expired-only']), keep, signal, userId,
-    }, p =>
-      this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`))
-    this.progress.stop()
-    const t = totals(selection.scans)
-    const selected = [...selection.sessions.values()].flat()
-    audit?.set({deleted: 0, kept: t.kept, matched: t.matched})
-    audit?.selected(selected.map(s => fingerprint(s.key)))
-    const scanFailures = storeFailures(selection.scans)
-    if (scanFailures.length > 0) audit?.noteError(failureText(scanFailures))
-    const json = this.jsonEnabled()
-    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, showKeys)
-    report(this, {
-      failures: scanFailures,
-      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
-        t.kept > 0 ? `, ${t.kept} kept by --except` : ''
-      }`,
-      output: json ? 'json' : 'table',
-      scans: selection.scans,
-      seconds: (Date.now() - started) / 1000,
-      stopped: signal.aborted,
-      totals: t,
-    })
-    // Values that may be the user's sessions but cannot be read: the purge cannot say "done" (exit 7).
-    incompleteIfOwnerUnknown(t, userId, flags['expired-only'] ? 'expired' : 'all')
-
-    const result = this.result(selection, [], {dryRun, showKeys, userId})
-    if (signal.aborted) {
-      warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
-      audit?.noteError(`stopped by ${stoppedBy ?? 'signal'} while selecting`)
-      return json ? result : undefined
-    }
-
-    const max = flags['max-sessions']
-    if (max !== undefined && selected.length > max) {
-      throw new SessionctlError(
-        `refusing to purge: ${plural(selected.length, 'session')} of user ${userId} selected, more than --max-sessions ${max.toLocaleString('en-US')}; nothing was deleted`,
-        ExitCode.REFUSED,
-      )
-    }
-
-    this.checkExcept(keep, selected.length, userId, Boolean(flags['allow-unmatched-except']))
-    if (selected.length === 0 || dryRun) {
-      if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
-      return json ? result : undefined
-    }
-
-    if (!flags.yes) {
-      const failed = new Set(scanFailures.map(f => f.store))
-      const where = stores.filter(s => !failed.has(s.label)).map(s => s.label).join(', ')
-      const missing = failed.size > 0 ? ` (${[...failed].join(', ')} failed and is not included)` : ''
-      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}${missing}?`, signal)
-      if (!ok) {
-        // Declined at the prompt: like a dry run, nothing was attempted; no audit line.
-        audit?.skip()
-        throw new SessionctlError('not confirmed: nothing was deleted', ExitCode.REFUSED)
-      }
-    }
-
-    if (signal.aborted) throw new SessionctlError(`stopped by ${stoppedBy ?? 'signal'} before deleting: nothing was deleted`, ExitCode.STOPPED)
-    // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
-    audit?.begin(selected.length)
-    this.progress.start('Deleting')
-    const deletions = await deleteSelection(selection, {
+    const purged = await purgeStores(stores, userId, {
       batchSize: flags['batch-size'],
-      onProgress: p => {
+      dryRun,
+      except: run.keep,
+      expiredOnly: Boolean(flags['expired-only']),
+      onDeleteProgress: p => {
         noteDeleted(p.store, p.deleted)
         audit?.progress(p.store, p.deleted)
         this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`)
       },
+      onScanProgress: p => this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`),
       signal,
-    })
+    }, selection => this.review(selection, run))
+    const json = this.jsonEnabled()
+    // Nothing was attempted: a dry run, nothing selected, or stopped while selecting.
+    if (!purged.proceeded) return json ? this.result(purged, [], {dryRun, showKeys, userId}) : undefined
     this.progress.stop()
-    const final = this.result(selection, deletions, {dryRun, showKeys, userId})
+    const {deletions} = purged
+    const final = this.result(purged, deletions, {dryRun, showKeys, userId})
     for (const d of deletions) noteDeleted(d.store, d.summary?.deleted ?? d.deletedBeforeError ?? 0)
     audit?.set({
       changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched,
@@ -251,7 +207,7 @@ what would be deleted and deletes nothing.`
   }
 
   private result(
-    selection: PurgeSelection,
+    selection: StoresSelection,
     deletions: StoreDeletion[],
     o: {dryRun: boolean; showKeys: boolean; userId: string},
   ): PurgeResult {
@@ -267,7 +223,7 @@ what would be deleted and deletes nothing.`
       ownerUnknown: t.ownerUnknown,
       changed: sum(d => d.summary?.changed ?? 0),
       gone: sum(d => d.summary?.gone ?? 0),
-      sessions: [...selection.sessions.values()].flat().map(s => sessionJson(s, o.showKeys)),
+      sessions: selection.sessions.map(s => sessionJson(s, o.showKeys)),
       stores: selection.scans.map(scan => {
         const d = byStore.get(scan.store)
         return {
@@ -277,5 +233,76 @@ what would be deleted and deletes nothing.`
         }
       }),
     }
+  }
+
+  /**
+   * The whole selection, every store's, before anything is deleted: printed and reported, then
+   * the refusals and the one confirmation. True to go on and delete; false when there is nothing
+   * to delete (a dry run, nothing selected, stopped while selecting); a refusal throws.
+   */
+  private async review(selection: StoresSelection, run: PurgeRun): Promise<boolean> {
+    const {audit, flags, keep, signal, stores, userId} = run
+    const dryRun = Boolean(flags['dry-run'])
+    const stoppedBy = run.stoppedBy()
+    this.progress.stop()
+    const t = totals(selection.scans)
+    const selected = selection.sessions
+    audit?.set({deleted: 0, kept: t.kept, matched: t.matched})
+    audit?.selected(selected.map(s => fingerprint(s.key)))
+    const scanFailures = storeFailures(selection.scans)
+    if (scanFailures.length > 0) audit?.noteError(failureText(scanFailures))
+    const json = this.jsonEnabled()
+    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, Boolean(flags['show-keys']))
+    report(this, {
+      failures: scanFailures,
+      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
+        t.kept > 0 ? `, ${t.kept} kept by --except` : ''
+      }`,
+      output: json ? 'json' : 'table',
+      scans: selection.scans,
+      seconds: (Date.now() - run.started) / 1000,
+      stopped: signal.aborted,
+      totals: t,
+    })
+    // Values that may be the user's sessions but cannot be read: the purge cannot say "done" (exit 7).
+    incompleteIfOwnerUnknown(t, userId, flags['expired-only'] ? 'expired' : 'all')
+
+    if (signal.aborted) {
+      warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
+      audit?.noteError(`stopped by ${stoppedBy ?? 'signal'} while selecting`)
+      return false
+    }
+
+    const max = flags['max-sessions']
+    if (max !== undefined && selected.length > max) {
+      throw new SessionctlError(
+        `refusing to purge: ${plural(selected.length, 'session')} of user ${userId} selected, more than --max-sessions ${max.toLocaleString('en-US')}; nothing was deleted`,
+        ExitCode.REFUSED,
+      )
+    }
+
+    this.checkExcept(keep, selected.length, userId, Boolean(flags['allow-unmatched-except']))
+    if (selected.length === 0 || dryRun) {
+      if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
+      return false
+    }
+
+    if (!flags.yes) {
+      const failed = new Set(scanFailures.map(f => f.store))
+      const where = stores.filter(s => !failed.has(s.label)).map(s => s.label).join(', ')
+      const missing = failed.size > 0 ? ` (${[...failed].join(', ')} failed and is not included)` : ''
+      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}${missing}?`, signal)
+      if (!ok) {
+        // Declined at the prompt: like a dry run, nothing was attempted; no audit line.
+        audit?.skip()
+        throw new SessionctlError('not confirmed: nothing was deleted', ExitCode.REFUSED)
+      }
+    }
+
+    if (signal.aborted) throw new SessionctlError(`stopped by ${run.stoppedBy() ?? 'signal'} before deleting: nothing was deleted`, ExitCode.STOPPED)
+    // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
+    audit?.begin(selected.length)
+    this.progress.start('Deleting')
+    return true
   }
 }
