@@ -14,9 +14,11 @@ import {randomInt} from 'node:crypto'
 import {setFlagsFromString} from 'node:v8'
 import {runInNewContext} from 'node:vm'
 
-import {decryptLaravel, parseLaravelKey} from '../../src/formats/laravel-encrypter.js'
-import {parsePhpSerialized, PhpSerializeError, phpStringBytes} from '../../src/formats/php-serialize.js'
+import type {Decoded} from '../../src/formats/codec.js'
+
+import {parsePhpSerialized, PhpSerializeError} from '../../src/formats/php-serialize.js'
 import {parseIgbinary, readPhpSession} from '../../src/formats/php-session.js'
+import {frameworkCodec, getFramework, userPathFor} from '../../src/frameworks/index.js'
 import {phpFixtures, storedBytes, wellFormed} from '../support/php-fixtures.js'
 import {Rng} from '../support/rng.js'
 
@@ -30,7 +32,17 @@ const CASE_MEMORY = 128 * MiB
 const RETAINED_BOUND = 32 * MiB
 
 const fixtures = phpFixtures()
-const appKey = parseLaravelKey(fixtures.appKey)
+const laravel = getFramework('laravel')
+const laravelCodec = frameworkCodec(laravel, {appKeys: [fixtures.appKey], secretKeys: [], userPath: userPathFor(laravel, undefined, {guard: 'web'})})
+const laravelNoKey = frameworkCodec(laravel, {secretKeys: [], userPath: userPathFor(laravel, undefined, {guard: 'web'})})
+const phpCodec = frameworkCodec(getFramework('php'), {secretKeys: [], userPath: ['user_id']})
+
+/** A codec's result as the well-formedness check takes it; a refusal must carry a reason. */
+function decodedData(decoded: Decoded): unknown {
+  if (decoded.ok) return decoded.data
+  if (typeof decoded.reason !== 'string' || decoded.reason.length === 0) throw new Error('codec: a refusal without a reason')
+  return null
+}
 
 // ---------------------------------------------------------------------------------------------
 // Entry points. Each returns the decoded value (for the well-formedness check) or throws.
@@ -44,19 +56,10 @@ const targets: Target[] = [
   {name: 'parsePhpSerialized', run: v => parsePhpSerialized(v)},
   {name: 'readPhpSession', run: v => readPhpSession(v).data},
   {name: 'parseIgbinary', run: v => parseIgbinary(v)},
-  {
-    name: 'laravel chain',
-    run(v) {
-      // What a Laravel codec will do: base64 payload or serialized Redis value, maybe encrypted, unserialized twice.
-      const text = v.toString('latin1')
-      const payload = /^[\d+/=A-Za-z]+$/.test(text) ? Buffer.from(text, 'base64') : v
-      const envelope = decryptLaravel(payload, [appKey])
-      if (!envelope.ok && typeof envelope.reason !== 'string') throw new Error('decryptLaravel: no reason')
-      const outer = parsePhpSerialized(envelope.ok ? envelope.plaintext : payload)
-      const inner = phpStringBytes(outer)
-      return inner === undefined ? outer : parsePhpSerialized(inner)
-    },
-  },
+  // The frameworks' codecs as the CLI builds them: never throw, a reason for every refusal.
+  {name: 'laravel codec', run: v => decodedData(laravelCodec.decode(v))},
+  {name: 'laravel codec (no key)', run: v => decodedData(laravelNoKey.decode(v))},
+  {name: 'php codec', run: v => decodedData(phpCodec.decode(v))},
 ]
 
 // ---------------------------------------------------------------------------------------------
