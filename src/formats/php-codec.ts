@@ -75,7 +75,8 @@ export function createPhpCodec(options: PhpCodecOptions): Codec {
 
         case 'encrypted': {
           if (!isLaravelEnvelope(bytes)) break
-          if (keys.length === 0) return undecodable('encrypted (give --app-key)')
+          // Laravel reads it with its APP_KEY: without one, whose session it is cannot be known.
+          if (keys.length === 0) return ownerUnknown('encrypted (give --app-key)')
           const result = decryptLaravel(bytes, keys)
           if (!result.ok) return undecodable(result.failure === 'bad-mac' ? 'bad MAC' : result.reason)
           bytes = result.plaintext

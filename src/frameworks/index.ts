@@ -62,8 +62,6 @@ export function layoutFor(framework: Framework, overrides: LayoutOverrides, sett
     }
 
     const sql = typeof framework.sql === 'function' ? framework.sql(settings) : framework.sql
-    const userColumn = overrides.userColumn ?? sql.userColumn
-    if (userColumn !== undefined) layout.userColumn = userColumn
     layout.sql = {
       ...sql,
       dataColumn: overrides.dataColumn ?? sql.dataColumn,

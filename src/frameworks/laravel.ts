@@ -39,11 +39,13 @@ export default defineFramework({
   // Laravel 8: phpredis prefix `laravel_database_`, cache prefix `laravel_cache`, then `:`. App
   // cache items may share it: they are not sessions (the codec says so), never matched.
   redis: prefix => ({keyGlob: '[a-zA-Z0-9]'.repeat(40), keyPattern: /^[\dA-Za-z]{40}$/, prefixes: [prefix ?? 'laravel_database_laravel_cache:']}),
-  sql: ({lifetimeMinutes}) => ({
+  sql: ({guard, lifetimeMinutes}) => ({
     table: 'sessions',
     keyColumn: 'id',
     dataColumn: 'payload',
-    userColumn: 'user_id',
+    // DatabaseSessionHandler fills user_id from the default guard (web in the stock config): for
+    // another guard the column says nothing, and the table is scanned.
+    ...(guard === undefined || guard === 'web' ? {userColumn: 'user_id'} : {}),
     expiry: {
       column: 'last_activity',
       unit: 'unix-seconds',

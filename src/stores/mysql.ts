@@ -163,11 +163,13 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   const layout = options.layout.sql
   if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in MySQL`)
   const {database, table} = splitTable(layout.table, target.database)
+  // The operator's --user-column, else the column the framework keeps (Laravel's user_id).
+  const userColumn = options.layout.userColumn ?? layout.userColumn
   for (const [what, name] of [
     ['key column', layout.keyColumn],
     ['data column', layout.dataColumn],
     ['expiry column', layout.expiry.column],
-    ...(options.layout.userColumn === undefined ? [] : [['user column', options.layout.userColumn]]),
+    ...(userColumn === undefined ? [] : [['user column', userColumn]]),
   ]) {
     checkIdentifier(name, what)
   }
@@ -175,7 +177,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   const label = `${target.label} (table ${database}.${table})`
   const core = await connect(target, label)
   try {
-    const columns = await inspectTable(core.promise(), database, table, {...layout, userColumn: options.layout.userColumn}, label)
+    const columns = await inspectTable(core.promise(), database, table, {...layout, userColumn}, label)
     return new MysqlStore({
       columns, core, label, name: {database, table}, options, rule: layout.expiry, target,
     })
