@@ -110,6 +110,6 @@ describe('laravel and php frameworks on the golden fixtures', () => {
   }
 
   it('php needs --user-path: apps choose where the user id lives', () => {
-    assert.throws(() => userPathFor(php, undefined), /--format php needs --user-path/)
+    assert.throws(() => userPathFor(php, undefined, {}), /--format php needs --user-path/)
   })
 })
