@@ -49,6 +49,8 @@ export function terminalLine(message: unknown, args: unknown[] = []): string {
 
 /** A session as printed in JSON, NDJSON and CSV: the key masked unless --show-keys. */
 export interface SessionJson {
+  /** What the store keeps beside the session (Laravel: ip, userAgent, lastActivity). */
+  details?: Record<string, null | string>
   expired: boolean
   expiresAt: null | string
   id: string
@@ -67,6 +69,7 @@ export function sessionJson(session: Session, showKeys: boolean): SessionJson {
     state: session.expired ? 'expired' : 'live',
     size: session.size,
     store: session.store,
+    ...(session.details ? {details: session.details} : {}),
   }
 }
 
@@ -207,7 +210,15 @@ function cell<T>(column: Column<T>, row: T): string {
   return terminalSafe(column.value(row))
 }
 
-export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean): Array<Column<Session>> {
+/** The detail columns any of the stores carries, in order (StoreCapabilities.details). */
+export function detailLabels(stores: ReadonlyArray<{capabilities: {details?: readonly string[]}}>): string[] {
+  return [...new Set(stores.flatMap(s => s.capabilities.details ?? []))]
+}
+
+/** Detail values wider than this are cut in the table (a user agent); JSON has them whole. */
+const DETAIL_WIDTH = 28
+
+export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean, details: readonly string[] = []): Array<Column<Session>> {
   const columns: Array<Column<Session>> = [
     {header: 'SESSION', value: s => displayKey(s.key, showKeys)},
     {header: 'USER', value: s => s.userId ?? '(anonymous)'},
@@ -219,6 +230,16 @@ export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean)
     },
     {align: 'right', header: 'SIZE', value: s => `${s.size}`},
   ]
+  for (const label of details) {
+    columns.push({
+      header: label.replaceAll(/([a-z])([A-Z])/g, '$1 $2').toUpperCase(),
+      value(s) {
+        const value = s.details?.[label] ?? ''
+        return value.length > DETAIL_WIDTH ? `${value.slice(0, DETAIL_WIDTH - 1)}…` : value
+      },
+    })
+  }
+
   if (showStore) columns.push({header: 'STORE', value: s => s.store})
   return columns
 }

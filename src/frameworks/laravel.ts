@@ -43,6 +43,11 @@ export default defineFramework({
     table: 'sessions',
     keyColumn: 'id',
     dataColumn: 'payload',
+    detailColumns: [
+      {column: 'ip_address', label: 'ip'},
+      {column: 'user_agent', label: 'userAgent'},
+      {column: 'last_activity', label: 'lastActivity', unit: 'unix-seconds'},
+    ],
     // DatabaseSessionHandler fills user_id from the default guard (web in the stock config): for
     // another guard the column says nothing, and the table is scanned.
     ...(guard === undefined || guard === 'web' ? {userColumn: 'user_id'} : {}),

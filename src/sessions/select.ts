@@ -24,6 +24,8 @@ export interface RawSession {
   expiryToken: string
   /** Adapter-specific locator (see Session.ref). */
   ref?: string
+  /** Session.details, where the store keeps some. */
+  details?: Record<string, null | string>
 }
 
 /**
@@ -167,6 +169,7 @@ export class Selector {
         expired,
         size: raw.value.length,
         version: sessionVersion(raw.value, raw.expiryToken),
+        ...(raw.details ? {details: raw.details} : {}),
       })
     }
 

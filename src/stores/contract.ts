@@ -54,6 +54,8 @@ export interface SessionStore {
 export interface StoreCapabilities {
   /** The store keeps expired sessions until something deletes them (SQL), unlike TTL stores. */
   keepsExpired: boolean
+  /** The detail columns its sessions carry (Session.details), by label, where the layout names some. */
+  details?: readonly string[]
 }
 
 export type SessionState = 'all' | 'expired' | 'live'
@@ -86,6 +88,8 @@ export interface Session {
   size: number
   /** Identifies the exact stored version (value and expiry) for compare-and-delete. */
   version: string
+  /** What the store keeps beside the session (SqlLayout.detailColumns), by label; shown by list. */
+  details?: Record<string, null | string>
 }
 
 /** A stored value that could not be decoded (list --undecodable). */
@@ -252,6 +256,19 @@ export interface SqlLayout {
   userColumn?: string
   /** When a row expires, by the framework's rule: state filters and cleanup derive their SQL from it. */
   expiry: ExpiryRule
+  /**
+   * Columns the framework keeps beside the session that help an operator tell sessions apart
+   * (Laravel's ip_address, user_agent, last_activity): list shows those the table has.
+   */
+  detailColumns?: readonly DetailColumn[]
+}
+
+export interface DetailColumn {
+  column: string
+  /** The name shown (JSON field, table header). */
+  label: string
+  /** A time in Unix seconds, shown as ISO-8601. */
+  unit?: 'unix-seconds'
 }
 
 /**

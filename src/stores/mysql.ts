@@ -9,6 +9,7 @@ import type {
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
+  DetailColumn,
   ExpiryRule,
   ExpiryUnit,
   PurgeOptions,
@@ -19,6 +20,7 @@ import type {
   SessionSink,
   SessionStore,
   SqlLayout,
+  StoreCapabilities,
   StoreOptions,
 } from './contract.js'
 
@@ -156,6 +158,8 @@ export interface Columns {
   key: string
   /** --user-column, and whether an index starts with it. */
   user?: {indexed: boolean; name: string}
+  /** The layout's detail columns this table has. */
+  details: DetailColumn[]
 }
 
 export async function openMysqlStore(url: string, options: StoreOptions): Promise<SessionStore> {
@@ -313,7 +317,14 @@ async function inspectTable(
   }
 
   return {
-    data, expiry, expiryKind: expiryKind(type, layout.expiry.unit, `${table}.${expiry}`), expiryNullable: nullable.has(expiry.toLowerCase()), key, ...(user ? {user} : {}),
+    data,
+    // Only those the table has: an older schema may lack some.
+    details: (layout.detailColumns ?? []).filter(d => types.has(d.column.toLowerCase())),
+    expiry,
+    expiryKind: expiryKind(type, layout.expiry.unit, `${table}.${expiry}`),
+    expiryNullable: nullable.has(expiry.toLowerCase()),
+    key,
+    ...(user ? {user} : {}),
   }
 }
 
@@ -339,7 +350,7 @@ function expiryKind(type: string, unit: ExpiryUnit, column: string): ExpiryKind 
 }
 
 class MysqlStore implements SessionStore {
-  readonly capabilities = {keepsExpired: true}
+  readonly capabilities: StoreCapabilities
   readonly label: string
   private readonly columns: Columns
   private readonly conn: PromiseConnection
@@ -364,6 +375,7 @@ class MysqlStore implements SessionStore {
     this.label = parts.label
     this.name = parts.name
     this.columns = parts.columns
+    this.capabilities = {keepsExpired: true, ...(parts.columns.details.length > 0 ? {details: parts.columns.details.map(d => d.label)} : {})}
     this.options = parts.options
     this.expiry = new SqlExpiry(parts.rule, parts.columns.expiryKind, quote(parts.columns.expiry), parts.columns.expiryNullable)
     this.conn = parts.core.promise()
@@ -469,7 +481,8 @@ class MysqlStore implements SessionStore {
       }
     }
 
-    const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table}${where}`
+    const details = this.columns.details.map(d => `, ${quote(d.column)}`).join('')
+    const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)}${details} FROM ${this.table}${where}`
     const query = this.core.query({
       rowsAsArray: true, sql, typeCast: bufferSecondColumn, values: params,
     })
@@ -521,13 +534,15 @@ class MysqlStore implements SessionStore {
     // The state filter ran in SQL; only --all decides each row here, by the same rule.
     const expired = state === 'all' ? this.expiry.isExpired(expiry, clock) : state === 'expired'
 
-    return {
+    const raw: RawSession = {
       expired, expiryToken: expiryToken(expiry), key: String(key), value: value ?? EMPTY,
     }
+    if (this.columns.details.length > 0) raw.details = detailsOf(this.columns.details, row.slice(3) as Array<null | number | string>)
+    return raw
   }
 }
 
-type ScanRow = [string, Buffer | null, null | number | string]
+type ScanRow = [string, Buffer | null, null | number | string, ...Array<null | number | string>]
 
 /** Rows per scan batch, and about how many bytes: a row larger than that is a batch alone. */
 const SCAN_BATCH_BYTES = 8 * 1024 * 1024
@@ -608,6 +623,18 @@ async function * rowBatches<T>(query: mysql.Query, core: mysql.Connection, size:
 }
 
 const EMPTY = Buffer.alloc(0)
+
+function detailsOf(columns: readonly DetailColumn[], values: ReadonlyArray<null | number | string>): Record<string, null | string> {
+  const details: Record<string, null | string> = {}
+  for (const [i, d] of columns.entries()) {
+    const value = values[i]
+    if (value === null || value === undefined) details[d.label] = null
+    else if (d.unit === 'unix-seconds' && Number.isFinite(Number(value))) details[d.label] = new Date(Number(value) * 1000).toISOString()
+    else details[d.label] = String(value)
+  }
+
+  return details
+}
 
 function expiryToken(value: null | number | string): string {
   return value === null ? '' : String(value)

@@ -122,6 +122,24 @@ describe('Laravel and PHP native sessions (real Illuminate 8.83 and phpredis 5.3
       assert.deepEqual((await laravelRead({...target, guard: 'admin'}, [s.get('42-admin')!]))[0].user, '42')
     })
 
+    it('list shows the ip address, user agent and last activity Laravel keeps beside the session', async () => {
+      const target = table('sessions_details')
+      await laravelMigrate({...target, fresh: true})
+      const now = Math.floor(Date.now() / 1000)
+      const [id] = await laravelWrite(target, [{
+        ageSeconds: 60, ip: '203.0.113.7', user: 42, userAgent: `Mozilla/5.0 (X11; Linux x86_64) ${'x'.repeat(80)}`,
+      }])
+      const r = await cli(['sessions', 'list', ...store('sessions_details'), '--user', '42'])
+      const [session] = r.doc.sessions as Array<{details?: Record<string, string>; id: string}>
+      assert.equal(session.id, id)
+      assert.equal(session.details?.ip, '203.0.113.7')
+      assert.match(session.details!.userAgent, /^Mozilla\/5\.0 \(X11; Linux x86_64\) x{80}$/)
+      assert.ok(Math.abs((Date.parse(session.details!.lastActivity) / 1000) - (now - 60)) <= 5, session.details!.lastActivity)
+      const table_ = await sessionctl(['sessions', 'list', ...store('sessions_details'), '--user', '42'])
+      assert.match(table_.stdout, /IP +USER AGENT +LAST ACTIVITY/)
+      assert.match(table_.stdout, /203\.0\.113\.7 +Mozilla\/5\.0 \(X11; Linux x86_…/)
+    })
+
     it('a UUID that MariaDB cut down to user_id 42 (strict off) is not user 42’s: the payload decides, and it is reported', async () => {
       const target: LaravelTarget = {driver: 'database', mysql: mysqlParams(db.url, {strict: false}), table: 'sessions_lax'}
       await laravelMigrate({...target, fresh: true})

@@ -5,7 +5,7 @@ import type {Session, SessionState, UndecodableValue} from '../../stores/contrac
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {ownerUnknownNote} from '../../cli/owner-unknown.js'
 import {
-  type Column, csvHeader, csvRow, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+  type Column, csvHeader, csvRow, detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
   undecodableColumns, undecodableCsvHeader, undecodableCsvRow, undecodableJson, type UndecodableJson,
 } from '../../cli/render.js'
 import {report, storeFailures, warn} from '../../cli/report.js'
@@ -60,7 +60,7 @@ A fingerprint can be given to "purge --except".`
     const listUndecodable = Boolean(flags.undecodable)
     if (!json && output === 'csv') this.log(listUndecodable ? undecodableCsvHeader() : csvHeader())
     const multiStore = stores.length > 1
-    const sessions = this.emitter(json, output, (s: Session) => sessionJson(s, showKeys), csvRow, () => sessionColumns(now, showKeys, multiStore))
+    const sessions = this.emitter(json, output, (s: Session) => sessionJson(s, showKeys), csvRow, () => sessionColumns(now, showKeys, multiStore, detailLabels(stores)))
     const rejected = this.emitter(json, output, (v: UndecodableValue) => undecodableJson(v, showKeys), undecodableCsvRow, () => undecodableColumns(showKeys, multiStore))
 
     const started = Date.now()

@@ -10,7 +10,7 @@ import {noteDeleted} from '../../cli/output.js'
 import {incompleteIfOwnerUnknown} from '../../cli/owner-unknown.js'
 import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
 import {
-  plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+  detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
 } from '../../cli/render.js'
 import {
   failureText, printError, report, storeFailures, warn,
@@ -152,8 +152,9 @@ what would be deleted and deletes nothing.`
     }
   }
 
-  private printSessions(sessions: Session[], multiStore: boolean, showKeys: boolean): void {
-    const table = new StreamingTable(sessionColumns(new Date(), showKeys, multiStore), line => this.log(line))
+  private printSessions(sessions: Session[], stores: readonly SessionStore[], showKeys: boolean): void {
+    const multiStore = stores.length > 1
+    const table = new StreamingTable(sessionColumns(new Date(), showKeys, multiStore, detailLabels(stores)), line => this.log(line))
     table.push(sessions)
     table.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
   }
@@ -252,7 +253,7 @@ what would be deleted and deletes nothing.`
     const scanFailures = storeFailures(selection.scans)
     if (scanFailures.length > 0) audit?.noteError(failureText(scanFailures))
     const json = this.jsonEnabled()
-    if (!json && selected.length > 0) this.printSessions(selected, stores.length > 1, Boolean(flags['show-keys']))
+    if (!json && selected.length > 0) this.printSessions(selected, stores, Boolean(flags['show-keys']))
     report(this, {
       failures: scanFailures,
       headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
