@@ -1,23 +1,14 @@
 /* eslint-disable no-bitwise -- a binary format reader: byte masks and shifts are the point */
 import {Buffer} from 'node:buffer'
 
+import {ReaderError} from './reader-error.js'
+
 /**
  * Thrown for any stream that is malformed, unsupported or over a limit. Nothing else escapes
  * `parseJavaSerialized`.
  */
-export class JavaSerializationError extends Error {
-  /**
-   * Java's ObjectInputStream would read this stream; this reader refuses it (a limit, the
-   * protocol-1 externalizable form, an unsupported map key): what it holds is unknown. False:
-   * ObjectInputStream refuses it too.
-   */
-  readonly limit: boolean
+export class JavaSerializationError extends ReaderError {
   override name = 'JavaSerializationError'
-
-  constructor(message: string, options?: {cause?: unknown; limit?: boolean}) {
-    super(message, options)
-    this.limit = options?.limit ?? false
-  }
 }
 
 /** Resource limits for `parseJavaSerialized`; every limit breach is a `JavaSerializationError`. */

@@ -2,19 +2,11 @@
 import {Buffer} from 'node:buffer'
 import {TextDecoder} from 'node:util'
 
-/** Thrown for any Marshal stream that is malformed, unsupported or over a limit. Nothing else escapes `parseMarshal`. */
-export class MarshalError extends Error {
-  /**
-   * Ruby would load this stream; this reader refuses it (a limit, an unsupported form): what it
-   * holds is unknown. False: Ruby's Marshal.load refuses it too.
-   */
-  readonly limit: boolean
-  override name = 'MarshalError'
+import {ReaderError} from './reader-error.js'
 
-  constructor(message: string, options?: {cause?: unknown; limit?: boolean}) {
-    super(message, options)
-    this.limit = options?.limit ?? false
-  }
+/** Thrown for any Marshal stream that is malformed, unsupported or over a limit. Nothing else escapes `parseMarshal`. */
+export class MarshalError extends ReaderError {
+  override name = 'MarshalError'
 }
 
 const LIMIT = {limit: true}

@@ -1,19 +1,11 @@
 import {Buffer} from 'node:buffer'
 import {TextDecoder} from 'node:util'
 
-/** Thrown for any msgpack value that is malformed or over a limit. Nothing else escapes `parseMsgpack`. */
-export class MsgpackError extends Error {
-  /**
-   * A msgpack decoder would read this value; this reader refuses it (a limit): what it holds is
-   * unknown. False: msgspec / msgpack-python refuse it too.
-   */
-  readonly limit: boolean
-  override name = 'MsgpackError'
+import {ReaderError} from './reader-error.js'
 
-  constructor(message: string, options?: {cause?: unknown; limit?: boolean}) {
-    super(message, options)
-    this.limit = options?.limit ?? false
-  }
+/** Thrown for any msgpack value that is malformed or over a limit. Nothing else escapes `parseMsgpack`. */
+export class MsgpackError extends ReaderError {
+  override name = 'MsgpackError'
 }
 
 const LIMIT = {limit: true}

@@ -1,18 +1,10 @@
 import {Buffer, isUtf8} from 'node:buffer'
 
-/** Thrown for any PHP-serialized value that is malformed, unsupported or over a limit. Nothing else escapes this module. */
-export class PhpSerializeError extends Error {
-  /**
-   * PHP would read this value; this reader refuses it (a limit): what it holds is unknown.
-   * False: PHP's unserialize() refuses it too (it returns false, a session reads as empty).
-   */
-  readonly limit: boolean
-  override name = 'PhpSerializeError'
+import {ReaderError} from './reader-error.js'
 
-  constructor(message: string, options?: {cause?: unknown; limit?: boolean}) {
-    super(message, options)
-    this.limit = options?.limit ?? false
-  }
+/** Thrown for any PHP-serialized value that is malformed, unsupported or over a limit. Nothing else escapes this module. */
+export class PhpSerializeError extends ReaderError {
+  override name = 'PhpSerializeError'
 }
 
 /** Resource limits for the PHP readers; every limit breach is a `PhpSerializeError` with `limit` true. */

@@ -1,19 +1,11 @@
 /* eslint-disable no-bitwise -- a binary format reader: byte masks and shifts are the point */
 import {Buffer} from 'node:buffer'
 
-/** Thrown for any pickle that is malformed, unsupported or over a limit. Nothing else escapes `parsePickle`. */
-export class PickleError extends Error {
-  /**
-   * Python would read this pickle; this reader refuses it (a limit, an unsupported key type):
-   * what it holds is unknown. False: Python's pickle refuses it too.
-   */
-  readonly limit: boolean
-  override name = 'PickleError'
+import {ReaderError} from './reader-error.js'
 
-  constructor(message: string, options?: {cause?: unknown; limit?: boolean}) {
-    super(message, options)
-    this.limit = options?.limit ?? false
-  }
+/** Thrown for any pickle that is malformed, unsupported or over a limit. Nothing else escapes `parsePickle`. */
+export class PickleError extends ReaderError {
+  override name = 'PickleError'
 }
 
 const LIMIT = {limit: true}
