@@ -330,19 +330,24 @@ export class PhpUnserializer {
 
   /** `"` + bytes of a declared length + closing byte; shared by s:, O:, C:, E:. Returns [start, end) of the bytes. */
   private counted(closer: number): [number, number] {
-    const {bytes} = this
+    const [len, from] = this.countedHeader()
+    const to = from + len
+    this.expect(to, 0x22)
+    this.expect(to + 1, closer)
+    this.pos = to + 2
+    return [from, to]
+  }
+
+  /** `<type>:<len>:"` at the current position: the declared length, checked against the input, and where the bytes start. */
+  private countedHeader(): [number, number] {
     const type = this.pos
     this.expect(type + 1, 0x3A)
     const [len, at] = this.readUiv(type + 2)
     this.expect(at, 0x3A)
     this.expect(at + 1, 0x22)
     const from = at + 2
-    if (len > bytes.length - from) this.fail('declared length exceeds the input', type + 2)
-    const to = from + len
-    this.expect(to, 0x22)
-    this.expect(to + 1, closer)
-    this.pos = to + 2
-    return [from, to]
+    if (len > this.bytes.length - from) this.fail('declared length exceeds the input', type + 2)
+    return [len, from]
   }
 
   private expect(at: number, byte: number): void {
@@ -521,13 +526,8 @@ export class PhpUnserializer {
     }
 
     const {bytes} = this
-    const type = this.pos
-    this.expect(type + 1, 0x3A)
-    const [len, at] = this.readUiv(type + 2)
-    this.expect(at, 0x3A)
-    this.expect(at + 1, 0x22)
-    let p = at + 2
-    if (len > bytes.length - p) this.fail('declared length exceeds the input', type + 2)
+    const [len, start] = this.countedHeader()
+    let p = start
     const out = new Uint8Array(len)
     for (let i = 0; i < len; i++) {
       if (p >= bytes.length) this.fail('unexpected end of data', p)
