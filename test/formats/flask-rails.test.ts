@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 
+import {FLASK_USER_PATH} from '../../src/frameworks/flask.js'
 import {
   frameworkCodec, getFramework, layoutFor, userPathFor,
 } from '../../src/frameworks/index.js'
@@ -17,7 +18,7 @@ import {flaskFixtures, railsFixtures, railsStored} from '../support/ruby-python-
 
 const flask = getFramework('flask')
 const rails = getFramework('rails')
-const flaskCodec = frameworkCodec(flask, {secretKeys: [], userPath: userPathFor(flask)})
+const flaskCodec = frameworkCodec(flask, {secretKeys: [], userPath: FLASK_USER_PATH})
 const railsCodec = (scope = 'user') => frameworkCodec(rails, {secretKeys: [], userPath: userPathFor(rails, undefined, {scope})})
 // When the fixtures were written: Flask's expiry is now + 31 days, Rails' entries were created then.
 const FLASK_NOW = new Date('2026-12-02T02:12:08Z')
