@@ -39,7 +39,7 @@ export function createCacheValueCodec(options: {maxPayloadBytes?: number; msgpac
     if (isPickle(bytes)) serializer = 'pickle'
     else if (bytes[0] === 0x7B) serializer = 'json'
     else if (isMsgpackMap(bytes[0])) return options.msgpack ? fromMsgpack(bytes, plain.compression) : ownerUnknown('msgpack (unsupported)')
-    else return undecodable('not a pickle or JSON')
+    else return undecodable(options.msgpack ? 'not a pickle, msgpack or JSON' : 'not a pickle or JSON')
     if (userId !== undefined && skipper?.(bytes, userId)) return undefined
     // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
     // exact for django-redis's JSONSerializer (json.dumps escapes everything beyond ASCII).
