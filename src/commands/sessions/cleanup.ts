@@ -81,7 +81,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     if (flags['max-replica-lag'] !== undefined && replicas.length === 0) throw new UsageError('--max-replica-lag needs at least one --replica')
     checkReason(flags.reason)
     const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
-    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
+    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>, {purpose: 'to know which sessions are expired'})
     if (replicas.length > 0 && !stores.every(s => s.label.startsWith('mysql') || s.label.startsWith('mariadb'))) {
       throw new UsageError('--replica applies to MySQL/MariaDB stores only')
     }
