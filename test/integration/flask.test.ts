@@ -8,6 +8,7 @@
  */
 import {Redis} from 'ioredis'
 import assert from 'node:assert/strict'
+import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -177,8 +178,13 @@ describe('Flask-Session 0.3.2 sessions (real Flask 2.2, Flask-Login 0.6, Flask-S
 
       const rawNames = ['msgpack-raw-42', 'json-raw-42', 'msgpack-raw-4', 'json-raw-4200', 'msgpack-raw-anon', 'pickle-raw-142']
       const raw = await flaskRaw(target('any'), [
-        {data: {_fresh: true, _permanent: true, _user_id: '42'}, encoding: 'msgpack', ttlSeconds: HOUR},
-        {data: {_permanent: true, _user_id: 42}, encoding: 'json', ttlSeconds: HOUR},
+        // ≥ 0.7 makes its sids with secrets.token_urlsafe(32)
+        {
+          data: {_fresh: true, _permanent: true, _user_id: '42'}, encoding: 'msgpack', sid: randomBytes(32).toString('base64url'), ttlSeconds: HOUR,
+        },
+        {
+          data: {_permanent: true, _user_id: 42}, encoding: 'json', sid: randomBytes(32).toString('base64url'), ttlSeconds: HOUR,
+        },
         {data: {_user_id: '4'}, encoding: 'msgpack'},
         {data: {_user_id: 4200}, encoding: 'json'},
         {data: {cart: [42], user_id: 42}, encoding: 'msgpack'},
