@@ -32,11 +32,12 @@ export function createRailsCodec(options: Partial<CodecSettings> & {maxPayloadBy
 export default defineFramework({
   codec: createRailsCodec,
   // Anywhere a session is named, the cookie's public id stands for its private id (and for itself: legacy keys).
-  keyForms: given => (/^[\da-f]{32}$/.test(given) ? [railsPrivateId(given)] : []),
+  keyForms: given => (given.startsWith('2::') ? [] : [railsPrivateId(given)]),
   name: 'rails',
   reads: {lifetime: {}, scope: {default: DEFAULT_SCOPE}},
-  // Rack's ids: 32 hex characters (SecureRandom.hex(16)); stored as `2::` + sha256 hex.
-  redis: prefix => ({keyGlob: '*', keyPattern: /^(?:2::[\da-f]{64}|[\da-f]{32})$/, prefixes: [prefix ?? '_session_id:']}),
+  // Public ids: 32 hex characters (Rails), 64 (Rack's own middleware); stored as `2::` + sha256 hex,
+  // or as the public id itself (legacy keys, which Rails still reads).
+  redis: prefix => ({keyGlob: '*', keyPattern: /^(?:2::[\da-f]{64}|[\da-f]{32}|[\da-f]{64})$/, prefixes: [prefix ?? '_session_id:']}),
   sql: ({lifetimeMinutes}) => ({
     table: 'sessions',
     keyColumn: 'session_id',
