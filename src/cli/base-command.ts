@@ -81,7 +81,7 @@ export abstract class SessionsCommand extends Command {
     }),
     prefix: Flags.string({
       helpGroup: 'FORMAT',
-      summary: 'Redis key prefix: literal (sess:, session:); for django-cache the cache’s <KEY_PREFIX>:<VERSION>: (default :1:).',
+      summary: 'Redis key prefix: literal (sess:, session:, rack:session:); for django-cache the cache’s <KEY_PREFIX>:<VERSION>: (default :1:).',
     }),
     scope: Flags.string({
       helpGroup: 'FORMAT',
