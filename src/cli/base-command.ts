@@ -1,7 +1,7 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import chalk from 'chalk'
 
-import type {SessionStore} from '../stores/contract.js'
+import type {SessionStore, StoreLayout} from '../stores/contract.js'
 
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {parseLaravelKey} from '../formats/laravel-encrypter.js'
@@ -77,11 +77,15 @@ export abstract class SessionsCommand extends Command {
     }),
     lifetime: Flags.string({
       helpGroup: 'FORMAT',
-      summary: 'Session lifetime in minutes, where the expiry is the last activity plus it (Laravel SESSION_LIFETIME, default 120).',
+      summary: 'Session lifetime in minutes, where the expiry is the last activity plus it (Laravel SESSION_LIFETIME, default 120; Rails expire_after, no default).',
     }),
     prefix: Flags.string({
       helpGroup: 'FORMAT',
-      summary: 'Redis key prefix: literal (sess:, session:); for django-cache the cache’s <KEY_PREFIX>:<VERSION>: (default :1:).',
+      summary: 'Redis key prefix: literal (sess:, session:, rack:session:); for django-cache the cache’s <KEY_PREFIX>:<VERSION>: (default :1:).',
+    }),
+    scope: Flags.string({
+      helpGroup: 'FORMAT',
+      summary: 'Rails: the Devise/Warden scope whose login is the user (warden.user.<scope>.key; default user).',
     }),
     salt: Flags.string({
       helpGroup: 'FORMAT',
@@ -131,6 +135,11 @@ export abstract class SessionsCommand extends Command {
     }),
   }
   static enableJsonFlag = true
+  /**
+   * The stored keys an operator-given session key may stand for, by the stores' frameworks (a
+   * Rails public id → its private id): for KeepList. Set by openStores.
+   */
+  protected keyAliases: (given: string) => readonly string[] = () => []
   protected progress = Progress.forTerminal()
   private readonly openedStores: SessionStore[] = []
   private removeSignalHandlers: (() => void) | undefined
@@ -186,10 +195,12 @@ export abstract class SessionsCommand extends Command {
    * Resolves --store values and profiles, validates every setting before any I/O, then opens
    * the stores. They are closed when the command ends, whatever happens.
    */
-  protected async openStores(flags: BaseFlags<typeof SessionsCommand>): Promise<SessionStore[]> {
+  protected async openStores(flags: BaseFlags<typeof SessionsCommand>, expiry?: ExpiryNeed): Promise<SessionStore[]> {
     const specs = this.storeSpecs(flags)
     const plans = specs.map(spec => this.plan(spec, flags))
     checkSettingsApply(specs, this.settingFlags(flags))
+    if (expiry) checkExpiryKnown(specs, plans, expiry)
+    this.keyAliases = keyAliasesOf(specs)
     if (flags['app-key'] !== undefined && !specs.some(s => getFramework(s.format ?? 'django').reads?.appKey)) {
       throw new UsageError(`--app-key applies to ${readers(f => f.reads?.appKey)} only: drop it`)
     }
@@ -360,6 +371,7 @@ const SETTING_FLAGS = [
   ['expiry-unit', 'expiryUnit'],
   ['prefix', 'prefix'],
   ['salt', 'salt'],
+  ['scope', 'scope'],
   ['time-zone', 'timeZone'],
   ['user-column', 'userColumn'],
   ['user-path', 'userPath'],
@@ -383,6 +395,30 @@ function readers(reads: (f: Framework) => unknown): string {
   return FRAMEWORK_NAMES.filter(name => reads(getFramework(name))).map(n => `--format ${n}`).join(' and ')
 }
 
+/** A command that needs to tell live sessions from expired: what for, and how else to run it. */
+export interface ExpiryNeed {
+  /** E.g. "to tell live sessions from expired ones". */
+  purpose: string
+  /** E.g. "or pass --all to list every session"; undefined when there is no other way. */
+  otherwise?: string
+}
+
+/** A SQL store whose framework cannot know expiry without a setting (Rails' --lifetime) is refused here, before any I/O. */
+function checkExpiryKnown(specs: readonly StoreSpec[], plans: ReadonlyArray<{options: {layout: StoreLayout}}>, need: ExpiryNeed): void {
+  for (const [i, spec] of specs.entries()) {
+    const missing = plans[i].options.layout.sql?.expiry.offsetUnknown
+    if (missing === undefined || storeKind(spec.url) !== 'sql') continue
+    const format = spec.format ?? 'django'
+    throw new UsageError(`--format ${format} on ${safeUrl(spec.url)} needs ${missing} ${need.purpose}: the table does not record the app's session lifetime (Rails: expire_after)${need.otherwise ? `; ${need.otherwise}` : ''}`)
+  }
+}
+
+/** The union of the frameworks' key forms (Framework.keyForms) over the stores. */
+function keyAliasesOf(specs: readonly StoreSpec[]): (given: string) => readonly string[] {
+  const forms = [...new Set(specs.map(s => getFramework(s.format ?? 'django')))].flatMap(f => (f.keyForms ? [f.keyForms] : []))
+  return given => forms.flatMap(form => form(given))
+}
+
 /** Why a setting means nothing for this store, or undefined when it applies. */
 function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | undefined {
   const kind = storeKind(spec.url)
@@ -391,6 +427,7 @@ function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | 
   if (kind === 'sql' && setting === 'prefix') return 'applies to Redis stores only'
   const framework = getFramework(format)
   if (setting === 'guard' && !framework.reads?.guard) return `applies to ${readers(f => f.reads?.guard)} only`
+  if (setting === 'scope' && !framework.reads?.scope) return `applies to ${readers(f => f.reads?.scope)} only`
   if (setting === 'lifetime' && !framework.reads?.lifetime) return `applies to ${readers(f => f.reads?.lifetime)} only`
   if (setting === 'lifetime' && kind === 'redis') return 'applies to SQL stores only (Redis keeps the lifetime as the TTL)'
   if (setting === 'salt' && !framework.signed) return `applies to ${SIGNED.map(n => `--format ${n}`).join(' and ')} only (the other formats are not signed)`
@@ -437,10 +474,17 @@ function frameworkSettings(framework: Framework, spec: StoreSpec): FrameworkSett
     settings.guard = guard
   }
 
+  if (framework.reads?.scope) {
+    const scope = spec.scope ?? framework.reads.scope.default
+    // Devise scopes are mapping names (symbols): the login key is warden.user.<scope>.key.
+    if (!/^[A-Za-z_]\w{0,63}$/.test(scope)) throw new UsageError(`--scope ${JSON.stringify(scope)} is not a Devise scope (a name like user or admin, as in devise_for :users)`)
+    settings.scope = scope
+  }
+
   if (framework.reads?.lifetime) {
     const text = spec.lifetime
     if (text !== undefined && !/^\d{1,9}$/.test(text)) {
-      throw new UsageError(`--lifetime ${JSON.stringify(text)} is not a whole number of minutes: e.g. --lifetime 120 (Laravel's SESSION_LIFETIME)`)
+      throw new UsageError(`--lifetime ${JSON.stringify(text)} is not a whole number of minutes: e.g. --lifetime 120 (the app's session lifetime)`)
     }
 
     const minutes = text === undefined ? framework.reads.lifetime.default : Number(text)

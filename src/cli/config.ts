@@ -30,6 +30,8 @@ export interface StoreSettings {
   keyColumn?: string
   /** The session lifetime in minutes (Laravel's SESSION_LIFETIME), as text. */
   lifetime?: string
+  /** Rails (Devise/Warden): the scope whose login is the user (default user). */
+  scope?: string
   prefix?: string
   salt?: string
   table?: string
@@ -61,6 +63,7 @@ const SETTING_KEYS: Record<keyof StoreSettings, true> = {
   guard: true,
   keyColumn: true,
   lifetime: true,
+  scope: true,
   prefix: true,
   salt: true,
   table: true,

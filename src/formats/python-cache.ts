@@ -1,8 +1,9 @@
 import {
-  type Codec, type Decoded, ownerUnknown, undecodable,
+  type Codec, type Decoded, ownerUnknown, readPath, undecodable, userIdText,
 } from './codec.js'
 import {compressionOf, decompress} from './decompress.js'
 import {payloadUserId} from './json-path.js'
+import {MsgpackError, parseMsgpack} from './msgpack.js'
 import {
   bufferChunks, type ChunkSource, inflatedChunks, isMsgpackMap, readOversized,
 } from './oversized.js'
@@ -18,8 +19,10 @@ const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024
  * JSONSerializer), optionally compressed (zlib, gzip, zstd, lz4; lzma/xz is recognised and
  * refused). Ints are stored raw, so a bare integer is a cache value that is not a session.
  * `signature` is always 'unchecked'; `variant` says what was read, e.g. "pickle+zlib" or "json".
+ * With `msgpack`, a msgpack map is read too (Flask-Session ≥ 0.7's msgspec serializer);
+ * without, it is refused as owner unknown (django-redis's MSGPackSerializer, not measured yet).
  */
-export function createCacheValueCodec(options: {maxPayloadBytes?: number; name: string; userPath: readonly string[]}): Codec {
+export function createCacheValueCodec(options: {maxPayloadBytes?: number; msgpack?: boolean; name: string; userPath: readonly string[]}): Codec {
   const {userPath} = options
   const maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD
   const skipper = payloadSkipper(userPath)
@@ -35,8 +38,8 @@ export function createCacheValueCodec(options: {maxPayloadBytes?: number; name: 
     let serializer: string
     if (isPickle(bytes)) serializer = 'pickle'
     else if (bytes[0] === 0x7B) serializer = 'json'
-    else if (isMsgpackMap(bytes[0])) return ownerUnknown('msgpack (unsupported)')
-    else return undecodable('not a pickle or JSON')
+    else if (isMsgpackMap(bytes[0])) return options.msgpack ? fromMsgpack(bytes, plain.compression) : ownerUnknown('msgpack (unsupported)')
+    else return undecodable(options.msgpack ? 'not a pickle, msgpack or JSON' : 'not a pickle or JSON')
     if (userId !== undefined && skipper?.(bytes, userId)) return undefined
     // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
     // exact for django-redis's JSONSerializer (json.dumps escapes everything beyond ASCII).
@@ -51,8 +54,26 @@ export function createCacheValueCodec(options: {maxPayloadBytes?: number; name: 
     }
   }
 
+  function fromMsgpack(bytes: Buffer, compression: string): Decoded {
+    let data: unknown
+    try {
+      data = parseMsgpack(bytes, {maxBytes: maxPayload})
+    } catch (error) {
+      return error instanceof MsgpackError && error.limit ? ownerUnknown('msgpack beyond limits') : undecodable('bad msgpack')
+    }
+
+    // parseMsgpack's maps are null-prototype objects; ints beyond 2^53 are bigints (exact).
+    if (data === null || typeof data !== 'object' || Object.getPrototypeOf(data) !== null) return undecodable('not a session dict')
+    const session = data as Record<string, unknown>
+    return {
+      data: session, ok: true, signature: 'unchecked', userId: userIdText(readPath(session, userPath)), variant: compression === 'none' ? 'msgpack' : `msgpack+${compression}`,
+    }
+  }
+
   function oversized(value: Buffer, userId: string | undefined): Decoded | undefined {
     const compression = compressionOf(value)
+    // The chunked reader knows pickle and JSON: a msgpack map this large may be anyone's session.
+    if (options.msgpack && compression === 'none' && isMsgpackMap(value[0])) return ownerUnknown('too large')
     let source: ChunkSource
     if (compression === 'zlib' || compression === 'gzip') source = inflatedChunks(compression, value)
     else if (compression === 'none') source = bufferChunks(value)

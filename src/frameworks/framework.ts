@@ -31,7 +31,15 @@ export interface Framework {
     guard?: {default: string}
     /** `--lifetime MINUTES`: the session lifetime the expiry rule adds (no default: required for state filters and cleanup). */
     lifetime?: {default?: number}
+    /** `--scope`: which Devise/Warden scope's login the user is. */
+    scope?: {default: string}
   }
+  /**
+   * The stored session keys an operator-given one may stand for, besides itself (`--except`): the
+   * key as the cookie carries it, where the store keeps a derived one (Rails' public id, hashed
+   * to its private id; Flask's SQL rows, which hold the key prefix too).
+   */
+  keyForms?(given: string): readonly string[]
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
@@ -42,6 +50,7 @@ export interface Framework {
 export interface FrameworkSettings {
   guard?: string
   lifetimeMinutes?: number
+  scope?: string
 }
 
 /** Identity, for type checking a framework file's declaration. */

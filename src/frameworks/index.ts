@@ -7,13 +7,15 @@ import {parseUserPath} from '../formats/codec.js'
 import djangoCache from './django-cache.js'
 import django from './django.js'
 import express from './express.js'
+import flask from './flask.js'
 import laravel from './laravel.js'
 import php from './php.js'
+import rails from './rails.js'
 
 export type {Framework, FrameworkSettings} from './framework.js'
 
 /** The registry: one line per framework file. */
-const frameworks: readonly Framework[] = [django, djangoCache, express, laravel, php]
+const frameworks: readonly Framework[] = [django, djangoCache, express, flask, laravel, php, rails]
 
 const byName = new Map(frameworks.map(f => [f.name, f]))
 

@@ -56,16 +56,26 @@ export function checkKeepEntry(entry: string): void {
  */
 export class KeepList {
   private readonly fingerprints = new Map<string, string>()
-  private readonly raw = new Set<string>()
+  /** Each key kept, and the entry that named it (itself, or the entry it is a form of). */
+  private readonly raw = new Map<string, string>()
   private readonly seen = new Set<string>()
 
-  /** @throws UsageError for a value that cannot be a key or a fingerprint (see checkKeepEntry). */
-  constructor(entries: readonly string[] = []) {
+  /**
+   * `aliases` gives the other stored keys an entry stands for (Framework.keyForms: a Rails
+   * public id's private id): keeping one of those counts as the entry matched.
+   * @throws UsageError for a value that cannot be a key or a fingerprint (see checkKeepEntry).
+   */
+  constructor(entries: readonly string[] = [], aliases: (entry: string) => readonly string[] = () => []) {
     for (const entry of entries) {
       checkKeepEntry(entry)
       const match = FINGERPRINT.exec(entry)
-      if (match) this.fingerprints.set(`${match[1]}${ELLIPSIS}${match[2]}`, entry)
-      else this.raw.add(entry)
+      if (match) {
+        this.fingerprints.set(`${match[1]}${ELLIPSIS}${match[2]}`, entry)
+        continue
+      }
+
+      this.raw.set(entry, entry)
+      for (const alias of aliases(entry)) if (!this.raw.has(alias)) this.raw.set(alias, entry)
     }
   }
 
@@ -76,8 +86,9 @@ export class KeepList {
   /** True when `key` must be kept; records the entry as seen. */
   keeps(key: string): boolean {
     if (this.size === 0) return false
-    if (this.raw.has(key)) {
-      this.seen.add(key)
+    const named = this.raw.get(key)
+    if (named !== undefined) {
+      this.seen.add(named)
       return true
     }
 
@@ -95,7 +106,7 @@ export class KeepList {
   /** Entries that matched no selected session, shown masked. */
   unmatched(): string[] {
     const out: string[] = []
-    for (const key of this.raw) if (!this.seen.has(key)) out.push(fingerprint(key))
+    for (const [key, entry] of this.raw) if (key === entry && !this.seen.has(entry)) out.push(fingerprint(entry))
     for (const entry of this.fingerprints.values()) if (!this.seen.has(entry)) out.push(entry)
     return out
   }

@@ -287,6 +287,12 @@ export interface ExpiryRule {
    * (from a flag such as --lifetime). 0 when the column holds the expiry itself.
    */
   offsetSeconds?: number
+  /**
+   * Set when the offset is a setting the operator did not give and that has no safe default
+   * (Rails' session lifetime): what is missing, for messages. Expiry is then unknown: rows have
+   * no expiry and are not expired, only `all` can be selected, and cleanup refuses to run.
+   */
+  offsetUnknown?: string
   /** The framework's rule for "still live" (see above). */
   liveWhen: 'after-now' | 'not-before-now'
   /**

@@ -471,6 +471,7 @@ class MysqlStore implements SessionStore {
     let [where, params] = this.expiry.condition(filter.state, clock)
     if (where) where = ` WHERE ${where}`
     const warnings: string[] = []
+    if (this.expiry.unknown !== undefined) warnings.push(`expiry unknown without ${this.expiry.unknown}: sessions are shown without one, live or not`)
     const indexed = user !== undefined && filter.userId !== undefined
     if (indexed) {
       where = `${where ? `${where} AND` : ' WHERE'} ${quote(user.name)} = ?`

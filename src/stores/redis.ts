@@ -741,7 +741,11 @@ class RedisStore implements SessionStore {
     for (const [i, session] of sessions.entries()) {
       const ttl = ttls[i]
       // -1: no TTL (the payload's expiry stands); -2: gone meanwhile (a purge will count it).
-      if (typeof ttl === 'number' && ttl >= 0) session.expiresAt = new Date(now.getTime() + ttl)
+      if (typeof ttl !== 'number' || ttl < 0) continue
+      // The earlier of the two: a payload that expires first (a Rails cache entry, whose key
+      // outlives it by race_condition_ttl) is gone for the framework while the key remains.
+      const ttlAt = new Date(now.getTime() + ttl)
+      if (!session.expiresAt || ttlAt < session.expiresAt) session.expiresAt = ttlAt
     }
 
     return sessions

@@ -35,8 +35,14 @@ export class SqlExpiry {
     this.offsetMs = (rule.offsetSeconds ?? 0) * 1000
   }
 
+  /** What is missing for the expiry to be known (ExpiryRule.offsetUnknown), or undefined. */
+  get unknown(): string | undefined {
+    return this.rule.offsetUnknown
+  }
+
   /** What cleanup deletes, by the framework's rule: `[sql, params]`. */
   cleanupCondition(clock: ExpiryClock): [string, unknown[]] {
+    this.requireKnown('cleanup')
     const op = this.rule.cleanupWhen === 'not-after-now' ? '<=' : this.expiredOp()
     return [this.withNull(`${this.column} ${op} ?`, this.nullExpired()), [this.cutoff(clock)]]
   }
@@ -44,6 +50,7 @@ export class SqlExpiry {
   /** The rows in a state, as SQL (`''` for all): `[sql, params]`. */
   condition(state: SessionState, clock: ExpiryClock): [string, unknown[]] {
     if (state === 'all') return ['', []]
+    this.requireKnown(`${state} sessions`)
     const live = state === 'live'
     const op = live ? this.liveOp() : this.expiredOp()
     return [this.withNull(`${this.column} ${op} ?`, live ? !this.nullExpired() : this.nullExpired()), [this.cutoff(clock)]]
@@ -51,7 +58,7 @@ export class SqlExpiry {
 
   /** The expiry a column value stands for (null: none). */
   expiresAt(value: unknown, clock: ExpiryClock): Date | null {
-    if (value === null || value === undefined) return null
+    if (value === null || value === undefined || this.rule.offsetUnknown !== undefined) return null
     let date: Date | null
     if (this.kind === 'datetime') {
       date = parseNaive(String(value), clock.timeZone)
@@ -65,6 +72,7 @@ export class SqlExpiry {
 
   /** Whether a row with this column value is expired, by the same rule as `condition`. */
   isExpired(value: null | number | string, clock: ExpiryClock): boolean {
+    if (this.rule.offsetUnknown !== undefined) return false
     if (value === null) return this.nullExpired()
     const cutoff = this.cutoff(clock)
     const stored = this.kind === 'datetime' ? normalizeNaive(String(value)) : Number(value)
@@ -101,6 +109,11 @@ export class SqlExpiry {
 
   private nullExpired(): boolean {
     return this.rule.nullMeans === 'expired'
+  }
+
+  /** The commands check this first (a usage error); reaching it here is a bug, never a guess. */
+  private requireKnown(what: string): void {
+    if (this.rule.offsetUnknown !== undefined) throw new Error(`${what}: the expiry is unknown without ${this.rule.offsetUnknown}`)
   }
 
   private withNull(condition: string, includeNull: boolean): string {

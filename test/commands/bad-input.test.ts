@@ -217,6 +217,18 @@ describe('bad operator input (built binary, real MariaDB and Redis)', function (
       }
     })
 
+    // activerecord-session_store keeps no lifetime: a guessed one would delete live sessions or keep dead ones.
+    for (const args of [['list', '--user', '42'], ['list', '--expired-only'], ['purge', '--user', '42', '--expired-only', '--yes'], ['cleanup']]) {
+      it(`--format rails ${args[0]} ${args.slice(1).join(' ')} on SQL without --lifetime`, async () => {
+        await refused(['sessions', ...args, '--store', db.url, '--format', 'rails'], /--format rails on mysql:\/\/\S+ needs --lifetime MINUTES .*expire_after/)
+      })
+    }
+
+    it('--scope with a format that has none, or one that is not a Devise scope', async () => {
+      await refused(['sessions', 'list', '--store', db.url, '--scope', 'admin'], /--scope applies to --format rails only/)
+      await refused(['sessions', 'list', '--store', db.url, '--format', 'rails', '--lifetime', '60', '--scope', 'warden.user'], /--scope "warden\.user" is not a Devise scope/)
+    })
+
     it('the same store twice', async () => {
       await refused(['sessions', 'purge', '--store', db.url, '--store', db.url, '--user', '42', '--yes'], /given twice/)
     })

@@ -18,6 +18,8 @@ import {deflateSync, inflateSync} from 'node:zlib'
 
 import {MarshalError, parseMarshal} from '../../src/formats/marshal.js'
 import {MsgpackError, parseMsgpack} from '../../src/formats/msgpack.js'
+import {createFlaskCodec} from '../../src/frameworks/flask.js'
+import {createRailsCodec} from '../../src/frameworks/rails.js'
 import {Rng} from '../support/rng.js'
 import {flaskFixtures, railsFixtures, railsStored} from '../support/ruby-python-fixtures.js'
 
@@ -688,7 +690,7 @@ describe('Marshal and msgpack reader fuzzing (random and hostile input)', functi
   const casesBy = new Map<string, number>()
   const refusedBy = new Map<string, number>()
   const stats = {
-    cases: 0, escapes: 0, failures: [] as string[], memoryPeak: 0, slowest: {family: '', ms: 0}, thrown: 0,
+    cases: 0, codecCases: 0, escapes: 0, failures: [] as string[], memoryPeak: 0, slowest: {family: '', ms: 0}, thrown: 0,
   }
 
   before(() => {
@@ -742,12 +744,33 @@ describe('Marshal and msgpack reader fuzzing (random and hostile input)', functi
     return ''
   }
 
+  const codecs = [createRailsCodec(), createFlaskCodec()]
+  /** The rails and flask codecs never throw: every input is a session or a reason. */
+  function runCodecs(value: Buffer, label: string): void {
+    for (const codec of codecs) {
+      stats.codecCases++
+      try {
+        const decoded = codec.decode(value)
+        const wellFormed = decoded.ok
+          ? (decoded.userId === null || typeof decoded.userId === 'string') && Object.getPrototypeOf(decoded.data) === null
+          : typeof decoded.reason === 'string' && decoded.reason.length > 0
+        if (!wellFormed) stats.failures.push(`${codec.name} codec on ${label} (seed ${SEED}): malformed result; input ${repro(value)}`)
+      } catch (error) {
+        stats.escapes++
+        stats.failures.push(`${codec.name} codec on ${label} (seed ${SEED}): threw ${(error as Error)?.stack ?? String(error)}; input ${repro(value)}`)
+      }
+    }
+  }
+
   it(`reads ${INPUTS.toLocaleString('en-US')} generated inputs: only the reader's own error, well-formed results, each fast`, () => {
     const failed = stats.failures.length
     for (let i = 0; i < INPUTS; i++) {
       const rng = new Rng(SEED, i)
       const {family, reader, value} = generate(rng)
       runCase(reader, value, family, `case ${i}`, CASE_MS)
+      runCodecs(value, `case ${i}`)
+      // activerecord-session_store's Base64.encode64 text of the same bytes (60 characters a line).
+      if (reader === 'marshal') runCodecs(Buffer.from(value.toString('base64').replaceAll(/.{60}/g, '$&\n')), `case ${i} (base64)`)
       // Both readers see every input: neither may be confused by the other's format.
       runCase(reader === 'marshal' ? 'msgpack' : 'marshal', value, `${family} (other reader)`, `case ${i}`, CASE_MS)
       if (i % 64 === 0) {
@@ -767,6 +790,7 @@ describe('Marshal and msgpack reader fuzzing (random and hostile input)', functi
       gc()
       const start = memoryNow()
       const message = runCase(probe.reader, probe.value, 'limit probe', probe.name, PROBE_MS)
+      runCodecs(probe.value, probe.name)
       const grown = memoryNow() - start - probe.value.length
       stats.memoryPeak = Math.max(stats.memoryPeak, grown)
       if (grown > CASE_MEMORY) stats.failures.push(`${probe.name}: memory grew by ${(grown / MiB).toFixed(0)} MiB`)
@@ -794,8 +818,8 @@ describe('Marshal and msgpack reader fuzzing (random and hostile input)', functi
     gc()
     const retained = process.memoryUsage().heapUsed - baselineHeap
     const seconds = (performance.now() - started) / 1000
-    const {cases, escapes, memoryPeak, slowest, thrown} = stats
-    console.log(`      fuzz-marshal: ${cases.toLocaleString('en-US')} cases (${thrown.toLocaleString('en-US')} refused) in ${seconds.toFixed(1)} s, slowest ${slowest.ms.toFixed(1)} ms (${slowest.family}), ${escapes} escapes; memory peak +${(memoryPeak / MiB).toFixed(0)} MiB, retained ${(retained / MiB).toFixed(1)} MiB; seed ${SEED}`)
+    const {cases, codecCases, escapes, memoryPeak, slowest, thrown} = stats
+    console.log(`      fuzz-marshal: ${cases.toLocaleString('en-US')} reader cases (${thrown.toLocaleString('en-US')} refused) and ${codecCases.toLocaleString('en-US')} rails/flask codec cases in ${seconds.toFixed(1)} s, slowest ${slowest.ms.toFixed(1)} ms (${slowest.family}), ${escapes} escapes; memory peak +${(memoryPeak / MiB).toFixed(0)} MiB, retained ${(retained / MiB).toFixed(1)} MiB; seed ${SEED}`)
     if (process.env.SESSIONCTL_FUZZ_VERBOSE) for (const [family, n] of casesBy) console.log(`        ${family}: ${n} cases, ${refusedBy.get(family) ?? 0} refused`)
     assert.equal(escapes, 0)
     assert.ok(retained < RETAINED_BOUND, `${(retained / MiB).toFixed(1)} MiB retained after the run`)

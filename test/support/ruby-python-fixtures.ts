@@ -5,6 +5,8 @@ import {readFileSync} from 'node:fs'
  * test/fixtures/MORE-FIXTURES.md): rails.json and flask.json, typed.
  */
 export interface RailsCase {
+  /** activerecord-session_store: the row's times (ISO-8601 UTC). */
+  createdAt?: string
   /** activerecord-session_store: the `data` column text (Base64 of the Marshal dump, or JSON). */
   data?: string
   expect: {
@@ -23,6 +25,7 @@ export interface RailsCase {
   publicId?: string
   redisKey?: string
   sessionId?: string
+  updatedAt?: string
   /** Rails' cache store: the Redis value (a marshalled ActiveSupport::Cache::Entry). */
   valueBase64?: string
 }

@@ -81,7 +81,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     if (flags['max-replica-lag'] !== undefined && replicas.length === 0) throw new UsageError('--max-replica-lag needs at least one --replica')
     checkReason(flags.reason)
     const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
-    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
+    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>, {purpose: 'to know which sessions are expired'})
     if (replicas.length > 0 && !stores.every(s => s.label.startsWith('mysql') || s.label.startsWith('mariadb'))) {
       throw new UsageError('--replica applies to MySQL/MariaDB stores only')
     }
@@ -229,13 +229,13 @@ function summaryLine(s: CleanupSummary, dryRun: boolean, batchSize: number): str
     }, ${ttl.noExpiry} with no expiry${ttl.found > 0 && !dryRun && ttl.deleted + ttl.ttlSet === 0 ? ' (--fix-no-ttl to fix)' : ''}`
     : ''
   if (dryRun) {
-    const batches = ttl ? '' : `, about ${Math.max(1, Math.ceil(s.expired / batchSize)).toLocaleString('en-US')} batches`
+    const batches = ttl ? '' : `, about ${plural(Math.max(1, Math.ceil(s.expired / batchSize)), 'batch', 'batches')}`
     return `dry run: ${s.store}: ${plural(s.expired, 'expired session')}${range}${batches}${noTtlText}; nothing was deleted`
   }
 
   const stop = s.stoppedBy === 'done' ? 'done' : (s.stoppedBy === 'signal' ? 'stopped by signal' : 'stopped at --max-runtime')
   const extra = [
-    s.retries > 0 ? `${s.retries} retries` : '',
+    s.retries > 0 ? plural(s.retries, 'retry', 'retries') : '',
     s.replicaWaitS > 0 ? `${s.replicaWaitS.toFixed(1)} s waiting for replicas` : '',
   ].filter(Boolean).join(', ')
   return `${s.store}: deleted ${plural(s.deleted, 'expired session')} in ${plural(s.batches, 'batch', 'batches')}, ${s.seconds.toFixed(1)} s (longest statement ${Math.round(s.maxStatementMs)} ms${extra ? `; ${extra}` : ''})${noTtlText}; ${stop}`

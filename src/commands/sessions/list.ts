@@ -50,7 +50,10 @@ A fingerprint can be given to "purge --except".`
     const {flags} = await this.parse(List)
     const userId = flags.user === undefined ? undefined : this.userId(flags.user)
     const state: SessionState = flags.all ? 'all' : (flags['expired-only'] ? 'expired' : 'live')
-    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
+    const stores = await this.openStores(
+      flags as BaseFlags<typeof SessionsCommand>,
+      state === 'all' ? undefined : {purpose: 'to tell live sessions from expired ones', otherwise: 'or pass --all to list every session without its expiry'},
+    )
     const showKeys = Boolean(flags['show-keys'])
     const json = this.jsonEnabled()
     const output = flags.output ?? 'table'

@@ -99,7 +99,10 @@ what would be deleted and deletes nothing.`
     }
 
     const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
-    const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
+    const stores = await this.openStores(
+      flags as BaseFlags<typeof SessionsCommand>,
+      flags['expired-only'] ? {purpose: 'to tell expired sessions from live ones (--expired-only)', otherwise: 'or drop --expired-only to delete all of them'} : undefined,
+    )
     const start = {
       command: 'sessions purge',
       filters: {except: except.unmatched(), expiredOnly: Boolean(flags['expired-only'])},
@@ -174,7 +177,7 @@ what would be deleted and deletes nothing.`
     })
 
     const run: PurgeRun = {
-      audit, flags, keep: new KeepList(flags.except ?? []), signal, started: Date.now(), stoppedBy: () => stoppedBy, stores, userId,
+      audit, flags, keep: new KeepList(flags.except ?? [], this.keyAliases), signal, started: Date.now(), stoppedBy: () => stoppedBy, stores, userId,
     }
     this.progress.start('Selecting')
     const purged = await purgeStores(stores, userId, {
