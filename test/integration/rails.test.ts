@@ -205,12 +205,42 @@ describe('Rails sessions (real actionpack/activesupport/activerecord 6.1.7.10, r
       assert.deepEqual(loadedBy(await cacheRead(target(), publicIds(s)), '42'), [s.get('42a')!.id])
     })
 
-    it('cleanup deletes the Entry-expired session Redis still holds, and no session Rails loads', async () => {
+    it('a namespaced cache (--prefix shop:_session_id:) with legacy keys of Rails < 5.2 (_session_id:<cookie id>): list, purge --except <legacy cookie id>', async () => {
+      await redis.select(CACHE_DB)
+      await redis.flushdb()
+      const shop: CacheTarget = {...target(), namespace: 'shop'}
+      const names = ['42', '42-legacy', '42-legacy-string', '420-legacy', '4']
+      const s = castOf(names, await cacheWrite(shop, [
+        {user: 42}, {legacyKey: true, user: 42}, {legacyKey: true, user: '42'}, {legacyKey: true, user: 420}, {user: 4},
+      ]), `shop:${CACHE_PREFIX}`)
+      assert.equal(s.get('42-legacy')!.key, s.get('42-legacy')!.id, 'a legacy key holds the cookie id itself')
+      const other = castOf(['42-other-app'], await cacheWrite(target(), [{user: 42}]), CACHE_PREFIX)
+      assert.deepEqual(loadedBy(await cacheRead(shop, publicIds(s)), '42'), idsOf(s, ['42', '42-legacy', '42-legacy-string']), 'Rails 6.1 loads legacy keys')
+
+      const store = ['--store', `${testRedisUrl()}/${CACHE_DB}`, '--format', 'rails', '--prefix', `shop:${CACHE_PREFIX}`]
+      const list = await cli(['sessions', 'list', ...store, '--user', '42'])
+      assert.equal(list.code, 0, list.stderr)
+      assert.deepEqual(ids(list.doc), keysOf(s, ['42', '42-legacy', '42-legacy-string']))
+      const plain = await cli(['sessions', 'list', '--store', `${testRedisUrl()}/${CACHE_DB}`, '--format', 'rails', '--user', '42'])
+      assert.deepEqual(ids(plain.doc), [other.get('42-other-app')!.key], 'the default prefix is the un-namespaced app’s')
+
+      const r = await cli(['sessions', 'purge', ...store, '--user', '42', '--except', s.get('42-legacy')!.id, '--yes', '--audit-log', auditLog])
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.doc.deleted, 2)
+      assert.equal(r.doc.kept, 1)
+      const left = await cacheRead(shop, publicIds(s))
+      assert.deepEqual(loadedBy(left, '42'), [s.get('42-legacy')!.id])
+      assert.deepEqual(left.filter(a => a.loaded).map(a => a.id).sort(), idsOf(s, ['42-legacy', '420-legacy', '4']))
+      assert.deepEqual(loadedBy(await cacheRead(target(), publicIds(other)), '42'), [other.get('42-other-app')!.id], 'the other app’s session is untouched')
+    })
+
+    it('cleanup leaves TTL’d keys to Redis, the Entry-expired one too (its key goes with race_condition_ttl); nothing Rails loads is touched', async () => {
       const s = await writeCast()
+      const keysBefore = (await redis.keys('*')).sort()
       const r = await cli(['sessions', 'cleanup', ...store()])
       assert.equal(r.code, 0, r.stderr)
-      assert.equal(r.doc.deleted, 1)
-      assert.equal(await redis.exists(CACHE_PREFIX + s.get('42-expired')!.key), 0)
+      assert.equal(r.doc.deleted, 0)
+      assert.deepEqual((await redis.keys('*')).sort(), keysBefore)
       const left = await cacheRead(target(), publicIds(s))
       assert.equal(left.filter(a => a.loaded).length, CAST.length)
     })
@@ -330,6 +360,14 @@ describe('Rails sessions (real actionpack/activesupport/activerecord 6.1.7.10, r
       assert.equal(dry.doc.deleted, 0)
       assert.deepEqual(ids(dry.doc), keysOf(s, ['42-string', '42-big', '42-30min', '42-2h', '42-2d']))
       assert.equal((await arRows(target())).length, rowsBefore, 'the dry run deleted nothing')
+      // The fingerprint `list` prints (no --show-keys) names a session for --except as well.
+      const printed = JSON.parse((await sessionctl(['sessions', 'list', ...store(), '--user', '42', '--all', '--json'])).stdout) as Doc
+      assert.match(printed.sessions[0].id, /^.{4}…[\da-f]{8}$/)
+      const byFingerprint = await cli(['sessions', 'purge', ...store(), ...lifetime, '--user', '42', '--except', printed.sessions[0].id, '--dry-run'])
+      assert.equal(byFingerprint.code, 0, byFingerprint.stderr)
+      assert.equal(byFingerprint.doc.kept, 1)
+      assert.equal(byFingerprint.doc.sessions.length, 5)
+      assert.ok(ids(byFingerprint.doc).every(k => keysOf(s, [...MINE, '42-30min', '42-2h', '42-2d']).includes(k)))
 
       const r = await cli(['sessions',
         'purge',

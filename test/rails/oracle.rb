@@ -61,6 +61,7 @@ module SessionctlOracle
     options = {url: redis_url(input['redis'] || {})}
     ttl = input.fetch('raceConditionTtl', 0).to_i
     options[:race_condition_ttl] = ttl if ttl.positive?
+    options[:namespace] = input['namespace'] if input['namespace']
     ActiveSupport::Cache::RedisCacheStore.new(**options)
   end
 
@@ -277,6 +278,8 @@ module SessionctlOracle
       age = spec.fetch('ageSeconds', 0).to_i
       raise ArgumentError, 'ageSeconds needs the ar store (Redis ages by expireAfter)' if age != 0 && kind != 'ar'
 
+      next legacy_write(kind, input, spec) if spec['legacyKey']
+
       request = -> { Rack::MockRequest.new(stack).get('/', 'oracle.spec' => spec) }
       response = age.zero? ? request.call : travel_to(Time.now - age) { request.call }
       cookie = Array(response.headers['Set-Cookie']).join("\n")[/(?:\A|\n)#{Regexp.escape(name)}=([^;\n]*)/, 1]
@@ -284,13 +287,32 @@ module SessionctlOracle
 
       Rack::Utils.unescape(cookie)
     end
-    {ids: ids, keys: ids.map { |id| kind == 'ar' ? private_id(id) : redis_key(kind, input, id) }}
+    specs = input['sessions'] || []
+    keys = ids.each_with_index.map do |id, i|
+      kind == 'ar' ? private_id(id) : redis_key(kind, input, id, legacy: specs[i]['legacyKey'] == true)
+    end
+    {ids: ids, keys: keys}
   ensure
     travel_back
   end
 
-  def redis_key(kind, input, public_id)
-    (kind == 'cache' ? '_session_id:' : input['prefix'] || 'rack:session:') + private_id(public_id)
+  # What Rails < 5.2's CacheStore#write_session did (before CVE-2019-16782): the session under
+  # `_session_id:<public id>`, through the same cache. 6.1 still loads it (get_session_with_fallback).
+  def legacy_write(kind, input, spec)
+    raise ArgumentError, 'legacyKey needs the cache store' unless kind == 'cache'
+
+    sid = SecureRandom.hex(16)
+    session = {}
+    fill_session(session, spec)
+    cache_store(input).write("_session_id:#{sid}", session, expires_in: spec.fetch('expireAfter', input.fetch('expireAfter', DEFAULT_EXPIRE_AFTER)))
+    sid
+  end
+
+  def redis_key(kind, input, public_id, legacy: false)
+    return (input['prefix'] || 'rack:session:') + private_id(public_id) unless kind == 'cache'
+
+    namespace = input['namespace'] ? "#{input['namespace']}:" : ''
+    "#{namespace}_session_id:#{legacy ? public_id : private_id(public_id)}"
   end
 
   def read(kind, input)
@@ -321,6 +343,7 @@ module SessionctlOracle
     redis = raw_redis(input)
     entries = (input['ids'] || []).map do |id|
       key = redis_key('cache', input, id)
+      key = redis_key('cache', input, id, legacy: true) unless redis.exists?(key)
       raw = redis.get(key)
       entry = raw && Marshal.load(raw) # rubocop:disable Security/MarshalLoad
       {

@@ -48,6 +48,8 @@ export interface MysqlParams {
 export interface CacheTarget {
   /** the session middleware's expire_after in seconds (default 14 days); a session's own `expireAfter` wins */
   expireAfter?: number
+  /** the cache's namespace: keys `<namespace>:_session_id:…` */
+  namespace?: string
   /**
    * The cache's race_condition_ttl in seconds (default none). With it, RedisCacheStore keeps a key
    * 5 minutes longer than its Entry lives: an expired session stays in Redis, unreadable to Rails.
@@ -78,6 +80,11 @@ export interface RailsSession {
   attrs?: Record<string, RubyValue>
   /** request.session_options[:expire_after] for this request (cache and rack stores) */
   expireAfter?: number
+  /**
+   * cache only: written as Rails < 5.2's CacheStore did (before CVE-2019-16782), under
+   * `_session_id:<public id>` through the same cache; 6.1 still loads it by its fallback
+   */
+  legacyKey?: true
   /** Devise login of the `user` scope: warden.user.user.key = [[user], salt]; a number is an Integer, a string a String */
   user?: number | string
 }
