@@ -51,11 +51,12 @@ export function terminalLine(message: unknown, args: unknown[] = []): string {
 export interface SessionJson {
   /** What the store keeps beside the session (Laravel: ip, userAgent, lastActivity). */
   details?: Record<string, null | string>
-  expired: boolean
+  /** null: unknown (the expiry needs a setting that was not given, e.g. Rails' --lifetime). */
+  expired: boolean | null
   expiresAt: null | string
   id: string
   size: number
-  state: 'expired' | 'live'
+  state: 'expired' | 'live' | 'unknown'
   store: string
   userId: null | string
 }
@@ -65,8 +66,8 @@ export function sessionJson(session: Session, showKeys: boolean): SessionJson {
     id: displayKey(session.key, showKeys),
     userId: session.userId,
     expiresAt: session.expiresAt ? session.expiresAt.toISOString() : null,
-    expired: session.expired,
-    state: session.expired ? 'expired' : 'live',
+    expired: session.expiryUnknown ? null : session.expired,
+    state: stateOf(session),
     size: session.size,
     store: session.store,
     ...(session.details ? {details: session.details} : {}),
@@ -133,6 +134,12 @@ export function relative(date: Date | null, now: Date): string {
 
   if (text === 'now') return text
   return diff >= 0 ? `in ${text}` : `${text} ago`
+}
+
+/** live, expired, or unknown where the expiry needs a setting that was not given (Session.expiryUnknown). */
+export function stateOf(session: Session): 'expired' | 'live' | 'unknown' {
+  if (session.expiryUnknown) return 'unknown'
+  return session.expired ? 'expired' : 'live'
 }
 
 export function isoMinute(date: Date | null): string {
@@ -222,11 +229,11 @@ export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean,
   const columns: Array<Column<Session>> = [
     {header: 'SESSION', value: s => displayKey(s.key, showKeys)},
     {header: 'USER', value: s => s.userId ?? '(anonymous)'},
-    {header: 'EXPIRES (UTC)', value: s => `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`},
+    {header: 'EXPIRES (UTC)', value: s => (s.expiryUnknown ? '- (unknown)' : `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`)},
     {
-      color: (text, s) => (s.expired ? chalk.yellow(text) : chalk.green(text)),
+      color: (text, s) => (s.expiryUnknown ? text : (s.expired ? chalk.yellow(text) : chalk.green(text))),
       header: 'STATE',
-      value: s => (s.expired ? 'expired' : 'live'),
+      value: s => stateOf(s),
     },
     {align: 'right', header: 'SIZE', value: s => `${s.size}`},
   ]

@@ -26,6 +26,8 @@ export interface RawSession {
   ref?: string
   /** Session.details, where the store keeps some. */
   details?: Record<string, null | string>
+  /** Session.expiryUnknown. */
+  expiryUnknown?: true
 }
 
 /**
@@ -170,6 +172,7 @@ export class Selector {
         size: raw.value.length,
         version: sessionVersion(raw.value, raw.expiryToken),
         ...(raw.details ? {details: raw.details} : {}),
+        ...(raw.expiryUnknown ? {expiryUnknown: true} : {}),
       })
     }
 

@@ -90,6 +90,11 @@ export interface Session {
   version: string
   /** What the store keeps beside the session (SqlLayout.detailColumns), by label; shown by list. */
   details?: Record<string, null | string>
+  /**
+   * The store cannot tell when it expires without a setting the operator did not give
+   * (ExpiryRule.offsetUnknown): `expiresAt` is null and `expired` false, but neither is known.
+   */
+  expiryUnknown?: true
 }
 
 /** A stored value that could not be decoded (list --undecodable). */

@@ -538,6 +538,7 @@ class MysqlStore implements SessionStore {
     const raw: RawSession = {
       expired, expiryToken: expiryToken(expiry), key: String(key), value: value ?? EMPTY,
     }
+    if (this.expiry.unknown !== undefined) raw.expiryUnknown = true
     if (this.columns.details.length > 0) raw.details = detailsOf(this.columns.details, row.slice(3) as Array<null | number | string>)
     return raw
   }

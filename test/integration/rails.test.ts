@@ -31,7 +31,8 @@ const STRING_ID = '42a1b2c3-5d6e-4f70-8a9b-0c1d2e3f4a5b'
 const auditLog = join(mkdtempSync(join(tmpdir(), 'sessionctl-rails-')), 'audit.log')
 
 interface Session {
-  expired: boolean
+  expired: boolean | null
+  expiresAt: null | string
   id: string
   state?: string
   userId: null | string
@@ -349,6 +350,11 @@ describe('Rails sessions (real actionpack/activesupport/activerecord 6.1.7.10, r
       const everything = await cli(['sessions', 'list', ...store(), '--user', '42', '--all'])
       assert.equal(everything.code, 0, everything.stderr)
       assert.deepEqual(ids(everything.doc), keysOf(s, [...recent, '42-2d']))
+      // Without --lifetime nothing is guessed: no expiry, and neither live nor expired.
+      assert.ok(everything.doc.sessions.every(x => x.expiresAt === null && x.expired === null && x.state === 'unknown'), JSON.stringify(everything.doc.sessions))
+      const table = await sessionctl(['sessions', 'list', ...store(), '--user', '42', '--all'])
+      assert.match(table.stdout, /- \(unknown\) +unknown/)
+      assert.match(table.stderr, /expiry unknown without --lifetime MINUTES/)
     })
 
     it('purge --except (cookie id, then stored key) --dry-run and --yes: Rails then finds only the kept rows of 42’s', async () => {
