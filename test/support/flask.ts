@@ -9,10 +9,11 @@ import type {Context} from 'mocha'
  * Values cross as JSON; a bigint (or {__int: '…'}) is a Python int beyond 2^53. In answers bytes are
  * {__bytes: base64}, datetimes {__datetime: iso}, anything else {__repr}.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
+import {runOracle} from './oracle.js'
 import {mysqlParams as phpMysqlParams, redisParams as phpRedisParams} from './php.js'
 
 /** Debian's interpreter, where the python3-flask* packages are (not a pyenv python3 on PATH). */
@@ -205,38 +206,7 @@ export const redisParams = (url: string, db?: number): RedisParams => {
 
 /** One operation in a fresh python process; rejects with the oracle's one-line error. */
 export function flaskOracle<T>(op: string, params: object): Promise<T> {
-  const input = JSON.stringify(params, (_key, value: unknown) => (typeof value === 'bigint' ? {__int: value.toString()} : value))
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [ORACLE, op], {env: {...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: undefined}, stdio: ['pipe', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-    })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d
-    })
-    child.on('error', error => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code !== 0) {
-        reject(new Error(`flask oracle ${op} failed (${signal ?? `exit ${code}`}): ${err.trim() || '(no stderr)'}`))
-        return
-      }
-
-      try {
-        resolve(JSON.parse(out) as T)
-      } catch {
-        reject(new Error(`flask oracle ${op}: not one JSON document on stdout: ${out.slice(0, 200)} ${err.trim()}`))
-      }
-    })
-    child.stdin.on('error', () => {}) // a python that died early; 'close' reports it
-    child.stdin.end(input)
-  })
+  return runOracle('flask', PYTHON, [ORACLE, op], params, {env: {...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: undefined}, timeoutMs: TIMEOUT_MS})
 }
 
 /** Creates the table Flask-Session 0.3.2 maps (it never creates it); answers SHOW CREATE TABLE. */

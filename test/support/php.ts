@@ -9,8 +9,10 @@ import type {Context} from 'mocha'
  * PHP int beyond 2^53, {__float: 'NAN' | 'INF' | '-INF' | '-0'} a float JSON cannot hold; in answers
  * an object is {__class, props} and an int beyond ±(2^53-1) is {__int: '…'}.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
+
+import {runOracle} from './oracle.js'
 
 const PHP = 'php'
 const ORACLE = fileURLToPath(new URL('../php/oracle.php', import.meta.url))
@@ -253,38 +255,7 @@ export function redisParams(url: string, extra: Omit<RedisParams, 'host' | 'port
 
 /** One operation in a fresh php process; rejects with PHP's one-line error. */
 export function phpOracle<T>(op: string, params: object): Promise<T> {
-  const input = JSON.stringify(params, (_key, value: unknown) => (typeof value === 'bigint' ? {__int: value.toString()} : value))
-  return new Promise((resolve, reject) => {
-    const child = spawn(PHP, [ORACLE, op], {stdio: ['pipe', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-    })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d
-    })
-    child.on('error', error => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code !== 0) {
-        reject(new Error(`php oracle ${op} failed (${signal ?? `exit ${code}`}): ${err.trim() || '(no stderr)'}`))
-        return
-      }
-
-      try {
-        resolve(JSON.parse(out) as T)
-      } catch {
-        reject(new Error(`php oracle ${op}: not one JSON document on stdout: ${out.slice(0, 200)} ${err.trim()}`))
-      }
-    })
-    child.stdin.on('error', () => {}) // a php that died early; 'close' reports it
-    child.stdin.end(input)
-  })
+  return runOracle('php', PHP, [ORACLE, op], params, {timeoutMs: TIMEOUT_MS})
 }
 
 export const laravelMigrate = (target: LaravelTarget & {fresh?: boolean}): Promise<{created: string[]}> => phpOracle('laravel.migrate', target)

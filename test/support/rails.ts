@@ -15,8 +15,10 @@ import type {Context} from 'mocha'
  * Values cross as JSON; {__sym: 'x'} is a Symbol and {__time: unix} a Time both ways, and in answers
  * an Integer beyond ±(2^53-1) is {__int: '…'}, any other object {__class, inspect}.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
+
+import {runOracle} from './oracle.js'
 
 const RUBY = '/usr/bin/ruby'
 const ORACLE = fileURLToPath(new URL('../rails/oracle.rb', import.meta.url))
@@ -195,37 +197,7 @@ export function redisParams(url: string, db?: number): RedisParams {
 
 /** One operation in a fresh ruby process; rejects with Ruby's one-line error. */
 export function railsOracle<T>(op: string, params: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(RUBY, [ORACLE, op], {stdio: ['pipe', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS)
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-    })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d
-    })
-    child.on('error', error => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code !== 0) {
-        reject(new Error(`rails oracle ${op} failed (${signal ?? `exit ${code}`}): ${err.trim() || '(no stderr)'}`))
-        return
-      }
-
-      try {
-        resolve(JSON.parse(out) as T)
-      } catch {
-        reject(new Error(`rails oracle ${op}: not one JSON document on stdout: ${out.slice(0, 200)} ${err.trim()}`))
-      }
-    })
-    child.stdin.on('error', () => {}) // a ruby that died early; 'close' reports it
-    child.stdin.end(JSON.stringify(params))
-  })
+  return runOracle('rails', RUBY, [ORACLE, op], params, {timeoutMs: TIMEOUT_MS})
 }
 
 export const cacheWrite = (target: CacheTarget, sessions: RailsSession[]): Promise<RailsWritten> => railsOracle('cache.write', {...target, sessions})
