@@ -19,6 +19,7 @@ import {execFileSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
 import {runOracle} from './oracle.js'
+import {mysqlParams as phpMysqlParams} from './php.js'
 
 const RUBY = '/usr/bin/ruby'
 const ORACLE = fileURLToPath(new URL('../rails/oracle.rb', import.meta.url))
@@ -174,14 +175,7 @@ export function requireRails(context: Context): void {
 
 /** mysql://user:pass@host:port/db (a freshDatabase() URL) → the oracle's connection params. */
 export function mysqlParams(url: string): MysqlParams {
-  const u = new URL(url)
-  return {
-    database: decodeURIComponent(u.pathname.slice(1)),
-    host: u.hostname,
-    password: decodeURIComponent(u.password),
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-  }
+  return phpMysqlParams(url)
 }
 
 /** redis://[:pass@]host:port[/db] → the oracle's connection params. */
