@@ -297,11 +297,20 @@ export abstract class SessionsCommand extends Command {
     const codec = frameworkCodec(framework, {
       ...(appKeys ? {appKeys} : {}), salt: spec.salt, secretKeys, userPath: userPathFor(framework, spec.userPath, settings),
     })
+    const layout = layoutFor(framework, spec, settings)
+    const owner = layout.sql?.ownerColumn
+    if (owner !== undefined && /^(?:mariadb|mysql):/i.test(spec.url)) {
+      // The row holds no payload to read a path in, or a data column to name.
+      for (const [given, what] of [[spec.userPath, '--user-path'], [spec.dataColumn, '--data-column']] as const) {
+        if (given !== undefined) throw new UsageError(`${what}: --format ${framework.name} on MySQL records the user in the ${owner} column itself; drop ${what}`)
+      }
+    }
+
     return {
       options: {
         codec,
         connectTimeoutMs: flags['connect-timeout'] * 1000,
-        layout: layoutFor(framework, spec, settings),
+        layout,
         timeZone,
       },
       url: spec.url,

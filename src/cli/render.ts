@@ -87,6 +87,7 @@ export function storeScanJson(scan: StoreScan): Record<string, unknown> {
     badSignature: s.badSignature,
     ...(s.userMismatch === undefined ? {} : {userMismatch: s.userMismatch}),
     ...(s.warnings === undefined ? {} : {warnings: s.warnings}),
+    ...(s.staleIndex === undefined ? {} : {staleIndex: s.staleIndex}),
   }
 }
 

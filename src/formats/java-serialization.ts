@@ -1059,3 +1059,32 @@ function uuidText(most: unknown, least: unknown): string | undefined {
 function hex(n: number): string {
   return n.toString(16).padStart(2, '0')
 }
+
+/**
+ * What `ObjectOutputStream.writeObject(text)` writes for a String, alone in its stream: the header,
+ * TC_STRING with a 2-byte length (TC_LONGSTRING with 8 beyond 65 535 bytes) and modified UTF-8
+ * (U+0000 as C0 80, each UTF-16 unit of a surrogate pair as 3 bytes). How Spring Session's Redis
+ * index sets name their members (`"alice"` = `aced0005740005616c696365`).
+ */
+export function writeJavaString(text: string): Buffer {
+  const body: number[] = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x01 && c <= 0x7F) body.push(c)
+    else if (c <= 0x7_FF) body.push(0xC0 | (c >> 6), 0x80 | (c & 0x3F))
+    else body.push(0xE0 | (c >> 12), 0x80 | ((c >> 6) & 0x3F), 0x80 | (c & 0x3F))
+  }
+
+  const long = body.length > 0xFF_FF
+  const head = Buffer.alloc(long ? 13 : 7)
+  head.writeUInt32BE(0xAC_ED_00_05, 0)
+  if (long) {
+    head[4] = TC_LONGSTRING
+    head.writeBigUInt64BE(BigInt(body.length), 5)
+  } else {
+    head[4] = TC_STRING
+    head.writeUInt16BE(body.length, 5)
+  }
+
+  return Buffer.concat([head, Buffer.from(body)])
+}

@@ -11,11 +11,12 @@ import flask from './flask.js'
 import laravel from './laravel.js'
 import php from './php.js'
 import rails from './rails.js'
+import spring from './spring.js'
 
 export type {Framework, FrameworkSettings} from './framework.js'
 
 /** The registry: one line per framework file. */
-const frameworks: readonly Framework[] = [django, djangoCache, express, flask, laravel, php, rails]
+const frameworks: readonly Framework[] = [django, djangoCache, express, flask, laravel, php, rails, spring]
 
 const byName = new Map(frameworks.map(f => [f.name, f]))
 

@@ -28,6 +28,15 @@ export interface RawSession {
   details?: Record<string, null | string>
   /** Session.expiryUnknown. */
   expiryUnknown?: true
+  /**
+   * The owner as the store records it (SqlLayout.ownerColumn), null for none: the value is not
+   * decoded, and a user filter compares it exactly.
+   */
+  owner?: null | string
+  /** Other keys that name the session (SqlLayout.keyAliasColumn), for --except. */
+  aliases?: readonly string[]
+  /** Stored size in bytes where it is not the value's (owner rows: their attributes). */
+  size?: number
 }
 
 /**
@@ -109,6 +118,11 @@ export class Selector {
     const candidates = batch.filter(raw => raw.expired === undefined || this.wantsState(raw.expired))
     this.summary.scanned += candidates.length
     if (candidates.length === 0) return
+    if (candidates[0].owner !== undefined) {
+      await this.deliver(candidates, owned(candidates, this.filter.userId))
+      return
+    }
+
     const values = candidates.map(raw => raw.value)
     const pool = this.pool()
     // Every worker already has batches queued: this thread decodes the batch itself rather
@@ -156,7 +170,7 @@ export class Selector {
       const expiresAt = stored ?? (payloadExpiry === null ? null : new Date(payloadExpiry))
       const expired = raw.expired ?? this.isExpired(expiresAt)
       if (raw.expired === undefined && !this.wantsState(expired)) continue
-      if (filter.keep?.keeps(raw.key)) {
+      if (filter.keep && (filter.keep.keeps(raw.key) || raw.aliases?.some(alias => filter.keep!.keeps(alias)))) {
         summary.kept++
         continue
       }
@@ -169,7 +183,7 @@ export class Selector {
         userId,
         expiresAt,
         expired,
-        size: raw.value.length,
+        size: raw.size ?? raw.value.length,
         version: sessionVersion(raw.value, raw.expiryToken),
         ...(raw.details ? {details: raw.details} : {}),
         ...(raw.expiryUnknown ? {expiryUnknown: true} : {}),
@@ -201,6 +215,18 @@ export class Selector {
   private wantsState(expired: boolean): boolean {
     const {state} = this.filter
     return state === 'all' || (state === 'expired') === expired
+  }
+}
+
+/** Rows whose owner the store records: the user's (exactly, never by collation), or every one. */
+function owned(batch: readonly RawSession[], userId: string | undefined): Classified {
+  const matches: Classified['matches'] = []
+  for (const [i, raw] of batch.entries()) {
+    if (userId === undefined || raw.owner === userId) matches.push([i, raw.owner ?? null, null])
+  }
+
+  return {
+    badSignature: 0, matches, ownerUnknown: {}, undecodable: {},
   }
 }
 

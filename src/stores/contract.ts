@@ -147,6 +147,11 @@ export interface ScanSummary {
   userMismatch?: number
   /** Things the operator should know about how the store was read (e.g. a missing index). */
   warnings?: string[]
+  /**
+   * A per-user index the store keeps (RedisLayout.userIndex) named sessions that no longer exist
+   * (Spring Session's known drift): never listed as sessions. `removed`: a purge took them out.
+   */
+  staleIndex?: {count: number; fingerprints: string[]; removed?: number}
 }
 
 export interface DeleteOptions {
@@ -248,12 +253,52 @@ export interface RedisLayout {
   keyGlob: string
   /** What a session key looks like; keys under the prefix that do not match are skipped. */
   keyPattern: RegExp
+  /**
+   * `hash`: each session is a Redis hash (Spring Session), handed to the codec as all its fields
+   * and values (formats/field-map.ts). Absent: a string value.
+   */
+  value?: 'hash'
+  /** Other keys that belong to the session and go with it (Spring's shadow key), by session key. */
+  companions?(key: string): string[]
+  /** Sets the session is a member of besides the user index (Spring's expirations sets), by key and expiry. */
+  memberships?(key: string, expiresAt: Date | null): Array<{member: Buffer; set: string}>
+  /** A per-user index the framework keeps: a set of session keys per user (hash-valued layouts). */
+  userIndex?: UserIndex
+}
+
+/**
+ * A set per user naming that user's sessions (Spring Session's principal index). Lookups for a
+ * user read it instead of scanning; every member is checked against its session, and members
+ * whose session is gone are stale: reported, removed by cleanup and by a purge of that user.
+ */
+export interface UserIndex {
+  /** The set's key for a user. */
+  key(userId: string): string
+  /** SCAN MATCH glob of every index set (cleanup). */
+  glob: string
+  /** The member that names a session, and back (undefined: not a member this framework writes). */
+  member(sessionKey: string): Buffer
+  sessionOf(member: Buffer): string | undefined
 }
 
 export interface SqlLayout {
   table: string
   keyColumn: string
+  /** Another unique column that names a session too (Spring's PRIMARY_ID), accepted by --except. */
+  keyAliasColumn?: string
   dataColumn: string
+  /**
+   * The framework records each session's owner in this column and keeps nothing to decode in
+   * the row (Spring's PRINCIPAL_NAME): it is the user, compared exactly (never by the column's
+   * collation), found through its index; `dataColumn` is not read.
+   */
+  ownerColumn?: string
+  /**
+   * A table whose rows belong to a session (Spring's `<table>_ATTRIBUTES`): named by the session
+   * table plus `suffix`, its `column` holds the session's `references` column. Deleting a session
+   * deletes them (the foreign key's cascade, or explicitly where the table has none).
+   */
+  children?: {column: string; references: string; suffix: string}
   /**
    * A column that holds the user id, which the framework keeps itself (Laravel's `user_id`): a
    * user filter reads it by index, and the payload still has to name the same user.
@@ -272,8 +317,8 @@ export interface DetailColumn {
   column: string
   /** The name shown (JSON field, table header). */
   label: string
-  /** A time in Unix seconds, shown as ISO-8601. */
-  unit?: 'unix-seconds'
+  /** A time in Unix seconds or milliseconds, shown as ISO-8601. */
+  unit?: 'unix-ms' | 'unix-seconds'
 }
 
 /**
@@ -302,9 +347,10 @@ export interface ExpiryRule {
   liveWhen: 'after-now' | 'not-before-now'
   /**
    * What the framework's own cleanup deletes, where it differs from "not live": Laravel reads
-   * `expires at < now` as expired but its gc() deletes `≤ now` (`not-after-now`).
+   * `expires at < now` as expired but its gc() deletes `≤ now` (`not-after-now`); Spring reads
+   * `expires at ≤ now` as expired and deletes `< now` (`before-now`).
    */
-  cleanupWhen?: 'not-after-now'
+  cleanupWhen?: 'before-now' | 'not-after-now'
   /**
    * What a NULL in the column means: the session never expires (`never`, the default: it is live
    * and cleanup leaves it), or it is expired (`expired`: Flask-Session ≥ 0.7 reads it so).
@@ -371,4 +417,11 @@ export interface CleanupSummary {
   newestExpiry: Date | null
   /** Redis: keys without a TTL (never expire by themselves), and what --fix-no-ttl did. */
   noTtl?: {found: number; expired: number; deleted: number; ttlSet: number; noExpiry: number}
+  /**
+   * Per-user index sets (RedisLayout.userIndex): members whose session is gone (found; removed
+   * unless a dry run), and members that name no session this framework writes (left alone).
+   */
+  staleIndex?: {found: number; removed: number; sets: number; unreadable: number}
+  /** SqlLayout.children without a cascading foreign key: rows of deleted sessions removed too. */
+  orphans?: {deleted: number; found: number; table: string}
 }

@@ -1,4 +1,4 @@
-import type {Connection as PromiseConnection, RowDataPacket} from 'mysql2/promise'
+import type {Connection as PromiseConnection, ResultSetHeader, RowDataPacket} from 'mysql2/promise'
 import type net from 'node:net'
 
 import mysql from 'mysql2'
@@ -150,7 +150,14 @@ function splitTable(table: string, database: string | undefined): {database: str
 }
 
 export interface Columns {
+  /** The data column, or the owner column (SqlLayout.ownerColumn) where the row holds no payload. */
   data: string
+  /** `data` is the owner column: rows are not decoded. */
+  owner: boolean
+  /** SqlLayout.keyAliasColumn, where the table has it. */
+  alias?: string
+  /** SqlLayout.children, as found: its table, and whether a foreign key deletes its rows with the session's. */
+  children?: {cascade: boolean; column: string; references: string; size?: string; table: string}
   expiry: string
   expiryKind: ExpiryKind
   /** Whether the expiry column can hold NULL. */
@@ -167,13 +174,19 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   const layout = options.layout.sql
   if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in MySQL`)
   const {database, table} = splitTable(layout.table, target.database)
-  // The operator's --user-column, else the column the framework keeps (Laravel's user_id).
-  const userColumn = options.layout.userColumn ?? layout.userColumn
+  // The operator's --user-column, else the column the framework keeps (Laravel's user_id, Spring's PRINCIPAL_NAME).
+  if (layout.ownerColumn !== undefined && options.layout.userColumn !== undefined && options.layout.userColumn !== layout.ownerColumn) {
+    throw new UsageError(`--user-column: the ${options.codec.name} format records the user in ${layout.ownerColumn} itself; drop --user-column`)
+  }
+
+  const userColumn = layout.ownerColumn ?? options.layout.userColumn ?? layout.userColumn
   for (const [what, name] of [
     ['key column', layout.keyColumn],
     ['data column', layout.dataColumn],
     ['expiry column', layout.expiry.column],
     ...(userColumn === undefined ? [] : [['user column', userColumn]]),
+    ...(layout.keyAliasColumn === undefined ? [] : [['key column', layout.keyAliasColumn]]),
+    ...(layout.children === undefined ? [] : [['column', layout.children.column], ['column', layout.children.references]]),
   ]) {
     checkIdentifier(name, what)
   }
@@ -303,7 +316,10 @@ async function inspectTable(
   }
 
   const key = find(layout.keyColumn, 'key column')
-  const data = find(layout.dataColumn, 'data column')
+  const owner = layout.ownerColumn !== undefined
+  const data = owner ? find(layout.ownerColumn!, 'user column') : find(layout.dataColumn, 'data column')
+  const alias = layout.keyAliasColumn !== undefined && types.has(layout.keyAliasColumn.toLowerCase()) ? layout.keyAliasColumn : undefined
+  const children = layout.children ? await inspectChildren(conn, database, table, layout.children, find(layout.children.references, 'column'), label) : undefined
   const expiry = find(layout.expiry.column, 'expiry column')
   const type = types.get(expiry.toLowerCase())!
   let user: Columns['user']
@@ -318,6 +334,9 @@ async function inspectTable(
 
   return {
     data,
+    owner,
+    ...(alias === undefined ? {} : {alias}),
+    ...(children === undefined ? {} : {children}),
     // Only those the table has: an older schema may lack some.
     details: (layout.detailColumns ?? []).filter(d => types.has(d.column.toLowerCase())),
     expiry,
@@ -325,6 +344,43 @@ async function inspectTable(
     expiryNullable: nullable.has(expiry.toLowerCase()),
     key,
     ...(user ? {user} : {}),
+  }
+}
+
+/**
+ * The table of a session's rows (SqlLayout.children): it must exist with its column (a session
+ * table without it is not this framework's), and a foreign key that cascades deletes decides
+ * whether deleting a session must delete them itself.
+ */
+async function inspectChildren(
+  conn: PromiseConnection,
+  database: string,
+  table: string,
+  spec: NonNullable<SqlLayout['children']>,
+  references: string,
+  label: string,
+): Promise<Columns['children']> {
+  const name = checkIdentifier(`${table}${spec.suffix}`, 'table name')
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [database, name],
+  )
+  if (rows.length === 0) {
+    throw new StoreError(`table ${database}.${name}, which holds the sessions' attributes, does not exist on ${label.replace(/ \(table .*\)$/, '')}`)
+  }
+
+  const columns = new Map(rows.map(r => [String(r.name).toLowerCase(), String(r.name)]))
+  const column = columns.get(spec.column.toLowerCase())
+  if (column === undefined) throw new StoreError(`table ${database}.${name} has no column "${spec.column}" (it has ${[...columns.values()].join(', ')})`)
+  const size = rows.find(r => /blob|binary/.test(String(r.type).toLowerCase()))?.name as string | undefined
+  const [fks] = await conn.query<RowDataPacket[]>(
+    `SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS r
+     JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME
+     WHERE r.CONSTRAINT_SCHEMA = ? AND r.TABLE_NAME = ? AND r.REFERENCED_TABLE_NAME = ? AND r.DELETE_RULE = 'CASCADE' AND k.COLUMN_NAME = ? LIMIT 1`,
+    [database, name, table, column],
+  )
+  return {
+    cascade: fks.length > 0, column, references, table: name, ...(size === undefined ? {} : {size}),
   }
 }
 
@@ -398,7 +454,15 @@ class MysqlStore implements SessionStore {
       params,
     })
     try {
-      return await cleanup.run(o)
+      const summary = await cleanup.run(o)
+      const {children} = this.columns
+      if (children && !children.cascade) {
+        summary.orphans = await sweepOrphans({
+          child: this.childTable(), column: children.column, conn: this.conn, dryRun: o.dryRun, parent: this.table, references: children.references, signal: o.signal, table: children.table,
+        })
+      }
+
+      return summary
     } catch (error) {
       throw error instanceof SessionctlError ? error : storeError(error, this.label)
     }
@@ -447,7 +511,16 @@ class MysqlStore implements SessionStore {
           else summary.changed++
         }
 
-        if (doomed.length > 0) await this.conn.query(remove, [doomed])
+        if (doomed.length > 0) {
+          const {children} = this.columns
+          // No foreign key to cascade: the session's rows go in the same transaction.
+          if (children && !children.cascade) {
+            await this.conn.query(`DELETE FROM ${this.childTable()} WHERE ${quote(children.column)} IN (SELECT ${quote(children.references)} FROM ${this.table} WHERE ${quote(key)} IN (?))`, [doomed])
+          }
+
+          await this.conn.query(remove, [doomed])
+        }
+
         await this.conn.commit()
         summary.deleted += doomed.length
       } catch (error) {
@@ -473,6 +546,7 @@ class MysqlStore implements SessionStore {
     const warnings: string[] = []
     if (this.expiry.unknown !== undefined) warnings.push(`expiry unknown without ${this.expiry.unknown}: sessions are shown without one, live or not`)
     const indexed = user !== undefined && filter.userId !== undefined
+    const {alias, children, owner} = this.columns
     if (indexed) {
       where = `${where ? `${where} AND` : ' WHERE'} ${quote(user.name)} = ?`
       params = [...params, filter.userId]
@@ -482,8 +556,14 @@ class MysqlStore implements SessionStore {
       }
     }
 
-    const details = this.columns.details.map(d => `, ${quote(d.column)}`).join('')
-    const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)}${details} FROM ${this.table}${where}`
+    let extra = this.columns.details.map(d => `, ${quote(d.column)}`).join('')
+    if (alias !== undefined) extra += `, ${quote(alias)}`
+    // A session's size is its attributes' where it keeps them in another table.
+    if (children?.size !== undefined) {
+      extra += `, (SELECT COALESCE(SUM(LENGTH(c.${quote(children.size)})), 0) FROM ${this.childTable()} c WHERE c.${quote(children.column)} = s.${quote(children.references)})`
+    }
+
+    const sql = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)}${extra} FROM ${this.table} s${where}`
     const query = this.core.query({
       rowsAsArray: true, sql, typeCast: bufferSecondColumn, values: params,
     })
@@ -496,7 +576,11 @@ class MysqlStore implements SessionStore {
       }
 
       const summary = await selector.finish()
-      if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
+      if (indexed && owner) {
+        // The column's collation matched them (`Alice`, `alice ` for `alice`); the owner did not.
+        const others = summary.scanned - summary.matched - summary.kept
+        if (others > 0) warnings.push(`${others} session${others === 1 ? '' : 's'} of another user equal to "${filter.userId}" only under ${user.name}'s collation (case or trailing spaces) left out: users are compared exactly`)
+      } else if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
       if (warnings.length > 0) summary.warnings = warnings
       return summary
     } catch (error) {
@@ -509,6 +593,10 @@ class MysqlStore implements SessionStore {
 
   async purgeUser(userId: string, options: PurgeOptions): Promise<PurgeSummary> {
     return purgeBySelection(this, userId, options)
+  }
+
+  private childTable(): string {
+    return `${quote(this.name.database)}.${quote(this.columns.children!.table)}`
   }
 
   /** The server's clock, so a skewed client clock cannot turn live sessions into expired ones. */
@@ -539,9 +627,57 @@ class MysqlStore implements SessionStore {
       expired, expiryToken: expiryToken(expiry), key: String(key), value: value ?? EMPTY,
     }
     if (this.expiry.unknown !== undefined) raw.expiryUnknown = true
-    if (this.columns.details.length > 0) raw.details = detailsOf(this.columns.details, row.slice(3) as Array<null | number | string>)
+    const {alias, children, details, owner} = this.columns
+    if (details.length > 0) raw.details = detailsOf(details, row.slice(3) as Array<null | number | string>)
+    let at = 3 + details.length
+    if (owner) raw.owner = value === null ? null : value.toString('utf8')
+    if (alias !== undefined) {
+      const other = row[at++]
+      if (other !== null && other !== undefined) raw.aliases = [String(other)]
+    }
+
+    if (children?.size !== undefined) raw.size = Number(row[at]) + (value?.length ?? 0)
     return raw
   }
+}
+
+const ORPHAN_RANGE = 2000
+
+/**
+ * Rows of a child table whose session is gone (a schema without the cascading foreign key, after
+ * cleanup or the framework's own deletes), removed in short statements: the child table walked in
+ * key order ORPHAN_RANGE rows at a time, each range's orphans deleted only while still orphans.
+ */
+async function sweepOrphans(o: {
+  child: string; column: string; conn: PromiseConnection; dryRun: boolean; parent: string; references: string; signal?: AbortSignal; table: string
+}): Promise<NonNullable<CleanupSummary['orphans']>> {
+  const col = quote(o.column)
+  const ref = quote(o.references)
+  const orphan = `NOT EXISTS (SELECT 1 FROM ${o.parent} p WHERE p.${ref} = c.${col})`
+  const out = {deleted: 0, found: 0, table: o.table}
+  let last: null | string = null
+  for (;;) {
+    if (o.signal?.aborted) break
+    const [ends] = await o.conn.query<RowDataPacket[]>(
+      `SELECT MAX(k) AS k FROM (SELECT ${col} AS k FROM ${o.child} WHERE ${last === null ? '1' : `${col} > ?`} ORDER BY ${col} LIMIT ${ORPHAN_RANGE}) r`,
+      last === null ? [] : [last],
+    )
+    const end = ends[0]?.k as null | string
+    if (end === null || end === undefined) break
+    const range = `${last === null ? '' : `c.${col} > ? AND `}c.${col} <= ?`
+    const params = last === null ? [end] : [last, end]
+    const [found] = await o.conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${o.child} c WHERE ${range} AND ${orphan}`, params)
+    const n = Number(found[0].n)
+    out.found += n
+    if (n > 0 && !o.dryRun) {
+      const [result] = await o.conn.query<ResultSetHeader>(`DELETE c FROM ${o.child} c WHERE ${range} AND ${orphan}`, params)
+      out.deleted += result.affectedRows
+    }
+
+    last = end
+  }
+
+  return out
 }
 
 type ScanRow = [string, Buffer | null, null | number | string, ...Array<null | number | string>]
@@ -631,8 +767,9 @@ function detailsOf(columns: readonly DetailColumn[], values: ReadonlyArray<null 
   for (const [i, d] of columns.entries()) {
     const value = values[i]
     if (value === null || value === undefined) details[d.label] = null
-    else if (d.unit === 'unix-seconds' && Number.isFinite(Number(value))) details[d.label] = new Date(Number(value) * 1000).toISOString()
-    else details[d.label] = String(value)
+    else if (d.unit !== undefined && Number.isFinite(new Date(Number(value) * (d.unit === 'unix-ms' ? 1 : 1000)).getTime())) {
+      details[d.label] = new Date(Number(value) * (d.unit === 'unix-ms' ? 1 : 1000)).toISOString()
+    } else details[d.label] = String(value)
   }
 
   return details

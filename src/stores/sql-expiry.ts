@@ -43,7 +43,7 @@ export class SqlExpiry {
   /** What cleanup deletes, by the framework's rule: `[sql, params]`. */
   cleanupCondition(clock: ExpiryClock): [string, unknown[]] {
     this.requireKnown('cleanup')
-    const op = this.rule.cleanupWhen === 'not-after-now' ? '<=' : this.expiredOp()
+    const op = this.rule.cleanupWhen === 'not-after-now' ? '<=' : (this.rule.cleanupWhen === 'before-now' ? '<' : this.expiredOp())
     return [this.withNull(`${this.column} ${op} ?`, this.nullExpired()), [this.cutoff(clock)]]
   }
 
@@ -67,7 +67,9 @@ export class SqlExpiry {
       date = new Date(this.kind === 'unix-ms' ? n : n * 1000)
     }
 
-    return date && this.offsetMs !== 0 ? new Date(date.getTime() + this.offsetMs) : date
+    if (date && this.offsetMs !== 0) date = new Date(date.getTime() + this.offsetMs)
+    // Beyond the dates there are (Spring's Long.MAX_VALUE for a session that never expires): none.
+    return date && Number.isFinite(date.getTime()) ? date : null
   }
 
   /** Whether a row with this column value is expired, by the same rule as `condition`. */

@@ -228,9 +228,15 @@ function summaryLine(s: CleanupSummary, dryRun: boolean, batchSize: number): str
       dryRun ? '' : ` (${ttl.ttlSet} given a TTL)`
     }, ${ttl.noExpiry} with no expiry${ttl.found > 0 && !dryRun && ttl.deleted + ttl.ttlSet === 0 ? ' (--fix-no-ttl to fix)' : ''}`
     : ''
+  const stale = s.staleIndex
+    ? `; ${plural(s.staleIndex.found, 'stale index member')} (session gone) in ${plural(s.staleIndex.sets, 'index set')}${dryRun ? '' : `, ${s.staleIndex.removed} removed`}${
+      s.staleIndex.unreadable > 0 ? `, ${plural(s.staleIndex.unreadable, 'unreadable member')} left alone` : ''
+    }`
+    : ''
+  const orphans = s.orphans ? `; ${plural(s.orphans.found, `${s.orphans.table} row`)} of deleted sessions${dryRun ? '' : `, ${s.orphans.deleted} removed`}` : ''
   if (dryRun) {
-    const batches = ttl ? '' : `, about ${plural(Math.max(1, Math.ceil(s.expired / batchSize)), 'batch', 'batches')}`
-    return `dry run: ${s.store}: ${plural(s.expired, 'expired session')}${range}${batches}${noTtlText}; nothing was deleted`
+    const batches = ttl || s.staleIndex ? '' : `, about ${plural(Math.max(1, Math.ceil(s.expired / batchSize)), 'batch', 'batches')}`
+    return `dry run: ${s.store}: ${plural(s.expired, 'expired session')}${range}${batches}${noTtlText}${stale}${orphans}; nothing was deleted`
   }
 
   const stop = s.stoppedBy === 'done' ? 'done' : (s.stoppedBy === 'signal' ? 'stopped by signal' : 'stopped at --max-runtime')
@@ -238,5 +244,5 @@ function summaryLine(s: CleanupSummary, dryRun: boolean, batchSize: number): str
     s.retries > 0 ? plural(s.retries, 'retry', 'retries') : '',
     s.replicaWaitS > 0 ? `${s.replicaWaitS.toFixed(1)} s waiting for replicas` : '',
   ].filter(Boolean).join(', ')
-  return `${s.store}: deleted ${plural(s.deleted, 'expired session')} in ${plural(s.batches, 'batch', 'batches')}, ${s.seconds.toFixed(1)} s (longest statement ${Math.round(s.maxStatementMs)} ms${extra ? `; ${extra}` : ''})${noTtlText}; ${stop}`
+  return `${s.store}: deleted ${plural(s.deleted, 'expired session')} in ${plural(s.batches, 'batch', 'batches')}, ${s.seconds.toFixed(1)} s (longest statement ${Math.round(s.maxStatementMs)} ms${extra ? `; ${extra}` : ''})${noTtlText}${stale}${orphans}; ${stop}`
 }
