@@ -235,7 +235,7 @@ export class RedisHashStore implements SessionStore {
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     try {
       const now = await this.serverTime()
-      const selector = new Selector(this.options.codec, filter, this.label, now, {onSessions: sink.onSessions})
+      const selector = new Selector(this.options.codec, filter, this.label, now, {enrich: sessions => this.withTtl(sessions, now), onSessions: sink.onSessions})
       const progress = (): void => sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
       const warnings: string[] = []
       const index = this.layout.userIndex
@@ -402,6 +402,24 @@ export class RedisHashStore implements SessionStore {
   private async serverTime(): Promise<Date> {
     const [seconds, micros] = await this.client.time()
     return new Date((Number(seconds) * 1000) + Math.floor(Number(micros) / 1000))
+  }
+
+  /**
+   * The earlier of the payload's expiry and the hash's TTL, for the selected sessions (Spring keeps
+   * its hashes 5 minutes past their expiry: the payload's wins there).
+   */
+  private async withTtl(sessions: Session[], now: Date): Promise<Session[]> {
+    const pipeline = this.client.pipeline()
+    for (const session of sessions) pipeline.pttl(this.hashKey(session))
+    const replies = (await pipeline.exec()) ?? []
+    for (const [i, session] of sessions.entries()) {
+      const [error, ttl] = replies[i] ?? []
+      if (error || typeof ttl !== 'number' || ttl < 0) continue
+      const at = new Date(now.getTime() + ttl)
+      if (!session.expiresAt || at < session.expiresAt) session.expiresAt = at
+    }
+
+    return sessions
   }
 
   /** The sets naming a session: its user's index set, and the layout's memberships. */

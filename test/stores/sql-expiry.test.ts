@@ -30,6 +30,19 @@ describe('SqlExpiry (expiry rules as data)', () => {
     assert.equal(django.expiresAt('2026-12-02 11:00:00', clock)?.toISOString(), '2026-12-02T11:00:00.000Z')
   })
 
+  it('Spring: expired once EXPIRY_TIME <= now (ms), cleanup deletes < now, Long.MAX_VALUE never expires', () => {
+    const spring = expiry({cleanupWhen: 'before-now', unit: 'unix-ms'}, 'unix-ms')
+    const now = clock.now.getTime()
+    assert.deepEqual(spring.condition('live', clock), ['`e` > ?', [now]])
+    assert.deepEqual(spring.condition('expired', clock), ['`e` <= ?', [now]])
+    assert.deepEqual(spring.cleanupCondition(clock), ['`e` < ?', [now]])
+    assert.equal(spring.isExpired(String(now), clock), true)
+    assert.equal(spring.isExpired(String(now + 1), clock), false)
+    assert.equal(spring.isExpired('9223372036854775807', clock), false)
+    assert.equal(spring.expiresAt('9223372036854775807', clock), null)
+    assert.equal(spring.expiresAt(String(now), clock)?.getTime(), now)
+  })
+
   it('express: live while expires >= now in rounded seconds', () => {
     const express = expiry({liveWhen: 'not-before-now', nowSeconds: 'round'})
     assert.deepEqual(express.condition('live', clock), ['`e` >= ?', [NOW_S]])
