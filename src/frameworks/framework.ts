@@ -43,7 +43,7 @@ export interface Framework {
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
-  redis?(prefix: string | undefined): RedisLayout
+  redis?(prefix?: string): RedisLayout
 }
 
 /** Settings that shape a framework's layout or user path (from flags or a profile, checked). */
