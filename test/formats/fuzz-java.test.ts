@@ -13,7 +13,10 @@
 import {strict as assert} from 'node:assert'
 import {randomInt} from 'node:crypto'
 
+import {encodeFieldMap} from '../../src/formats/field-map.js'
 import {JavaSerializationError, parseJavaSerialized} from '../../src/formats/java-serialization.js'
+import {PRINCIPAL_NAME_INDEX_NAME, SPRING_SECURITY_CONTEXT} from '../../src/formats/spring-session.js'
+import {createSpringCodec} from '../../src/frameworks/spring.js'
 import {
   HEADER, i32, i64, jblock, jbytes, jdesc, jref, jstring, SC, springBlobs, TC, u16,
 } from '../support/java-serialization.js'
@@ -429,7 +432,7 @@ const memory = (): number => {
 }
 
 const stats = {
-  cases: 0, escapes: 0, probes: 0, read: 0, refused: 0, slow: 0,
+  cases: 0, codecCases: 0, escapes: 0, probes: 0, read: 0, refused: 0, slow: 0,
 }
 
 describe('Java serialization reader fuzzing (random, mutated and hostile streams)', function () {
@@ -482,6 +485,37 @@ describe('Java serialization reader fuzzing (random, mutated and hostile streams
     })
   }
 
+  it('the spring codec reads or refuses every generated stream in every hash field, and mangled framing, never throwing', () => {
+    const codecs = [createSpringCodec(), createSpringCodec({userPath: [SPRING_SECURITY_CONTEXT, 'authentication', 'principal', 'username']})]
+    const fields = ['lastAccessedTime', 'maxInactiveInterval', `sessionAttr:${PRINCIPAL_NAME_INDEX_NAME}`, `sessionAttr:${SPRING_SECURITY_CONTEXT}`, 'sessionAttr:cart']
+    const failures: string[] = []
+    const cases = Math.ceil(INPUTS / 2)
+    for (let i = 0; i < cases && failures.length < 5; i++) {
+      const rng = new Rng(SEED, (3 * INPUTS) + i)
+      const pairs = fields.filter(() => rng.chance(0.6)).map(f => [Buffer.from(f), generated(rng)] as const)
+      let value = encodeFieldMap(pairs)
+      // The framing itself, cut or flipped: what a key of another shape would give.
+      if (rng.chance(0.2)) value = mutate(value, rng)
+      for (const codec of codecs) {
+        stats.codecCases++
+        try {
+          for (const decoded of [codec.decode(value), codec.decodeFor!(value, 'alice')]) {
+            if (decoded === undefined) continue
+            const wellFormed = decoded.ok
+              ? (decoded.userId === null || typeof decoded.userId === 'string') && (decoded.expiresAt === undefined || Number.isFinite(decoded.expiresAt.getTime()))
+              : typeof decoded.reason === 'string' && decoded.reason.length > 0
+            if (!wellFormed) failures.push(`case ${i}: malformed result ${JSON.stringify(decoded)}`)
+          }
+        } catch (error) {
+          stats.escapes++
+          failures.push(`case ${i}: ${codec.name} codec threw ${(error as Error)?.stack ?? String(error)}; input ${value.toString('hex').slice(0, 300)}`)
+        }
+      }
+    }
+
+    assert.deepEqual(failures, [], `SESSIONCTL_FUZZ_SEED=${SEED}`)
+  })
+
   it('pollutes no prototype', () => {
     const value = parseJavaSerialized(protoMap()) as Record<string, Record<string, unknown>>
     assert.equal(Object.getPrototypeOf(value), null)
@@ -493,6 +527,6 @@ describe('Java serialization reader fuzzing (random, mutated and hostile streams
   })
 
   after(() => {
-    console.log(`java fuzz: seed ${SEED}, ${stats.cases} cases (${stats.read} read, ${stats.refused} refused, ${stats.slow} slow), ${stats.probes} probes, ${stats.escapes} escapes`)
+    console.log(`java fuzz: seed ${SEED}, ${stats.cases} cases (${stats.read} read, ${stats.refused} refused, ${stats.slow} slow), ${stats.probes} probes, ${stats.codecCases} spring codec cases, ${stats.escapes} escapes`)
   })
 })
