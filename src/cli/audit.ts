@@ -51,6 +51,10 @@ export interface AuditCounts {
   gone?: number
   kept?: number
   matched?: number
+  /** Rows of deleted sessions' child tables swept by cleanup (SqlLayout.children without a cascade). */
+  orphansDeleted?: number
+  /** Per-user index members whose session was gone, removed (RedisLayout.userIndex). */
+  staleIndexRemoved?: number
 }
 
 /**
@@ -305,6 +309,8 @@ export class AuditRun {
       ...(c.kept === undefined ? {} : {kept: c.kept}),
       ...(c.changed === undefined ? {} : {changed: c.changed}),
       ...(c.gone === undefined ? {} : {gone: c.gone}),
+      ...(c.staleIndexRemoved === undefined ? {} : {staleIndexRemoved: c.staleIndexRemoved}),
+      ...(c.orphansDeleted === undefined ? {} : {orphansDeleted: c.orphansDeleted}),
       ...(this.start.user === null
         ? {}
         : {keys: this.keys.slice(0, MAX_AUDIT_KEYS), ...(this.keys.length > MAX_AUDIT_KEYS ? {keysOmitted: this.keys.length - MAX_AUDIT_KEYS} : {})}),

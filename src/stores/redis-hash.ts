@@ -315,6 +315,7 @@ export class RedisHashStore implements SessionStore {
       try {
         const removed = await this.removeStale(Buffer.from(index.key(userId)), stale)
         summary.scan.staleIndex = {...summary.scan.staleIndex!, removed}
+        summary.scan.warnings = [...(summary.scan.warnings ?? []), `removed ${removed} stale member${removed === 1 ? '' : 's'} of the index set for "${userId}"`]
       } catch (error) {
         throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, summary.sessions.length)
       }
@@ -404,24 +405,6 @@ export class RedisHashStore implements SessionStore {
     return new Date((Number(seconds) * 1000) + Math.floor(Number(micros) / 1000))
   }
 
-  /**
-   * The earlier of the payload's expiry and the hash's TTL, for the selected sessions (Spring keeps
-   * its hashes 5 minutes past their expiry: the payload's wins there).
-   */
-  private async withTtl(sessions: Session[], now: Date): Promise<Session[]> {
-    const pipeline = this.client.pipeline()
-    for (const session of sessions) pipeline.pttl(this.hashKey(session))
-    const replies = (await pipeline.exec()) ?? []
-    for (const [i, session] of sessions.entries()) {
-      const [error, ttl] = replies[i] ?? []
-      if (error || typeof ttl !== 'number' || ttl < 0) continue
-      const at = new Date(now.getTime() + ttl)
-      if (!session.expiresAt || at < session.expiresAt) session.expiresAt = at
-    }
-
-    return sessions
-  }
-
   /** The sets naming a session: its user's index set, and the layout's memberships. */
   private setsOf(session: Session): Array<{member: Buffer; set: string}> {
     const index = this.layout.userIndex
@@ -451,6 +434,24 @@ export class RedisHashStore implements SessionStore {
     }
 
     return {stale, unreadable}
+  }
+
+  /**
+   * The earlier of the payload's expiry and the hash's TTL, for the selected sessions (Spring keeps
+   * its hashes 5 minutes past their expiry: the payload's wins there).
+   */
+  private async withTtl(sessions: Session[], now: Date): Promise<Session[]> {
+    const pipeline = this.client.pipeline()
+    for (const session of sessions) pipeline.pttl(this.hashKey(session))
+    const replies = (await pipeline.exec()) ?? []
+    for (const [i, session] of sessions.entries()) {
+      const [error, ttl] = replies[i] ?? []
+      if (error || typeof ttl !== 'number' || ttl < 0) continue
+      const at = new Date(now.getTime() + ttl)
+      if (!session.expiresAt || at < session.expiresAt) session.expiresAt = at
+    }
+
+    return sessions
   }
 }
 

@@ -157,7 +157,14 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const failures = outcomes.filter((o): o is {error: Error; store: string} => 'error' in o)
     for (const o of outcomes) noteDeleted(o.store, 'summary' in o ? o.summary.deleted : deletedBefore(o.error))
     // A store that failed midway never said how many expired sessions it had: no total then.
-    audit?.set({deleted: result.deleted, ...(failures.length === 0 ? {matched: summaries.reduce((n, s) => n + s.expired, 0)} : {})})
+    const stale = summaries.reduce((n, s) => n + (s.staleIndex?.removed ?? 0), 0)
+    const orphans = summaries.reduce((n, s) => n + (s.orphans?.deleted ?? 0), 0)
+    audit?.set({
+      deleted: result.deleted,
+      ...(failures.length === 0 ? {matched: summaries.reduce((n, s) => n + s.expired, 0)} : {}),
+      ...(stale > 0 ? {staleIndexRemoved: stale} : {}),
+      ...(orphans > 0 ? {orphansDeleted: orphans} : {}),
+    })
     if (failures.length > 0) audit?.noteError(failureText(failures))
     if (result.stoppedBy === 'signal') audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
     if (result.stoppedBy === 'deadline') audit?.noteError('stopped at the --max-runtime cap')

@@ -200,13 +200,15 @@ what would be deleted and deletes nothing.`
     const {deletions} = purged
     const final = this.result(purged, deletions, {dryRun, showKeys, userId})
     for (const d of deletions) noteDeleted(d.store, d.summary?.deleted ?? d.deletedBeforeError ?? 0)
+    const stale = purged.scans.reduce((n, scan) => n + (scan.summary?.staleIndex?.removed ?? 0), 0)
     audit?.set({
-      changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched,
+      changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched, ...(stale > 0 ? {staleIndexRemoved: stale} : {}),
     })
     const deleteFailures = deletions.filter((d): d is StoreDeletion & {error: Error} => d.error !== undefined)
     if (deleteFailures.length > 0) audit?.noteError(failureText(deleteFailures))
     if (deletions.some(d => d.summary?.stopped)) audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
     this.finish(final, deletions, stoppedBy)
+    if (stale > 0 && !json) this.log(`Removed ${plural(stale, 'stale index member')} of user ${userId} (sessions already gone).`)
     return json ? final : undefined
   }
 
