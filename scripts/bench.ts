@@ -9,10 +9,16 @@
  *            and 1M Django cache sessions in Redis, against the floor of reading every session
  *            with the bare driver (its own process); peak RSS; the keys found checked against the
  *            seed generator; an indexed `user_id` variant (scripts/bench/scan.ts).
+ *   spring   `sessionctl sessions list --format spring --user U --all` on 1M Spring Session sessions,
+ *            JDBC (SPRING_SESSION, the exact DDL) and the Redis indexed repository, through the
+ *            principal index, for a short id, an email and a heavy user: wall time (target < 1 s),
+ *            peak RSS, against the bare driver doing the same lookup; the ids checked against the
+ *            seed generator (never a mixed-case twin's, no stale index member); one purge
+ *            --dry-run on each store (scripts/bench/spring.ts).
  *   startup  `sessionctl --version` and `sessions list --help`: wall time, and whether a database
  *            driver gets loaded (scripts/bench/startup.ts).
  *
- * Options: --only cleanup,scan,startup (default: all)   --rows 1000000   --repeat 3 (rounds; medians
+ * Options: --only cleanup,scan,spring,startup (default: all)   --rows 1000000   --repeat 3 (rounds; medians
  * reported)   --fresh (reseed)
  * Results are printed as tables and written to .bench/results/<time>.json (and latest.json). The
  * exit code is 1 if any result is not exact.
@@ -30,10 +36,11 @@ import {
 } from './bench/common.js'
 import {benchScan} from './bench/scan.js'
 import {SEED_VERSION, seedRow} from './bench/seed.js'
+import {benchSpring} from './bench/spring.js'
 import {benchStartup} from './bench/startup.js'
 
 const BENCH_DIR = `${ROOT}.bench`
-const SECTIONS = ['cleanup', 'scan', 'startup']
+const SECTIONS = ['cleanup', 'scan', 'spring', 'startup']
 
 const {values: args} = parseArgs({
   options: {
@@ -219,7 +226,7 @@ async function main(): Promise<void> {
 
   const results: Record<string, unknown> = {date: new Date().toISOString(), node: process.version, sections: [...sections]}
   let exact = true
-  if (sections.has('cleanup') || sections.has('scan')) {
+  if (sections.has('cleanup') || sections.has('scan') || sections.has('spring')) {
     const server = await startMariaDb({
       bufferPoolSize: '3G',
       // Production-like: binary log on (replicas), durable commits.
@@ -228,7 +235,8 @@ async function main(): Promise<void> {
     })
     const conn = await mysql.createConnection({dateStrings: true, uri: server.url})
     try {
-      const seededAt = await ensureSeed(conn)
+      // The Django seed only for the sections that use it.
+      const seededAt = sections.has('cleanup') || sections.has('scan') ? await ensureSeed(conn) : 0
       if (sections.has('cleanup')) {
         const cleanup = await benchCleanup(server, conn, seededAt)
         results.cleanup = cleanup
@@ -241,6 +249,14 @@ async function main(): Promise<void> {
         })
         results.scan = scan.result
         exact &&= scan.exact
+      }
+
+      if (sections.has('spring')) {
+        const spring = await benchSpring({
+          benchDir: BENCH_DIR, conn, fresh: Boolean(args.fresh), mysqlUrl: server.url, repeat: REPEAT, rows: ROWS,
+        })
+        results.spring = spring.result
+        exact &&= spring.exact
       }
     } finally {
       await conn.end()
