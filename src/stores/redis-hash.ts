@@ -156,6 +156,10 @@ export class RedisHashStore implements SessionStore {
         for (const set of sets) {
           staleIndex.sets++
           await this.eachMemberBatch(set, async members => {
+            // A user's index set can be large: stop between its batches too.
+            if (o.signal?.aborted) summary.stoppedBy = 'signal'
+            else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
+            if (summary.stoppedBy !== 'done') return false
             const t0 = performance.now()
             const {stale, unreadable} = await this.staleMembers(index, members)
             staleIndex.unreadable += unreadable
@@ -169,7 +173,9 @@ export class RedisHashStore implements SessionStore {
             })
             const pause = o.sleepMs + (o.sleepFactor * batchMs)
             if (pause > 0) await sleep(pause, o.signal)
+            return true
           })
+          if (summary.stoppedBy !== 'done') break
         }
       } while (cursor !== '0')
     } catch (error) {
@@ -249,7 +255,7 @@ export class RedisHashStore implements SessionStore {
         let unreadable = 0
         await this.eachMemberBatch(set, async members => {
           indexed = true
-          if (filter.signal?.aborted) return
+          if (filter.signal?.aborted) return false
           const fresh = members.filter(m => !seen.has(m.toString('latin1')))
           for (const m of fresh) seen.add(m.toString('latin1'))
           const ids: string[] = []
@@ -324,13 +330,13 @@ export class RedisHashStore implements SessionStore {
     return summary
   }
 
-  /** Calls `work` with the members of a set, a bounded batch at a time (SSCAN). */
-  private async eachMemberBatch(set: Buffer, work: (members: Buffer[]) => Promise<void>): Promise<void> {
+  /** Calls `work` with the members of a set, a bounded batch at a time (SSCAN), until it returns false. */
+  private async eachMemberBatch(set: Buffer, work: (members: Buffer[]) => Promise<boolean | void>): Promise<void> {
     let cursor = '0'
     do {
       const [next, members] = await this.client.sscanBuffer(set, cursor, 'COUNT', SCAN_COUNT)
       cursor = String(next)
-      if (members.length > 0) await work(members)
+      if (members.length > 0 && (await work(members)) === false) return
     } while (cursor !== '0')
   }
 

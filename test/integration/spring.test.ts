@@ -13,11 +13,12 @@ import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {writeJavaString} from '../../src/formats/java-serialization.js'
 import {sessionctl} from '../support/cli.js'
 import {freshDatabase} from '../support/mysql.js'
 import {testRedisUrl} from '../support/servers.js'
 import {
-  requireSpring, springJdbcFindByPrincipal, springJdbcSchema, springJdbcState, springJdbcWrite, springRedisState, springRedisWrite, type SpringSessionSpec,
+  PRINCIPAL_NAME_INDEX_NAME, requireSpring, springJdbcFindByPrincipal, springJdbcSchema, springJdbcState, springJdbcWrite, springRedisState, springRedisWrite, type SpringSessionSpec,
 } from '../support/spring.js'
 
 const auditLog = join(mkdtempSync(join(tmpdir(), 'sessionctl-spring-')), 'audit.log')
@@ -210,12 +211,14 @@ describe('Spring Session (JDK-written) with the built CLI', function () {
 
     it('lists alice\'s sessions through her index set, reports its stale members and never lists them', async () => {
       await seed()
+      // Drift the other way: alice's set naming zoë's session (a principal changed, the set kept it).
+      await redis.sadd(`${ns}index:${PRINCIPAL_NAME_INDEX_NAME}:alice`, writeJavaString(names.get('zoe')!))
       const all = await cli(['sessions', 'list', ...store(), '--user', 'alice', '--all'])
       assert.equal(all.code, 0, all.stderr)
       assert.deepEqual(ids(all.doc), idsOf('alice', 'alice-2', 'alice-context', 'alice-grace'))
       assert.equal(all.doc.sessions.find(s => s.id === names.get('alice-grace'))!.state, 'expired')
       assert.equal(all.doc.stores[0].staleIndex!.count, 2)
-      assert.equal((all.doc.stores[0] as {scanned: number}).scanned, 4, 'read through the index, not a scan')
+      assert.equal((all.doc.stores[0] as {scanned: number}).scanned, 5, 'read through the index, not a scan')
       assert.match(all.stderr, /2 stale members of the index set for "alice"/)
       const live = await cli(['sessions', 'list', ...store(), '--user', 'alice'])
       assert.deepEqual(ids(live.doc), idsOf('alice', 'alice-2', 'alice-context'))
