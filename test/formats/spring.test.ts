@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
 
+import type {SqlLayout} from '../../src/stores/contract.js'
+
 import {encodeFieldMap, readFieldMap} from '../../src/formats/field-map.js'
 import {parseJavaSerialized, writeJavaString} from '../../src/formats/java-serialization.js'
 import {PRINCIPAL_NAME_INDEX_NAME, SPRING_SECURITY_CONTEXT} from '../../src/formats/spring-session.js'
 import spring, {createSpringCodec} from '../../src/frameworks/spring.js'
+import {SqlExpiry} from '../../src/stores/sql-expiry.js'
 import {
-  PRINCIPAL_ATTRIBUTE, springFixtures, type SpringRedisCase, type SpringValueCase,
+  PRINCIPAL_ATTRIBUTE, springFixtures, type SpringJdbcCase, type SpringRedisCase, type SpringValueCase,
 } from '../support/java-serialization.js'
 import {JDK_SAMPLES} from '../support/jdk-samples.js'
 
@@ -146,6 +149,30 @@ describe('Spring Session framework: the Redis layout', () => {
     assert.equal(layout.keyPattern.test('215a4a9c-73fa-446e-92e0-a2e1aadd425b'), true)
     assert.equal(layout.userIndex!.sessionOf(Buffer.from('not java')), undefined)
   })
+})
+
+describe('Spring Session framework: the JDBC rows of spring.json', () => {
+  const jdbc = fixtures.cases.filter((c): c is SpringJdbcCase => c.family === 'spring-jdbc')
+  const sql = spring.sql as SqlLayout
+  // The fixtures were written at about their latest LAST_ACCESS_TIME: their `expired` is as of then.
+  const written = Math.max(...jdbc.map(c => Number(c.row.LAST_ACCESS_TIME)))
+  const clock = {now: new Date(written + 1000), timeZone: 'UTC', wallNow: ''}
+  const expiry = new SqlExpiry(sql.expiry, 'unix-ms', '`EXPIRY_TIME`', false)
+
+  it('has live, expired, never-expiring, anonymous and mixed-case rows', () => {
+    assert.ok(jdbc.length >= 10)
+    assert.ok(jdbc.some(c => c.row.MAX_INACTIVE_INTERVAL === -1) && jdbc.some(c => c.row.PRINCIPAL_NAME === null) && jdbc.some(c => c.row.PRINCIPAL_NAME === 'Alice'))
+  })
+
+  for (const c of jdbc) {
+    it(`reads ${c.name}: owner ${c.expect.userId}, expired ${c.expect.expired}`, () => {
+      assert.equal(c.row[sql.ownerColumn!], c.expect.userId)
+      assert.equal(expiry.isExpired(String(c.row[sql.expiry.column]), clock), c.expect.expired)
+      const at = expiry.expiresAt(String(c.row[sql.expiry.column]), clock)
+      if (c.row.MAX_INACTIVE_INTERVAL === -1) assert.equal(at, null)
+      else assert.equal(at?.getTime(), Number(c.row.LAST_ACCESS_TIME) + (Number(c.row.MAX_INACTIVE_INTERVAL) * 1000))
+    })
+  }
 })
 
 /** A JDK Integer with another value: the fixture's bytes with the last 4 replaced. */
