@@ -257,13 +257,20 @@ async function makeTempDir(kind: string): Promise<string> {
   return dir
 }
 
+interface SpawnOptions {
+  cwd?: string
+  /** its own process group (and session): the pid is also the group id */
+  detached?: boolean
+  env?: NodeJS.ProcessEnv
+}
+
 /** Spawns with stdout+stderr appended to `logFile`; never inherits stdio; never keeps the event loop alive. */
-function spawnTracked(command: string, args: string[], logFile: string): Tracked {
+function spawnTracked(command: string, args: string[], logFile: string, options: SpawnOptions = {}): Tracked {
   installExitHook()
   const fd = openSync(logFile, 'a')
   let child: ChildProcess
   try {
-    child = spawn(command, args, {stdio: ['ignore', fd, fd]})
+    child = spawn(command, args, {...options, stdio: ['ignore', fd, fd]})
   } finally {
     closeSync(fd)
   }
@@ -491,6 +498,8 @@ const ADDRESS_IN_USE = /address already in use|errno:? ?98\b|error:? 98\b/i
 // ---------------------------------------------------------------------------------------------
 
 abstract class ManagedServer implements Controllable {
+  /** what restart() and stop() send first */
+  protected gracefulSignal: NodeJS.Signals = 'SIGTERM'
   protected proc: Tracked | undefined
   private removed = false
 
@@ -507,7 +516,7 @@ abstract class ManagedServer implements Controllable {
   protected abstract describe(): string
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.proc) await terminate(this.proc, signal)
+    await this.terminateProc(signal)
   }
 
   /** Spawns the process and resolves when it serves requests (kills it and rejects otherwise). */
@@ -522,7 +531,7 @@ abstract class ManagedServer implements Controllable {
 
   async restart(): Promise<void> {
     if (this.removed) throw new Error(`${this.describe()} was stopped and its dir removed; it cannot restart`)
-    if (this.proc) await terminate(this.proc, 'SIGTERM')
+    await this.terminateProc(this.gracefulSignal)
     this.proc = await this.launch()
   }
 
@@ -531,11 +540,16 @@ abstract class ManagedServer implements Controllable {
   }
 
   async stop(): Promise<void> {
-    if (this.proc) await terminate(this.proc, 'SIGTERM')
+    await this.terminateProc(this.gracefulSignal)
     if (!this.removed && !this.keepFiles) {
       this.removed = true
       await removeDir(this.home)
     }
+  }
+
+  /** Ends the current process: `signal`, then SIGKILL after STOP_GRACE_MS. */
+  protected async terminateProc(signal: NodeJS.Signals): Promise<void> {
+    if (this.proc) await terminate(this.proc, signal)
   }
 
   private signal(signal: NodeJS.Signals): void {
