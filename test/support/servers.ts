@@ -1,8 +1,8 @@
 /**
- * Throwaway MariaDB / Redis / Redis Cluster servers spawned from the system binaries, for the
- * integration tests, the demo and the benchmark. No Docker, no downloads.
+ * Throwaway MariaDB / Redis / Redis Cluster / PostgreSQL servers spawned from the system binaries,
+ * for the integration tests, the demo and the benchmark. No Docker, no downloads.
  *
- * Every server lives in its own temp dir, listens on 127.0.0.1 on a free port (never 3306 / 6379),
+ * Every server lives in its own temp dir, listens on 127.0.0.1 on a free port (never 3306 / 6379 / 5432),
  * and is killed when this process exits: on a normal exit by a process 'exit' hook, and even when
  * this process is SIGKILLed by a small detached watchdog that notices its stdin pipe closing.
  */
@@ -10,7 +10,7 @@ import mysql, {type Connection, type ConnectionOptions} from 'mysql2/promise'
 import {type ChildProcess, execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {
-  accessSync, closeSync, existsSync, constants as fsConstants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync,
+  accessSync, chownSync, closeSync, existsSync, constants as fsConstants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync,
 } from 'node:fs'
 import {readFile, rm} from 'node:fs/promises'
 import net from 'node:net'
@@ -93,7 +93,7 @@ export const ENV_REDIS_URL = 'SESSIONCTL_TEST_REDIS_URL'
 export const ENV_REDIS_CLUSTER_URL = 'SESSIONCTL_TEST_REDIS_CLUSTER_URL'
 
 /** How long each start took in this process (the tests print them). */
-export const startupTimings: {kind: 'mariadb' | 'redis' | 'redis-cluster'; ms: number}[] = []
+export const startupTimings: {kind: 'mariadb' | 'postgres' | 'postgres-replica' | 'redis' | 'redis-cluster'; ms: number}[] = []
 
 const READY_DEADLINE_MS = 30_000
 const STOP_GRACE_MS = 10_000
@@ -130,22 +130,37 @@ function requireBinary(name: string): string {
 const PACKAGE_BINARIES: Record<string, string[]> = {
   'mariadb-server': ['mariadbd', 'mariadb-install-db'],
   'redis-server': ['redis-server', 'redis-cli'],
+  // looked up in /usr/lib/postgresql/*/bin first (findPgBinary)
+  postgresql: ['initdb', 'postgres'],
+  'postgresql-client': ['psql', 'pg_basebackup'],
 }
 
-/** Debian/Ubuntu packages whose binaries are missing ([] when everything needed is installed). */
-export function missingSystemPackages(): string[] {
+/** The packages of the global servers (global-setup.ts), the demo and the benchmark: APT_LINE's. */
+const DEFAULT_PACKAGES = ['mariadb-server', 'redis-server']
+const PG_PACKAGE_NAMES = new Set(['postgresql', 'postgresql-client'])
+
+/**
+ * Debian/Ubuntu packages whose binaries are missing ([] when everything needed is installed), of
+ * `packages` (default: MariaDB's and Redis'; PostgreSQL's are POSTGRES_PACKAGES).
+ */
+export function missingSystemPackages(packages: string[] = DEFAULT_PACKAGES): string[] {
   return Object.entries(PACKAGE_BINARIES)
-  .filter(([, bins]) => bins.some(bin => !findBinary(bin)))
+  .filter(([pkg]) => packages.includes(pkg))
+  .filter(([pkg, bins]) => bins.some(bin => !(PG_PACKAGE_NAMES.has(pkg) ? findPgBinary(bin) : findBinary(bin))))
   .map(([pkg]) => pkg)
 }
 
 /** The error to throw when the integration servers cannot be started for lack of packages. */
 export function missingPackagesError(missing = missingSystemPackages()): Error {
   const detail = missing.map(pkg => `${pkg} (${PACKAGE_BINARIES[pkg].join(', ')})`).join(' and ')
+  const others = missing.filter(pkg => !DEFAULT_PACKAGES.includes(pkg))
+  const defaults = others.length < missing.length || missing.length === 0
+  const aptLine = others.length === 0 ? APT_LINE : (defaults ? `${APT_LINE} ${others.join(' ')}` : `sudo apt-get install -y ${others.join(' ')}`)
+  const dirs = [...EXTRA_BIN_DIRS, ...(missing.some(pkg => PG_PACKAGE_NAMES.has(pkg)) ? [`${PG_LIB_DIR}/*/bin`] : [])]
   return new Error([
-    `The integration tests need real servers, but ${detail || 'a server binary'} could not be found in PATH or ${EXTRA_BIN_DIRS.join(', ')}.`,
-    `Install them with:\n  ${APT_LINE}`,
-    `(or point ${ENV_MYSQL_URL}, ${ENV_REDIS_URL} and ${ENV_REDIS_CLUSTER_URL} at throwaway servers)`,
+    `The integration tests need real servers, but ${detail || 'a server binary'} could not be found in PATH or ${dirs.join(', ')}.`,
+    `Install them with:\n  ${aptLine}`,
+    ...(defaults ? [`(or point ${ENV_MYSQL_URL}, ${ENV_REDIS_URL} and ${ENV_REDIS_CLUSTER_URL} at throwaway servers)`] : []),
   ].join('\n'))
 }
 
@@ -937,6 +952,484 @@ export function clusterSeeds(url: string): {host: string; port: number}[] {
     const at = seed.lastIndexOf(':')
     return {host: seed.slice(0, at).replaceAll(/^\[|\]$/g, ''), port: Number(seed.slice(at + 1))}
   })
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+export interface PostgresServer extends Controllable {
+  /** the cluster's data dir (PGDATA) */
+  dataDir: string
+  /** pid of the current postmaster (changes on restart); its backends share its process group */
+  pid: number
+  port: number
+  /** for a replica: its primary */
+  replicaOf?: PostgresServer
+  /** where the Unix socket .s.PGSQL.PORT lives (postgres -k) */
+  socketDir: string
+  /** postgres://postgres@127.0.0.1:PORT/postgres (trust authentication, no password) */
+  url: string
+}
+
+export interface StartPostgresOptions {
+  /** appended to the postgres command line, e.g. ['-c', 'max_connections=20'] (later settings win) */
+  extraArgs?: string[]
+  /**
+   * Keep the server's files in this dir across runs (the benchmark's seeded data): initialised on
+   * first use, reused after, never removed by stop(). The socket goes there too, so keep the path
+   * short (a Unix socket path has at most 107 bytes).
+   */
+  keepIn?: string
+  /**
+   * Start a streaming replica of this (running) primary: `pg_basebackup -R` into a new dir, then
+   * a hot standby that follows it. See also startPostgresReplicaPair().
+   */
+  replicaOf?: PostgresServer
+  /**
+   * Copy a cluster initdb'd once per process instead of running initdb for every server
+   * (default true; measured 0.1 s for the copy against 1 s for initdb).
+   */
+  template?: boolean
+}
+
+export const POSTGRES_PACKAGES = ['postgresql', 'postgresql-client']
+export const POSTGRES_APT_LINE = `sudo apt-get install -y ${POSTGRES_PACKAGES.join(' ')}`
+
+const PG_LIB_DIR = '/usr/lib/postgresql'
+// initdb and postgres refuse to run as root; as root they run as this user (the package creates it)
+const PG_SYSTEM_USER = 'postgres'
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, fsConstants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Debian's versioned bin dirs (/usr/lib/postgresql/<major>/bin), newest first. */
+function pgVersionedBinDirs(): string[] {
+  let versions: string[]
+  try {
+    versions = readdirSync(PG_LIB_DIR).filter(v => /^\d+(\.\d+)?$/.test(v))
+  } catch {
+    return []
+  }
+
+  return versions.sort((a, b) => Number(b) - Number(a)).map(v => path.join(PG_LIB_DIR, v, 'bin'))
+}
+
+/**
+ * A PostgreSQL binary: from the newest /usr/lib/postgresql/N/bin that has the server (Debian
+ * keeps initdb and postgres out of PATH, and /usr/bin/psql is a Perl wrapper), else from PATH.
+ */
+function findPgBinary(name: string): string | undefined {
+  const serverDir = pgVersionedBinDirs().find(dir => isExecutable(path.join(dir, 'postgres')) && isExecutable(path.join(dir, 'initdb')))
+  for (const dir of [...(serverDir ? [serverDir] : []), ...pgVersionedBinDirs()]) {
+    if (isExecutable(path.join(dir, name))) return path.join(dir, name)
+  }
+
+  return findBinary(name)
+}
+
+function requirePgBinary(name: string): string {
+  const found = findPgBinary(name)
+  if (!found) throw missingPackagesError(missingSystemPackages(POSTGRES_PACKAGES))
+  return found
+}
+
+function passwdEntry(user: string): undefined | {gid: number; uid: number} {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find(l => l.startsWith(`${user}:`))
+    if (!line) return undefined
+    const fields = line.split(':') // name:password:uid:gid:...
+    return {gid: Number(fields[3]), uid: Number(fields[2])}
+  } catch {
+    return undefined
+  }
+}
+
+function pgUser(): {gid: number; uid: number} {
+  const entry = passwdEntry(PG_SYSTEM_USER)
+  if (!entry) {
+    throw new Error(`running as root, and initdb/postgres refuse to run as root; there is no '${PG_SYSTEM_USER}' user to run them as (the postgresql package creates it: ${POSTGRES_APT_LINE})`)
+  }
+
+  return entry
+}
+
+/**
+ * [command, args] running `file` as the postgres user when we are root. setpriv execs (unlike
+ * runuser/su, which stay as a parent), so the pid we get IS postgres' and our signals reach it.
+ */
+function asPgUser(file: string, args: string[]): [string, string[]] {
+  if (!isRoot) return [file, args]
+  pgUser()
+  return [requireBinary('setpriv'), [`--reuid=${PG_SYSTEM_USER}`, `--regid=${PG_SYSTEM_USER}`, '--init-groups', '--', file, ...args]]
+}
+
+/** Hands `dir` (not recursively) to the postgres user when we are root. */
+function chownToPgUser(dir: string): void {
+  if (!isRoot) return
+  const {gid, uid} = pgUser()
+  chownSync(dir, uid, gid)
+}
+
+/** Our environment without PG* variables (PGHOST, PGPORT, PGUSER... would redirect libpq). */
+function pgEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PG')))
+  return {...env, ...extra}
+}
+
+function runPg(file: string, args: string[], timeoutMs: number, cwd: string): Promise<{output: string}> {
+  const [command, commandArgs] = asPgUser(file, args)
+  return new Promise((resolve, reject) => {
+    execFile(command, commandArgs, {
+      cwd, env: pgEnv(), maxBuffer: 16 * 1024 * 1024, timeout: timeoutMs,
+    }, (error, stdout, stderr) => {
+      const output = `${stdout}${stderr}`.trim()
+      if (error) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed (${error.message.split('\n')[0]}):\n${output}`))
+      else resolve({output})
+    })
+  })
+}
+
+/**
+ * Runs `sql` with psql over TCP (`-X -At`: no psqlrc, unaligned, tuples only) and resolves with
+ * its stdout, trimmed (rows on lines, columns split by '|'). Rejects on an SQL error (quoting
+ * psql's message) and after `timeoutMs` ("no reply within"): e.g. against a paused server.
+ */
+export function postgresQuery(url: string, sql: string, timeoutMs = 5000): Promise<string> {
+  const u = new URL(url)
+  const args = [
+    '-X',
+    '-At',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    u.hostname.replaceAll(/^\[|\]$/g, ''),
+    '-p',
+    u.port || '5432',
+    '-U',
+    decodeURIComponent(u.username) || 'postgres',
+    '-d',
+    decodeURIComponent(u.pathname.slice(1)) || 'postgres',
+    '-c',
+    sql,
+  ]
+  const env = pgEnv({PGCONNECT_TIMEOUT: String(Math.max(2, Math.ceil(timeoutMs / 1000)))})
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
+  return new Promise((resolve, reject) => {
+    execFile(requirePgBinary('psql'), args, {env, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs}, (error, stdout, stderr) => {
+      if (!error) resolve(stdout.trim())
+      else if (error.killed) reject(new Error(`postgres on port ${u.port}: no reply within ${timeoutMs} ms (${sql})`))
+      else reject(new Error(`psql on port ${u.port} failed: ${stderr.trim() || error.message} (${sql})`))
+    })
+  })
+}
+
+// A postmaster and every backend it forks share one process group (we spawn it detached, as its
+// own group leader): pause/resume/kill and the watchdog signal the group, not just the postmaster.
+const liveGroups = new Set<number>()
+let groupExitHookInstalled = false
+
+function trackGroup(pgid: number): void {
+  if (!groupExitHookInstalled) {
+    groupExitHookInstalled = true
+    // prepended: the backends die before the 'exit' hook above removes their dirs
+    process.prependListener('exit', () => {
+      for (const group of liveGroups) signalGroup(group, 'SIGKILL')
+    })
+  }
+
+  liveGroups.add(pgid)
+  tellWatchdog(`pid -${pgid}`) // the watchdog's process.kill(-pgid) kills the whole group
+}
+
+function untrackGroup(pgid: number): void {
+  liveGroups.delete(pgid)
+  tellWatchdog(`unpid -${pgid}`)
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // the group is gone
+  }
+}
+
+/** Live (not zombie) members of a process group, from /proc (PID 1 here may never reap orphans). */
+function groupMembers(pgid: number): number[] {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return []
+  }
+
+  return entries.filter(e => /^\d+$/.test(e)).flatMap(e => {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
+      // pid (comm) state ppid pgrp ...
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return Number(pgrp) === pgid && !'ZX'.includes(state) ? [Number(e)] : []
+    } catch {
+      return []
+    }
+  })
+}
+
+async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (groupMembers(pgid).length > 0) {
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+
+  return true
+}
+
+const pgTemplates = new Map<string, Promise<string>>()
+
+function pgLocale(): string {
+  return existsSync('/usr/lib/locale/C.utf8') ? 'C.UTF-8' : 'C'
+}
+
+async function initDataDir(dataDir: string): Promise<void> {
+  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '--encoding=UTF8', `--locale=${pgLocale()}`]
+  try {
+    await runPg(requirePgBinary('initdb'), args, 120_000, path.dirname(dataDir))
+  } catch (error) {
+    throw new Error(`initdb failed for ${dataDir}: ${(error as Error).message}`)
+  }
+}
+
+function pgTemplateDataDir(): Promise<string> {
+  const key = pgLocale()
+  let template = pgTemplates.get(key)
+  if (!template) {
+    template = (async () => {
+      const dir = await makeTempDir('postgres-template')
+      chownToPgUser(dir)
+      const dataDir = path.join(dir, 'data')
+      await initDataDir(dataDir)
+      return dataDir
+    })()
+    pgTemplates.set(key, template)
+    template.catch(() => pgTemplates.delete(key))
+  }
+
+  return template
+}
+
+/** A server setting on the command line for every server: fast, local, replication-ready. */
+const PG_SERVER_SETTINGS = [
+  'listen_addresses=127.0.0.1',
+  'fsync=off', // data survives a kill of the server (the OS has it), not a crash of the machine
+  'full_page_writes=off',
+  'jit=off', // no LLVM start-up on the first big query
+  'wal_level=replica', // the defaults, explicit: any server can be a primary
+  'max_wal_senders=10',
+  'hot_standby=on',
+  'logging_collector=off', // log to stderr, i.e. our log file
+  'log_min_messages=warning',
+  'shared_preload_libraries=',
+]
+
+class Postgres extends ManagedServer implements PostgresServer {
+  readonly dataDir: string
+  // SIGTERM is a "smart" shutdown, which waits for every client to disconnect; SIGINT is "fast"
+  protected override gracefulSignal: NodeJS.Signals = 'SIGINT'
+  readonly log: string
+  readonly socketDir: string
+  readonly url: string
+
+  constructor(
+    port: number,
+    home: string,
+    private readonly serverArgs: string[],
+    keepFiles = false,
+    readonly replicaOf?: PostgresServer,
+  ) {
+    super(port, home, keepFiles)
+    this.dataDir = path.join(home, 'data')
+    this.socketDir = home
+    this.log = path.join(home, 'postgres.log')
+    this.url = `postgres://postgres@127.0.0.1:${port}/postgres`
+  }
+
+  protected describe(): string {
+    return `PostgreSQL${this.replicaOf ? ' replica' : ''} on port ${this.port}`
+  }
+
+  async launch(): Promise<Tracked> {
+    const args = [
+      '-D',
+      this.dataDir,
+      '-k',
+      this.socketDir,
+      '-p',
+      String(this.port),
+      ...PG_SERVER_SETTINGS.flatMap(setting => ['-c', setting]),
+      // the replica follows its primary's current port (the one in postgresql.auto.conf may be stale with keepIn)
+      ...(this.replicaOf ? ['-c', `primary_conninfo=host=127.0.0.1 port=${this.replicaOf.port} user=postgres application_name=replica_${this.port}`] : []),
+      ...this.serverArgs,
+    ]
+    const [command, commandArgs] = asPgUser(requirePgBinary('postgres'), args)
+    const proc = spawnTracked(command, commandArgs, this.log, {cwd: this.home, detached: true, env: pgEnv()})
+    if (proc.running) trackGroup(proc.pid)
+    const deadline = Date.now() + READY_DEADLINE_MS
+    let lastError: unknown
+    while (proc.running && Date.now() < deadline) {
+      try {
+        // TCP and a real query; the data dir tells our server from another one on that port
+        const actual = await postgresQuery(this.url, "select current_setting('data_directory')", 3000)
+        if (actual !== this.dataDir) throw new Error(`another server answers on port ${this.port} (data directory ${actual})`)
+        if (proc.running) return proc
+      } catch (error) {
+        lastError = error
+      }
+
+      await sleep(20)
+    }
+
+    const exited = !proc.running
+    await this.terminateTracked(proc, 'SIGKILL')
+    const log = await tail(this.log)
+    const why = exited
+      ? `postgres exited (${proc.exitSignal ?? `code ${proc.exitCode}`}) before accepting connections`
+      : `postgres did not accept connections within ${READY_DEADLINE_MS / 1000} s (last error: ${(lastError as Error | undefined)?.message})`
+    throw new StartError(`${why} on 127.0.0.1:${this.port}, data dir ${this.dataDir}.\n--- tail of ${this.log} ---\n${log}`, ADDRESS_IN_USE.test(log))
+  }
+
+  /** SIGSTOP to the postmaster and every backend (an open connection stops answering too). */
+  override pause(): void {
+    const pgid = this.runningPid()
+    signalGroup(pgid, 'SIGSTOP')
+    // SIGSTOP is asynchronous (see ManagedServer.pause): return once every process has stopped
+    for (const pid of groupMembers(pgid)) waitUntilStopped(pid)
+  }
+
+  override resume(): void {
+    signalGroup(this.runningPid(), 'SIGCONT')
+  }
+
+  /**
+   * `signal` to the postmaster; SIGKILL goes to every process of the server at once (a crash:
+   * no backend lingers on, holding the shared memory a restart needs).
+   */
+  protected override async terminateProc(signal: NodeJS.Signals): Promise<void> {
+    if (this.proc) await this.terminateTracked(this.proc, signal)
+  }
+
+  private runningPid(): number {
+    if (!this.proc?.running) throw new Error(`${this.describe()} is not running`)
+    return this.proc.pid
+  }
+
+  private async terminateTracked(proc: Tracked, signal: NodeJS.Signals): Promise<void> {
+    const pgid = proc.pid
+    if (pgid <= 0) return
+    // paused backends must run to act on a shutdown request (or to notice the postmaster is gone)
+    signalGroup(pgid, signal === 'SIGKILL' ? 'SIGKILL' : 'SIGCONT')
+    await terminate(proc, signal)
+    // the postmaster is gone; its backends exit as soon as they notice
+    if (!(await waitGroupGone(pgid, STOP_GRACE_MS))) {
+      signalGroup(pgid, 'SIGKILL')
+      await waitGroupGone(pgid, STOP_GRACE_MS)
+    }
+
+    untrackGroup(pgid)
+  }
+}
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
+  const started = performance.now()
+  for (const bin of ['postgres', 'initdb', 'psql', ...(opts.replicaOf ? ['pg_basebackup'] : [])]) requirePgBinary(bin)
+  if (isRoot) pgUser()
+  const {replicaOf} = opts
+  if (replicaOf && replicaOf.pid === -1) throw new Error(`the primary (PostgreSQL on port ${replicaOf.port}) is not running`)
+  const home = opts.keepIn ? path.resolve(opts.keepIn) : await makeTempDir(replicaOf ? 'postgres-replica' : 'postgres')
+  // '.s.PGSQL.65535.lock' is the longest name postgres puts in the socket dir; sun_path has 108 bytes
+  if (Buffer.byteLength(path.join(home, '.s.PGSQL.65535')) > 107) {
+    if (!opts.keepIn) await removeDir(home)
+    throw new Error(`${home} is too long a path for the Unix socket postgres puts in it (at most 92 bytes)`)
+  }
+
+  const dataDir = path.join(home, 'data')
+  try {
+    if (opts.keepIn) mkdirSync(home, {recursive: true})
+    chownToPgUser(home)
+    if (!existsSync(dataDir)) {
+      if (replicaOf) {
+        await runPg(requirePgBinary('pg_basebackup'), [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(replicaOf.port),
+          '-U',
+          'postgres',
+          '-D',
+          dataDir,
+          '-R',
+          '-X',
+          'stream',
+          '--checkpoint=fast',
+          '--no-sync',
+        ], 120_000, home)
+      } else if (opts.template === false) await initDataDir(dataDir)
+      else await runPg('cp', ['-a', await pgTemplateDataDir(), dataDir], 60_000, home)
+    }
+
+    const server = await startOnFreePort(pickPort, port => new Postgres(port, home, opts.extraArgs ?? [], Boolean(opts.keepIn), replicaOf))
+    startupTimings.push({kind: replicaOf ? 'postgres-replica' : 'postgres', ms: Math.round(performance.now() - started)})
+    return server
+  } catch (error) {
+    if (!opts.keepIn) await removeDir(home)
+    throw error
+  }
+}
+
+export interface PostgresReplicaPair {
+  primary: PostgresServer
+  replica: PostgresServer
+  /** Stops the replica, then the primary. */
+  stop(): Promise<void>
+}
+
+/** A primary and a hot-standby streaming replica of it; resolves once the replica streams. */
+export async function startPostgresReplicaPair(opts: Omit<StartPostgresOptions, 'keepIn' | 'replicaOf'> = {}): Promise<PostgresReplicaPair> {
+  const primary = await startPostgres(opts)
+  let replica: PostgresServer | undefined
+  const stop = async () => {
+    await replica?.stop()
+    await primary.stop()
+  }
+
+  try {
+    replica = await startPostgres({...opts, replicaOf: primary})
+    await waitForStreaming(replica)
+    return {primary, replica, stop}
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+/** Until the replica's WAL receiver streams from its primary. */
+export async function waitForStreaming(replica: PostgresServer, timeoutMs = READY_DEADLINE_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    last = await postgresQuery(replica.url, 'select status from pg_stat_wal_receiver', 3000).catch((error: Error) => `error: ${error.message}`)
+    if (last === 'streaming') return
+    await sleep(20)
+  }
+
+  throw new Error(`the replica on port ${replica.port} does not stream within ${timeoutMs / 1000} s (wal receiver: ${last || 'none'})`)
 }
 
 // ---------------------------------------------------------------------------------------------
