@@ -961,7 +961,7 @@ export function clusterSeeds(url: string): {host: string; port: number}[] {
 export interface PostgresServer extends Controllable {
   /** the cluster's data dir (PGDATA) */
   dataDir: string
-  /** pid of the current postmaster (changes on restart); its backends share its process group */
+  /** pid of the current postmaster (changes on restart); the backends are its children */
   pid: number
   port: number
   /** for a replica: its primary */
@@ -1130,61 +1130,96 @@ export function postgresQuery(url: string, sql: string, timeoutMs = 5000): Promi
   })
 }
 
-// A postmaster and every backend it forks share one process group (we spawn it detached, as its
-// own group leader): pause/resume/kill and the watchdog signal the group, not just the postmaster.
-const liveGroups = new Set<number>()
-let groupExitHookInstalled = false
+// Every backend, the checkpointer, the WAL sender... is a child of the postmaster, in a session of
+// its own (postgres calls setsid() in each child), so a process group is no handle on a server: we
+// signal the postmaster's children one by one, found through /proc by their ppid. They exit by
+// themselves soon after the postmaster dies (they watch a pipe from it), except when stopped:
+// while a server is paused, the exit hook and the watchdog know its stopped children too.
+interface ProcessId {
+  pid: number
+  /** start time in clock ticks since boot: tells the process from a later one with the same pid */
+  start: string
+}
 
-function trackGroup(pgid: number): void {
-  if (!groupExitHookInstalled) {
-    groupExitHookInstalled = true
-    // prepended: the backends die before the 'exit' hook above removes their dirs
+const pausedProcesses = new Set<number>()
+let pausedExitHookInstalled = false
+
+function trackPaused(pid: number): void {
+  if (!pausedExitHookInstalled) {
+    pausedExitHookInstalled = true
+    // prepended: they die before the 'exit' hook above removes their dirs
     process.prependListener('exit', () => {
-      for (const group of liveGroups) signalGroup(group, 'SIGKILL')
+      for (const p of pausedProcesses) signalPid(p, 'SIGKILL')
     })
   }
 
-  liveGroups.add(pgid)
-  tellWatchdog(`pid -${pgid}`) // the watchdog's process.kill(-pgid) kills the whole group
+  pausedProcesses.add(pid)
+  tellWatchdog(`pid ${pid}`)
 }
 
-function untrackGroup(pgid: number): void {
-  liveGroups.delete(pgid)
-  tellWatchdog(`unpid -${pgid}`)
+function untrackPaused(pid: number): void {
+  if (pausedProcesses.delete(pid)) tellWatchdog(`unpid ${pid}`)
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pgid, signal)
+    process.kill(pid, signal)
   } catch {
-    // the group is gone
+    // gone
   }
 }
 
-/** Live (not zombie) members of a process group, from /proc (PID 1 here may never reap orphans). */
-function groupMembers(pgid: number): number[] {
+/** pid, state, ppid and start time from /proc/PID/stat; undefined when gone. */
+function procStat(pid: number | string): undefined | {ppid: number; start: string; state: string} {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    // cutime cstime priority nice num_threads itrealvalue starttime ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return {ppid: Number(fields[1]), start: fields[19], state: fields[0]}
+  } catch {
+    return undefined
+  }
+}
+
+/** The live descendants of `pid` (children first), from /proc; zombies left out. */
+function descendants(pid: number): ProcessId[] {
   let entries: string[]
   try {
-    entries = readdirSync('/proc')
+    entries = readdirSync('/proc').filter(e => /^\d+$/.test(e))
   } catch {
     return []
   }
 
-  return entries.filter(e => /^\d+$/.test(e)).flatMap(e => {
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-      // pid (comm) state ppid pgrp ...
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return Number(pgrp) === pgid && !'ZX'.includes(state) ? [Number(e)] : []
-    } catch {
-      return []
+  const byParent = new Map<number, ProcessId[]>()
+  for (const e of entries) {
+    const stat = procStat(e)
+    if (!stat || 'ZX'.includes(stat.state)) continue
+    const list = byParent.get(stat.ppid) ?? []
+    list.push({pid: Number(e), start: stat.start})
+    byParent.set(stat.ppid, list)
+  }
+
+  const out: ProcessId[] = []
+  const queue = [pid]
+  while (queue.length > 0) {
+    for (const child of byParent.get(queue.shift()!) ?? []) {
+      out.push(child)
+      queue.push(child.pid)
     }
-  })
+  }
+
+  return out
 }
 
-async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+function isAlive(p: ProcessId): boolean {
+  const stat = procStat(p.pid)
+  return stat !== undefined && stat.start === p.start && !'ZX'.includes(stat.state)
+}
+
+async function waitAllGone(processes: ProcessId[], timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
-  while (groupMembers(pgid).length > 0) {
+  while (processes.some(p => isAlive(p))) {
     if (Date.now() > deadline) return false
     await sleep(10)
   }
@@ -1279,8 +1314,7 @@ class Postgres extends ManagedServer implements PostgresServer {
       ...this.serverArgs,
     ]
     const [command, commandArgs] = asPgUser(requirePgBinary('postgres'), args)
-    const proc = spawnTracked(command, commandArgs, this.log, {cwd: this.home, detached: true, env: pgEnv()})
-    if (proc.running) trackGroup(proc.pid)
+    const proc = spawnTracked(command, commandArgs, this.log, {cwd: this.home, env: pgEnv()})
     const deadline = Date.now() + READY_DEADLINE_MS
     let lastError: unknown
     while (proc.running && Date.now() < deadline) {
@@ -1305,21 +1339,33 @@ class Postgres extends ManagedServer implements PostgresServer {
     throw new StartError(`${why} on 127.0.0.1:${this.port}, data dir ${this.dataDir}.\n--- tail of ${this.log} ---\n${log}`, ADDRESS_IN_USE.test(log))
   }
 
-  /** SIGSTOP to the postmaster and every backend (an open connection stops answering too). */
+  /** SIGSTOP to the postmaster and then to all its children (an open connection stops answering too). */
   override pause(): void {
-    const pgid = this.runningPid()
-    signalGroup(pgid, 'SIGSTOP')
-    // SIGSTOP is asynchronous (see ManagedServer.pause): return once every process has stopped
-    for (const pid of groupMembers(pgid)) waitUntilStopped(pid)
+    const pid = this.runningPid()
+    process.kill(pid, 'SIGSTOP')
+    // SIGSTOP is asynchronous (see ManagedServer.pause); a stopped postmaster forks no more children
+    waitUntilStopped(pid)
+    for (const child of descendants(pid)) {
+      if (!isAlive(child)) continue
+      trackPaused(child.pid)
+      signalPid(child.pid, 'SIGSTOP')
+      waitUntilStopped(child.pid)
+    }
   }
 
   override resume(): void {
-    signalGroup(this.runningPid(), 'SIGCONT')
+    const pid = this.runningPid()
+    for (const child of descendants(pid)) {
+      signalPid(child.pid, 'SIGCONT')
+      untrackPaused(child.pid)
+    }
+
+    process.kill(pid, 'SIGCONT')
   }
 
   /**
-   * `signal` to the postmaster; SIGKILL goes to every process of the server at once (a crash:
-   * no backend lingers on, holding the shared memory a restart needs).
+   * `signal` to the postmaster, and SIGKILL to every process of the server at once (a crash: no
+   * backend lingers on, holding the shared memory a restart needs). Resolves once all are gone.
    */
   protected override async terminateProc(signal: NodeJS.Signals): Promise<void> {
     if (this.proc) await this.terminateTracked(this.proc, signal)
@@ -1331,18 +1377,17 @@ class Postgres extends ManagedServer implements PostgresServer {
   }
 
   private async terminateTracked(proc: Tracked, signal: NodeJS.Signals): Promise<void> {
-    const pgid = proc.pid
-    if (pgid <= 0) return
-    // paused backends must run to act on a shutdown request (or to notice the postmaster is gone)
-    signalGroup(pgid, signal === 'SIGKILL' ? 'SIGKILL' : 'SIGCONT')
+    // once the postmaster is gone its orphans have another parent: list them first
+    const children = proc.running ? descendants(proc.pid) : []
+    // paused children must run to act on a shutdown request (or to notice the postmaster is gone)
+    for (const child of children) signalPid(child.pid, signal === 'SIGKILL' ? 'SIGKILL' : 'SIGCONT')
     await terminate(proc, signal)
-    // the postmaster is gone; its backends exit as soon as they notice
-    if (!(await waitGroupGone(pgid, STOP_GRACE_MS))) {
-      signalGroup(pgid, 'SIGKILL')
-      await waitGroupGone(pgid, STOP_GRACE_MS)
+    if (!(await waitAllGone(children, STOP_GRACE_MS))) {
+      for (const child of children) if (isAlive(child)) signalPid(child.pid, 'SIGKILL')
+      await waitAllGone(children, STOP_GRACE_MS)
     }
 
-    untrackGroup(pgid)
+    for (const child of children) untrackPaused(child.pid)
   }
 }
 
