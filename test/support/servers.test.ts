@@ -420,6 +420,38 @@ describe('test servers (test/support/servers.ts)', () => {
     })
   })
 
+  it('the watchdog kills a running and a paused PostgreSQL, children too, when the test process is SIGKILLed', async function () {
+    this.timeout(30_000)
+    const servers = path.resolve('test/support/servers.ts')
+    const code = [
+      `import {startPostgres} from ${JSON.stringify(servers)}`,
+      'const [a, b] = await Promise.all([startPostgres(), startPostgres()])',
+      'b.pause()',
+      'console.log(JSON.stringify({pids: [a.pid, b.pid], homes: [a.socketDir, b.socketDir]}))',
+      'setInterval(() => {}, 1000)',
+    ].join('\n')
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {stdio: ['ignore', 'pipe', 'inherit']})
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk
+    })
+    let homes: string[]
+    let family: number[]
+    try {
+      await eventually('the child started two servers', async () => out.includes('\n'), 20_000)
+      const started = JSON.parse(out) as {homes: string[]; pids: number[]}
+      homes = started.homes
+      family = started.pids.flatMap(pid => [pid, ...childPids(pid)])
+    } finally {
+      child.kill('SIGKILL')
+    }
+
+    assert.ok(family.length >= 8, `postmasters and children: ${family.join(' ')}`)
+    assert.ok(homes.every(home => existsSync(home)))
+    await eventually('every postgres process gone and both dirs removed', async () => !family.some(pid => isLive(pid)) && !homes.some(home => existsSync(home)))
+  })
+
   describe('a PostgreSQL streaming replica pair', () => {
     let pair: PostgresReplicaPair
 
