@@ -2,8 +2,11 @@ import {Cluster, Redis} from 'ioredis'
 import mysql from 'mysql2/promise'
 import {strict as assert} from 'node:assert'
 import {type ChildProcessWithoutNullStreams, execFileSync, spawn} from 'node:child_process'
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {
+  existsSync, mkdtempSync, readFileSync, rmSync, statSync,
+} from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 
 import {
@@ -450,6 +453,25 @@ describe('test servers (test/support/servers.ts)', () => {
     assert.ok(family.length >= 8, `postmasters and children: ${family.join(' ')}`)
     assert.ok(homes.every(home => existsSync(home)))
     await eventually('every postgres process gone and both dirs removed', async () => !family.some(pid => isLive(pid)) && !homes.some(home => existsSync(home)))
+  })
+
+  it('startPostgres({keepIn}) keeps the data across servers and stop() keeps the dir', async () => {
+    const keepIn = mkdtempSync(path.join(os.tmpdir(), 'sessionctl-test-pg-keep-'))
+    try {
+      const first = await startPostgres({keepIn})
+      await postgresQuery(first.url, "create table kept (v text); insert into kept values ('seeded')")
+      await first.stop()
+      assert.ok(existsSync(path.join(keepIn, 'data', 'PG_VERSION')))
+
+      const second = await startPostgres({extraArgs: ['-c', 'max_connections=20'], keepIn})
+      try {
+        assert.equal(await postgresQuery(second.url, "select v, current_setting('max_connections') from kept"), 'seeded|20')
+      } finally {
+        await second.stop()
+      }
+    } finally {
+      rmSync(keepIn, {force: true, recursive: true})
+    }
   })
 
   describe('a PostgreSQL streaming replica pair', () => {
