@@ -274,8 +274,6 @@ async function makeTempDir(kind: string): Promise<string> {
 
 interface SpawnOptions {
   cwd?: string
-  /** its own process group (and session): the pid is also the group id */
-  detached?: boolean
   env?: NodeJS.ProcessEnv
 }
 
