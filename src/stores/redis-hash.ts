@@ -22,9 +22,8 @@ import {encodeFieldMap} from '../formats/field-map.js'
 import {fingerprint} from '../sessions/keys.js'
 import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector} from '../sessions/select.js'
-import {sleep} from './pacing.js'
 import {
-  cleanupLease, escapeGlob, keyText, runtimeError, takeDriverNotices,
+  afterCleanupBatch, cleanupLease, cleanupStop, closeClient, escapeGlob, keyText, runtimeError, serverTime, takeDriverNotices, withEarlierTtl,
 } from './redis.js'
 
 const SCAN_COUNT = 1000
@@ -148,8 +147,7 @@ export class RedisHashStore implements SessionStore {
     try {
       let cursor = '0'
       do {
-        if (o.signal?.aborted) summary.stoppedBy = 'signal'
-        else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
+        summary.stoppedBy = cleanupStop(o)
         if (summary.stoppedBy !== 'done') break
         const [next, sets] = await this.client.scanBuffer(cursor, 'MATCH', index.glob, 'COUNT', SCAN_COUNT, 'TYPE', 'set')
         cursor = String(next)
@@ -157,22 +155,14 @@ export class RedisHashStore implements SessionStore {
           staleIndex.sets++
           await this.eachMemberBatch(set, async members => {
             // A user's index set can be large: stop between its batches too.
-            if (o.signal?.aborted) summary.stoppedBy = 'signal'
-            else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
+            summary.stoppedBy = cleanupStop(o)
             if (summary.stoppedBy !== 'done') return false
             const t0 = performance.now()
             const {stale, unreadable} = await this.staleMembers(index, members)
             staleIndex.unreadable += unreadable
             staleIndex.found += stale.length
             if (!o.dryRun) staleIndex.removed += await this.removeStale(set, stale)
-            const batchMs = performance.now() - t0
-            summary.batches++
-            summary.maxStatementMs = Math.max(summary.maxStatementMs, batchMs)
-            o.onBatch?.({
-              batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: this.label,
-            })
-            const pause = o.sleepMs + (o.sleepFactor * batchMs)
-            if (pause > 0) await sleep(pause, o.signal)
+            await afterCleanupBatch(summary, o, performance.now() - t0)
             return true
           })
           if (summary.stoppedBy !== 'done') break
@@ -190,11 +180,7 @@ export class RedisHashStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.client.quit()
-    } catch {
-      this.client.disconnect()
-    }
+    await closeClient(this.client)
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
@@ -240,7 +226,7 @@ export class RedisHashStore implements SessionStore {
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     try {
-      const now = await this.serverTime()
+      const now = await serverTime(this.client)
       const selector = new Selector(this.options.codec, filter, this.label, now, {enrich: sessions => this.withTtl(sessions, now), onSessions: sink.onSessions})
       const progress = (): void => sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
       const warnings: string[] = []
@@ -406,11 +392,6 @@ export class RedisHashStore implements SessionStore {
     } while (cursor !== '0')
   }
 
-  private async serverTime(): Promise<Date> {
-    const [seconds, micros] = await this.client.time()
-    return new Date((Number(seconds) * 1000) + Math.floor(Number(micros) / 1000))
-  }
-
   /** The sets naming a session: its user's index set, and the layout's memberships. */
   private setsOf(session: Session): Array<{member: Buffer; set: string}> {
     const index = this.layout.userIndex
@@ -442,22 +423,12 @@ export class RedisHashStore implements SessionStore {
     return {stale, unreadable}
   }
 
-  /**
-   * The earlier of the payload's expiry and the hash's TTL, for the selected sessions (Spring keeps
-   * its hashes 5 minutes past their expiry: the payload's wins there).
-   */
+  /** The earlier of the payload's expiry and the hash's TTL, for the selected sessions (withEarlierTtl). */
   private async withTtl(sessions: Session[], now: Date): Promise<Session[]> {
     const pipeline = this.client.pipeline()
     for (const session of sessions) pipeline.pttl(this.hashKey(session))
     const replies = (await pipeline.exec()) ?? []
-    for (const [i, session] of sessions.entries()) {
-      const [error, ttl] = replies[i] ?? []
-      if (error || typeof ttl !== 'number' || ttl < 0) continue
-      const at = new Date(now.getTime() + ttl)
-      if (!session.expiresAt || at < session.expiresAt) session.expiresAt = at
-    }
-
-    return sessions
+    return withEarlierTtl(sessions, replies.map(([error, ttl]) => (error ? undefined : ttl)), now)
   }
 }
 

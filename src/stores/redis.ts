@@ -5,6 +5,7 @@ import {randomUUID} from 'node:crypto'
 
 import type {
   CleanupOptions,
+  CleanupStop,
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
@@ -191,6 +192,56 @@ export function parseRedisUrl(raw: string, connectTimeoutMs = DEFAULT_CONNECT_TI
   return {
     db, kind, label: url.shown, nodes, options, sentinelName,
   }
+}
+
+/** Why a cleanup stops before its next batch (the signal, the deadline), or `done` to go on. */
+export function cleanupStop(o: CleanupOptions): CleanupStop {
+  if (o.signal?.aborted) return 'signal'
+  return o.deadline !== undefined && Date.now() >= o.deadline ? 'deadline' : 'done'
+}
+
+/** Counts a cleanup batch that took `batchMs`, reports it, and pauses as the options ask. */
+export async function afterCleanupBatch(summary: CleanupSummary, o: CleanupOptions, batchMs: number): Promise<void> {
+  summary.batches++
+  summary.maxStatementMs = Math.max(summary.maxStatementMs, batchMs)
+  o.onBatch?.({
+    batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: summary.store,
+  })
+  const pause = o.sleepMs + (o.sleepFactor * batchMs)
+  if (pause > 0) await sleep(pause, o.signal)
+}
+
+/** QUIT, or a hard disconnect when the connection is already gone. */
+export async function closeClient(client: Client): Promise<void> {
+  try {
+    await client.quit()
+  } catch {
+    client.disconnect()
+  }
+}
+
+/** The server's clock (TIME), so a skewed client clock cannot turn live sessions into expired ones. */
+export async function serverTime(node: Redis): Promise<Date> {
+  const [seconds, micros] = await node.time()
+  return new Date((Number(seconds) * 1000) + Math.floor(Number(micros) / 1000))
+}
+
+/**
+ * Each session's expiry becomes the earlier of its own and its key's TTL (`ttls[i]`, ms from
+ * `now`; -1: no TTL, the payload's expiry stands; -2 or not a number: gone meanwhile, a purge
+ * will count it). A payload that expires first (a Rails cache entry, whose key outlives it by
+ * race_condition_ttl; a Spring hash, kept 5 minutes past its expiry) is gone for the framework
+ * while the key remains.
+ */
+export function withEarlierTtl(sessions: Session[], ttls: readonly unknown[], now: Date): Session[] {
+  for (const [i, session] of sessions.entries()) {
+    const ttl = ttls[i]
+    if (typeof ttl !== 'number' || ttl < 0) continue
+    const ttlAt = new Date(now.getTime() + ttl)
+    if (!session.expiresAt || ttlAt < session.expiresAt) session.expiresAt = ttlAt
+  }
+
+  return sessions
 }
 
 /** Escapes glob characters so a literal prefix can go into SCAN MATCH. */
@@ -472,12 +523,11 @@ class RedisStore implements SessionStore {
     const fix = Boolean(o.fixNoTtl) && !o.dryRun
     const lease = fix ? await this.lease() : undefined
     try {
-      const now = await this.serverTime()
+      const now = await serverTime(this.masters()[0])
       for (const node of this.masters()) {
         let cursor = '0'
         do {
-          if (o.signal?.aborted) summary.stoppedBy = 'signal'
-          else if (o.deadline !== undefined && Date.now() >= o.deadline) summary.stoppedBy = 'deadline'
+          summary.stoppedBy = cleanupStop(o)
           if (summary.stoppedBy !== 'done') break
           const [next, found] = await node.scanBuffer(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
           cursor = String(next)
@@ -522,14 +572,7 @@ class RedisStore implements SessionStore {
           }
 
           summary.deleted = noTtl.deleted
-          summary.batches++
-          const batchMs = performance.now() - t0
-          summary.maxStatementMs = Math.max(summary.maxStatementMs, batchMs)
-          o.onBatch?.({
-            batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: this.label,
-          })
-          const pause = o.sleepMs + (o.sleepFactor * batchMs)
-          if (pause > 0) await sleep(pause, o.signal)
+          await afterCleanupBatch(summary, o, performance.now() - t0)
         } while (cursor !== '0')
       }
     } catch (error) {
@@ -544,11 +587,7 @@ class RedisStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.client.quit()
-    } catch {
-      this.client.disconnect()
-    }
+    await closeClient(this.client)
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
@@ -591,7 +630,7 @@ class RedisStore implements SessionStore {
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     try {
-      const now = await this.serverTime()
+      const now = await serverTime(this.masters()[0])
       const selector = new Selector(this.options.codec, filter, this.label, now, {
         enrich: sessions => this.withTtl(sessions, now),
         onSessions: sink.onSessions,
@@ -726,11 +765,6 @@ class RedisStore implements SessionStore {
     return session.ref === undefined ? Buffer.from(`${this.layout.prefixes[0]}${session.key}`) : Buffer.from(session.ref, 'latin1')
   }
 
-  private async serverTime(): Promise<Date> {
-    const [seconds, micros] = await this.masters()[0].time()
-    return new Date((Number(seconds) * 1000) + Math.floor(Number(micros) / 1000))
-  }
-
   /** The session key inside a Redis key, or undefined when the key is not a session's. */
   private sessionKey(redisKey: Buffer): string | undefined {
     for (const prefix of this.prefixBytes) {
@@ -755,16 +789,6 @@ class RedisStore implements SessionStore {
     const ttls = this.cluster
       ? await Promise.all(keys.map(k => this.client.pttl(k)))
       : await this.pipelined<number>(this.client as Redis, keys, (p, k) => p.pttl(k))
-    for (const [i, session] of sessions.entries()) {
-      const ttl = ttls[i]
-      // -1: no TTL (the payload's expiry stands); -2: gone meanwhile (a purge will count it).
-      if (typeof ttl !== 'number' || ttl < 0) continue
-      // The earlier of the two: a payload that expires first (a Rails cache entry, whose key
-      // outlives it by race_condition_ttl) is gone for the framework while the key remains.
-      const ttlAt = new Date(now.getTime() + ttl)
-      if (!session.expiresAt || ttlAt < session.expiresAt) session.expiresAt = ttlAt
-    }
-
-    return sessions
+    return withEarlierTtl(sessions, ttls, now)
   }
 }
