@@ -5,8 +5,8 @@
  * expirations members), and the JDK_SAMPLES below, written by OpenJDK 17's ObjectOutputStream from
  * the JAVA_SOURCES below. Spring Security is not packaged (Debian has no libspring-security-java,
  * and only npm and Debian are reachable here), so the SPRING_SECURITY_CONTEXT sample comes from
- * stand-ins of its classes with the same names, serialVersionUIDs, fields and superclasses as
- * spring-projects/spring-security@d449950 (SecurityContextImpl, UsernamePasswordAuthenticationToken,
+ * stand-ins of its classes (test/spring/org/…, which the Spring oracle compiles too) with the same
+ * names, serialVersionUIDs, fields and superclasses as spring-projects/spring-security@d449950 (SecurityContextImpl, UsernamePasswordAuthenticationToken,
  * AbstractAuthenticationToken, User, SimpleGrantedAuthority, WebAuthenticationDetails): the stream
  * holds only those, so its bytes are what Spring Security's own classes give. When `javac` is
  * installed (Debian's openjdk-17-jdk-headless), one test compiles and runs JAVA_SOURCES again and
@@ -15,7 +15,7 @@
 import {strict as assert} from 'node:assert'
 import {execFileSync} from 'node:child_process'
 import {
-  existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync,
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -526,6 +526,16 @@ describe('Java serialization reader: limits', () => {
 // ---------------------------------------------------------------------------------------------
 // The Java program that wrote JDK_SAMPLES, and its output.
 
+/** The Spring Security stand-ins the Spring oracle compiles too (test/spring/org/…), by path. */
+function springSecurityStubs(): Record<string, string> {
+  const root = new URL('../spring/', import.meta.url).pathname
+  const files = readdirSync(join(root, 'org'), {recursive: true, withFileTypes: true}).filter(e => e.isFile() && e.name.endsWith('.java'))
+  return Object.fromEntries(files.map(e => {
+    const path = join(e.parentPath, e.name)
+    return [path.slice(root.length), readFileSync(path, 'utf8')]
+  }))
+}
+
 const JAVA_SOURCES: Record<string, string> = {
   'Samples.java': `import java.io.*;
 import java.lang.reflect.*;
@@ -718,157 +728,7 @@ public class Samples {
   }
 }
 `,
-  'org/springframework/security/authentication/AbstractAuthenticationToken.java': `package org.springframework.security.authentication;
-
-import java.util.ArrayList;
-import java.util.Collection;
-import java.util.Collections;
-import org.springframework.security.core.Authentication;
-import org.springframework.security.core.GrantedAuthority;
-
-public abstract class AbstractAuthenticationToken implements Authentication {
-  private static final long serialVersionUID = -3194696462184782834L;
-  private final Collection<GrantedAuthority> authorities;
-  private Object details;
-  private boolean authenticated = false;
-
-  public AbstractAuthenticationToken(Collection<? extends GrantedAuthority> authorities) {
-    this.authorities = Collections.unmodifiableList(new ArrayList<>(authorities));
-  }
-
-  public void setAuthenticated(boolean authenticated) {
-    this.authenticated = authenticated;
-  }
-
-  public void setDetails(Object details) {
-    this.details = details;
-  }
-}
-`,
-  'org/springframework/security/authentication/UsernamePasswordAuthenticationToken.java': `package org.springframework.security.authentication;
-
-import java.util.Collection;
-import org.springframework.security.core.GrantedAuthority;
-
-public class UsernamePasswordAuthenticationToken extends AbstractAuthenticationToken {
-  private static final long serialVersionUID = 620L;
-  private final Object principal;
-  private Object credentials;
-
-  public UsernamePasswordAuthenticationToken(Object principal, Object credentials, Collection<? extends GrantedAuthority> authorities) {
-    super(authorities);
-    this.principal = principal;
-    this.credentials = credentials;
-    super.setAuthenticated(true);
-  }
-
-  public void eraseCredentials() {
-    this.credentials = null;
-  }
-}
-`,
-  'org/springframework/security/core/Authentication.java': `package org.springframework.security.core;
-
-public interface Authentication extends java.io.Serializable {}
-`,
-  'org/springframework/security/core/GrantedAuthority.java': `package org.springframework.security.core;
-
-public interface GrantedAuthority extends java.io.Serializable {
-  String getAuthority();
-}
-`,
-  'org/springframework/security/core/authority/SimpleGrantedAuthority.java': `package org.springframework.security.core.authority;
-
-import org.springframework.security.core.GrantedAuthority;
-
-public final class SimpleGrantedAuthority implements GrantedAuthority {
-  private static final long serialVersionUID = 620L;
-  private final String role;
-
-  public SimpleGrantedAuthority(String role) {
-    this.role = role;
-  }
-
-  public String getAuthority() {
-    return this.role;
-  }
-}
-`,
-  'org/springframework/security/core/context/SecurityContextImpl.java': `package org.springframework.security.core.context;
-
-import org.springframework.security.core.Authentication;
-
-public class SecurityContextImpl implements java.io.Serializable {
-  private static final long serialVersionUID = 620L;
-  private Authentication authentication;
-
-  public SecurityContextImpl(Authentication authentication) {
-    this.authentication = authentication;
-  }
-}
-`,
-  'org/springframework/security/core/userdetails/User.java': `package org.springframework.security.core.userdetails;
-
-import java.io.Serializable;
-import java.util.Collection;
-import java.util.Collections;
-import java.util.Comparator;
-import java.util.Set;
-import java.util.TreeSet;
-import org.springframework.security.core.GrantedAuthority;
-
-public class User implements Serializable {
-  private static final long serialVersionUID = 620L;
-  private String password;
-  private final String username;
-  private final Set<GrantedAuthority> authorities;
-  private final boolean accountNonExpired;
-  private final boolean accountNonLocked;
-  private final boolean credentialsNonExpired;
-  private final boolean enabled;
-
-  public User(String username, String password, Collection<? extends GrantedAuthority> authorities) {
-    this.username = username;
-    this.password = password;
-    this.accountNonExpired = true;
-    this.accountNonLocked = true;
-    this.credentialsNonExpired = true;
-    this.enabled = true;
-    TreeSet<GrantedAuthority> sorted = new TreeSet<>(new AuthorityComparator());
-    sorted.addAll(authorities);
-    this.authorities = Collections.unmodifiableSet(sorted);
-  }
-
-  public Set<GrantedAuthority> getAuthorities() {
-    return this.authorities;
-  }
-
-  public void eraseCredentials() {
-    this.password = null;
-  }
-
-  private static class AuthorityComparator implements Comparator<GrantedAuthority>, Serializable {
-    private static final long serialVersionUID = 620L;
-
-    public int compare(GrantedAuthority g1, GrantedAuthority g2) {
-      return g1.getAuthority().compareTo(g2.getAuthority());
-    }
-  }
-}
-`,
-  'org/springframework/security/web/authentication/WebAuthenticationDetails.java': `package org.springframework.security.web.authentication;
-
-public class WebAuthenticationDetails implements java.io.Serializable {
-  private static final long serialVersionUID = 620L;
-  private final String remoteAddress;
-  private final String sessionId;
-
-  public WebAuthenticationDetails(String remoteAddress, String sessionId) {
-    this.remoteAddress = remoteAddress;
-    this.sessionId = sessionId;
-  }
-}
-`,
+  ...springSecurityStubs(),
 }
 
 // Generated by the JDK from JAVA_SOURCES (the cross-check below regenerates them when javac is installed).
