@@ -13,7 +13,7 @@ import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {sessionctl} from '../support/cli.js'
+import {sessionctl, sessionctlJson} from '../support/cli.js'
 import {
   flaskIds, flaskMigrate, flaskRaw, flaskRead, type FlaskReadAnswer, type FlaskSession, type FlaskSqlTarget, type FlaskTarget, flaskWrite, mysqlParams,
   redisParams, requireFlask,
@@ -38,17 +38,7 @@ interface Doc {
   stores?: Array<Record<string, unknown>>
 }
 
-async function cli(args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> {
-  const r = await sessionctl([...args, '--show-keys', '--json'])
-  let doc: Doc
-  try {
-    doc = JSON.parse(r.stdout) as Doc
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr}`)
-  }
-
-  return {code: r.code, doc, stderr: r.stderr}
-}
+const cli = (args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> => sessionctlJson<Doc>(args)
 
 /** The keys --show-keys prints: Redis the key without the `session:` prefix (the sid), SQL the session_id column (`session:<sid>`). */
 const shown = (target: FlaskTarget, sid: string): string => (target.store === 'sql' ? `session:${sid}` : sid)

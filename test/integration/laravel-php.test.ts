@@ -12,7 +12,7 @@ import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {sessionctl} from '../support/cli.js'
+import {sessionctl, sessionctlJson} from '../support/cli.js'
 import {freshDatabase} from '../support/mysql.js'
 import {
   laravelCacheItems, laravelGc, laravelIds, laravelMigrate, laravelRead, type LaravelSession, type LaravelTarget, laravelWrite,
@@ -35,17 +35,8 @@ interface Doc {
   stores?: Array<Record<string, unknown>>
 }
 
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{code: null | number; doc: Doc; stderr: string}> {
-  const r = await sessionctl([...args, '--show-keys', '--json'], {env: {APP_KEY: undefined, ...env}})
-  let doc: Doc
-  try {
-    doc = JSON.parse(r.stdout) as Doc
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr}`)
-  }
-
-  return {code: r.code, doc, stderr: r.stderr}
-}
+const cli = (args: string[], env: Record<string, string | undefined> = {}): Promise<{code: null | number; doc: Doc; stderr: string}> =>
+  sessionctlJson<Doc>(args, {env: {APP_KEY: undefined, ...env}})
 
 const ids = (doc: Doc): string[] => doc.sessions.map(s => s.id).sort()
 

@@ -13,7 +13,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {sessionctl} from '../support/cli.js'
+import {sessionctl, sessionctlJson} from '../support/cli.js'
 import {freshDatabase} from '../support/mysql.js'
 import {
   arMigrate, arRead, arRows, type ArTarget, arTrim, arWrite, cacheEntries, cacheRead, type CacheTarget, cacheWrite, mysqlParams,
@@ -45,17 +45,7 @@ interface Doc {
   stores?: Array<Record<string, unknown>>
 }
 
-async function cli(args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> {
-  const r = await sessionctl([...args, '--show-keys', '--json'])
-  let doc: Doc
-  try {
-    doc = JSON.parse(r.stdout) as Doc
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr}`)
-  }
-
-  return {code: r.code, doc, stderr: r.stderr}
-}
+const cli = (args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> => sessionctlJson<Doc>(args)
 
 const ids = (doc: Doc): string[] => doc.sessions.map(s => s.id).sort()
 

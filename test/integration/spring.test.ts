@@ -14,7 +14,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {writeJavaString} from '../../src/formats/java-serialization.js'
-import {sessionctl} from '../support/cli.js'
+import {sessionctl, sessionctlJson} from '../support/cli.js'
 import {freshDatabase} from '../support/mysql.js'
 import {testRedisUrl} from '../support/servers.js'
 import {
@@ -31,17 +31,7 @@ interface Doc {
   stores: Array<Record<string, unknown> & {error?: string; orphans?: {deleted: number; found: number}; staleIndex?: {count: number; fingerprints: string[]; found?: number; removed: number}; warnings?: string[]}>
 }
 
-async function cli(args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> {
-  const r = await sessionctl([...args, '--show-keys', '--json'], {env: {SESSIONCTL_AUDIT_LOG: auditLog}})
-  let doc: Doc
-  try {
-    doc = JSON.parse(r.stdout) as Doc
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr}`)
-  }
-
-  return {code: r.code, doc, stderr: r.stderr}
-}
+const cli = (args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> => sessionctlJson<Doc>(args, {env: {SESSIONCTL_AUDIT_LOG: auditLog}})
 
 const ids = (doc: Doc): string[] => doc.sessions.map(s => s.id).sort()
 const sorted = (xs: Iterable<string>): string[] => [...xs].sort()

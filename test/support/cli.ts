@@ -69,3 +69,19 @@ export function sessionctl(args: string[], options: CliOptions = {}): Promise<Cl
     child.stdin.end(options.input ?? '')
   })
 }
+
+/**
+ * sessionctl with `--show-keys --json` added, its stdout parsed as the one JSON document it must
+ * be; rejects with the exit code and both outputs when it is not.
+ */
+export async function sessionctlJson<T>(args: string[], options: CliOptions = {}): Promise<{code: null | number; doc: T; stderr: string}> {
+  const r = await sessionctl([...args, '--show-keys', '--json'], options)
+  let doc: T
+  try {
+    doc = JSON.parse(r.stdout) as T
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr}`)
+  }
+
+  return {code: r.code, doc, stderr: r.stderr}
+}
