@@ -26,10 +26,11 @@ import type {
 
 import {registerSecret} from '../cli/redact.js'
 import {
-  PartialFailureError, SessionctlError, StoreError, UsageError,
+  SessionctlError, StoreError, UsageError,
 } from '../errors.js'
 import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
+import {deleteInBatches} from './delete-batches.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
@@ -477,20 +478,11 @@ class MysqlStore implements SessionStore {
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
-    const summary: DeleteSummary = {
-      changed: 0, deleted: 0, gone: 0, stopped: false, store: this.label,
-    }
-    const batchSize = options.batchSize ?? DEFAULT_DELETE_BATCH
     const {data, expiry, key} = this.columns
     const select = `SELECT ${quote(key)}, ${quote(data)} AS ${DATA_ALIAS}, ${quote(expiry)} FROM ${this.table} WHERE ${quote(key)} IN (?) FOR UPDATE`
     const remove = `DELETE FROM ${this.table} WHERE ${quote(key)} IN (?)`
-    for (let i = 0; i < sessions.length; i += batchSize) {
-      if (options.signal?.aborted) {
-        summary.stopped = true
-        break
-      }
-
-      const batch = sessions.slice(i, i + batchSize)
+    return deleteInBatches(this.label, sessions, options, DEFAULT_DELETE_BATCH, async batch => {
+      const outcome = {changed: 0, deleted: 0, gone: 0}
       const wanted = new Map(batch.map(s => [s.key, s.version]))
       try {
         await this.conn.beginTransaction()
@@ -506,9 +498,9 @@ class MysqlStore implements SessionStore {
         const doomed: string[] = []
         for (const [k, version] of wanted) {
           const now = current.get(k)
-          if (now === undefined) summary.gone++
+          if (now === undefined) outcome.gone++
           else if (now === version) doomed.push(k)
-          else summary.changed++
+          else outcome.changed++
         }
 
         if (doomed.length > 0) {
@@ -522,16 +514,13 @@ class MysqlStore implements SessionStore {
         }
 
         await this.conn.commit()
-        summary.deleted += doomed.length
+        outcome.deleted = doomed.length
+        return outcome
       } catch (error) {
         await this.conn.rollback().catch(() => {})
-        throw PartialFailureError.during(storeError(error, this.label), summary.deleted, sessions.length)
+        throw error
       }
-
-      options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})
-    }
-
-    return summary
+    }, error => storeError(error, this.label))
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {

@@ -22,6 +22,7 @@ import {encodeFieldMap} from '../formats/field-map.js'
 import {fingerprint} from '../sessions/keys.js'
 import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector} from '../sessions/select.js'
+import {deleteInBatches} from './delete-batches.js'
 import {
   afterCleanupBatch, cleanupLease, cleanupStop, closeClient, escapeGlob, keyText, runtimeError, serverTime, takeDriverNotices, withEarlierTtl,
 } from './redis.js'
@@ -184,44 +185,30 @@ export class RedisHashStore implements SessionStore {
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
-    const summary: DeleteSummary = {
-      changed: 0, deleted: 0, gone: 0, stopped: false, store: this.label,
-    }
-    const batchSize = options.batchSize ?? DEFAULT_DELETE_BATCH
-    for (let i = 0; i < sessions.length; i += batchSize) {
-      if (options.signal?.aborted) {
-        summary.stopped = true
-        break
+    return deleteInBatches(this.label, sessions, options, DEFAULT_DELETE_BATCH, async batch => {
+      const outcome = {changed: 0, deleted: 0, gone: 0}
+      const results = await Promise.all(batch.map(session => {
+        const companions = this.layout.companions?.(session.key) ?? []
+        const sets = this.setsOf(session)
+        return this.client.eval(
+          COMPARE_AND_DELETE_HASH,
+          1 + companions.length + sets.length,
+          this.hashKey(session),
+          ...companions,
+          ...sets.map(s => s.set),
+          session.version,
+          companions.length,
+          ...sets.map(s => s.member),
+        ) as Promise<number>
+      }))
+      for (const result of results) {
+        if (result === 1) outcome.deleted++
+        else if (result === 2) outcome.changed++
+        else outcome.gone++
       }
 
-      try {
-        const results = await Promise.all(sessions.slice(i, i + batchSize).map(session => {
-          const companions = this.layout.companions?.(session.key) ?? []
-          const sets = this.setsOf(session)
-          return this.client.eval(
-            COMPARE_AND_DELETE_HASH,
-            1 + companions.length + sets.length,
-            this.hashKey(session),
-            ...companions,
-            ...sets.map(s => s.set),
-            session.version,
-            companions.length,
-            ...sets.map(s => s.member),
-          ) as Promise<number>
-        }))
-        for (const result of results) {
-          if (result === 1) summary.deleted++
-          else if (result === 2) summary.changed++
-          else summary.gone++
-        }
-      } catch (error) {
-        throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, sessions.length)
-      }
-
-      options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})
-    }
-
-    return summary
+      return outcome
+    }, error => runtimeError(error, this.label))
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {

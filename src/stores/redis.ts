@@ -26,6 +26,7 @@ import {
 } from '../errors.js'
 import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
+import {deleteInBatches} from './delete-batches.js'
 import {sleep} from './pacing.js'
 import {
   databaseNumber, decodePart, type ParamKind, parseStoreUrl, readCaFile,
@@ -591,41 +592,27 @@ class RedisStore implements SessionStore {
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
-    const summary: DeleteSummary = {
-      changed: 0, deleted: 0, gone: 0, stopped: false, store: this.label,
-    }
-    const batchSize = options.batchSize ?? DEFAULT_DELETE_BATCH
-    for (let i = 0; i < sessions.length; i += batchSize) {
-      if (options.signal?.aborted) {
-        summary.stopped = true
-        break
-      }
-
+    return deleteInBatches(this.label, sessions, options, DEFAULT_DELETE_BATCH, async batch => {
       // One script call per slot: a cluster refuses multi-key commands across slots.
       const groups = new Map<number, Session[]>()
-      for (const session of sessions.slice(i, i + batchSize)) {
+      for (const session of batch) {
         const slot = this.cluster ? calculateSlot(this.redisKey(session)) : 0
         groups.set(slot, [...(groups.get(slot) ?? []), session])
       }
 
-      try {
-        const results = await Promise.all([...groups.values()].map(group =>
-          this.client.eval(COMPARE_AND_DELETE, group.length, ...group.map(s => this.redisKey(s)), ...group.map(s => s.version)) as Promise<
-            [number, number, number]
-          >))
-        for (const [deleted, changed, gone] of results) {
-          summary.deleted += deleted
-          summary.changed += changed
-          summary.gone += gone
-        }
-      } catch (error) {
-        throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, sessions.length)
+      const outcome = {changed: 0, deleted: 0, gone: 0}
+      const results = await Promise.all([...groups.values()].map(group =>
+        this.client.eval(COMPARE_AND_DELETE, group.length, ...group.map(s => this.redisKey(s)), ...group.map(s => s.version)) as Promise<
+          [number, number, number]
+        >))
+      for (const [deleted, changed, gone] of results) {
+        outcome.deleted += deleted
+        outcome.changed += changed
+        outcome.gone += gone
       }
 
-      options.onProgress?.({deleted: summary.deleted, store: this.label, total: sessions.length})
-    }
-
-    return summary
+      return outcome
+    }, error => runtimeError(error, this.label))
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
