@@ -31,6 +31,16 @@ export default defineFramework({
       column: 'expires', liveWhen: 'not-before-now', nowSeconds: 'round', unit: 'unix-seconds',
     },
   },
-  summary: 'express-session via connect-redis (sess:<sid>) or express-mysql-session (sessions table); user at passport.user',
+  // connect-pg-simple (table.sql): `session(sid varchar, sess json, expire timestamp(6))`, expire
+  // written with to_timestamp() (the connection's time zone); served while `expire >= now`.
+  postgres: {
+    table: 'session',
+    keyColumn: 'sid',
+    dataColumn: 'sess',
+    expiry: {
+      column: 'expire', liveWhen: 'not-before-now', naiveZone: 'session', unit: 'datetime',
+    },
+  },
+  summary: 'express-session via connect-redis (sess:<sid>), express-mysql-session (sessions table) or connect-pg-simple (session table); user at passport.user',
   userPath: EXPRESS_USER_PATH,
 })

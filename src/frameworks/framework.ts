@@ -42,6 +42,11 @@ export interface Framework {
   keyForms?(given: string): readonly string[]
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
+  /**
+   * Its PostgreSQL table, where that differs from `sql` (express: connect-pg-simple's `session`
+   * table, not express-mysql-session's `sessions`). Absent: `sql` serves PostgreSQL too.
+   */
+  postgres?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
   redis?(prefix?: string): RedisLayout
 }

@@ -64,23 +64,27 @@ export function layoutFor(framework: Framework, overrides: LayoutOverrides, sett
       throw new UsageError(`invalid expiry unit "${overrides.expiryUnit}": use ${[...EXPIRY_UNITS].join(', ')}`)
     }
 
-    const sql = typeof framework.sql === 'function' ? framework.sql(settings) : framework.sql
-    layout.sql = {
-      ...sql,
-      dataColumn: overrides.dataColumn ?? sql.dataColumn,
-      expiry: {
-        ...sql.expiry,
-        column: overrides.expiryColumn ?? sql.expiry.column,
-        unit: (overrides.expiryUnit ?? sql.expiry.unit) as SqlLayout['expiry']['unit'],
-      },
-      keyColumn: overrides.keyColumn ?? sql.keyColumn,
-      table: overrides.table ?? sql.table,
-    }
+    layout.sql = withOverrides(typeof framework.sql === 'function' ? framework.sql(settings) : framework.sql, overrides)
+    if (framework.postgres) layout.postgres = withOverrides(typeof framework.postgres === 'function' ? framework.postgres(settings) : framework.postgres, overrides)
   }
 
   if (framework.redis) layout.redis = framework.redis(overrides.prefix)
   if (overrides.userColumn !== undefined) layout.userColumn = overrides.userColumn
   return layout
+}
+
+function withOverrides(sql: SqlLayout, overrides: LayoutOverrides): SqlLayout {
+  return {
+    ...sql,
+    dataColumn: overrides.dataColumn ?? sql.dataColumn,
+    expiry: {
+      ...sql.expiry,
+      column: overrides.expiryColumn ?? sql.expiry.column,
+      unit: (overrides.expiryUnit ?? sql.expiry.unit) as SqlLayout['expiry']['unit'],
+    },
+    keyColumn: overrides.keyColumn ?? sql.keyColumn,
+    table: overrides.table ?? sql.table,
+  }
 }
 
 export function userPathFor(framework: Framework, userPath: string | undefined, settings: FrameworkSettings = {}): readonly string[] {

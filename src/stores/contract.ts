@@ -234,6 +234,8 @@ export interface StoreOptions {
 /** Where a framework keeps its sessions (src/frameworks/); each adapter reads the part that concerns it. */
 export interface StoreLayout {
   sql?: SqlLayout
+  /** The PostgreSQL table where the framework's differs from `sql` (connect-pg-simple's); else `sql` serves. */
+  postgres?: SqlLayout
   redis?: RedisLayout
   /**
    * SQL stores: a column holding the user id (an app's `user_id`, Laravel's `user_id`, Spring's
@@ -361,6 +363,12 @@ export interface ExpiryRule {
    * rounds Date.now() / 1000, the default; PHP's time() floors).
    */
   nowSeconds?: 'floor' | 'round'
+  /**
+   * Naive time columns: the framework writes them in the database session's time zone
+   * (connect-pg-simple's `to_timestamp()` into a `timestamp` column), so they are read in the
+   * server's TimeZone setting unless --time-zone says otherwise. Absent: UTC unless --time-zone.
+   */
+  naiveZone?: 'session'
 }
 
 export type ExpiryUnit = 'auto' | 'datetime' | 'unix-ms' | 'unix-seconds'

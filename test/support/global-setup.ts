@@ -1,7 +1,8 @@
 /**
- * Mocha global fixtures (loaded through "require" in .mocharc.json): one MariaDB, one Redis and one
- * 3-master Redis Cluster for the whole run, started in parallel from the system binaries. Their URLs
- * go to the tests through SESSIONCTL_TEST_MYSQL_URL / _REDIS_URL / _REDIS_CLUSTER_URL; a variable
+ * Mocha global fixtures (loaded through "require" in .mocharc.json): one MariaDB, one PostgreSQL, one
+ * Redis and one 3-master Redis Cluster for the whole run, started in parallel from the system
+ * binaries. Their URLs go to the tests through SESSIONCTL_TEST_MYSQL_URL / _POSTGRES_URL /
+ * _REDIS_URL / _REDIS_CLUSTER_URL; a variable
  * that is already set is used as is and nothing is started for it.
  *
  * Missing binaries fail the run loudly: a skipped integration suite is a failure.
@@ -9,11 +10,14 @@
 import {closeDecodePools} from '../../src/sessions/select.js'
 import {
   ENV_MYSQL_URL,
+  ENV_POSTGRES_URL,
   ENV_REDIS_CLUSTER_URL,
   ENV_REDIS_URL,
   missingPackagesError,
   missingSystemPackages,
+  POSTGRES_PACKAGES,
   startMariaDb,
+  startPostgres,
   startRedis,
   startRedisCluster,
 } from './servers.js'
@@ -26,12 +30,15 @@ const stoppers: (() => Promise<void>)[] = []
 export async function mochaGlobalSetup(): Promise<void> {
   const wanted: {env: string; pkg: string; start: () => Promise<{stop(): Promise<void>; url: string}>}[] = [
     {env: ENV_MYSQL_URL, pkg: 'mariadb-server', start: () => startMariaDb()},
+    {env: ENV_POSTGRES_URL, pkg: 'postgresql', start: () => startPostgres()},
     {env: ENV_REDIS_URL, pkg: 'redis-server', start: () => startRedis()},
     {env: ENV_REDIS_CLUSTER_URL, pkg: 'redis-server', start: () => startRedisCluster({masters: 3})},
   ].filter(({env}) => !process.env[env])
   if (wanted.length === 0) return
 
-  const missing = missingSystemPackages().filter(pkg => wanted.some(w => w.pkg === pkg))
+  // PostgreSQL's server needs its client package too (psql, pg_basebackup).
+  const packages = [...new Set(wanted.flatMap(w => (w.pkg === 'postgresql' ? POSTGRES_PACKAGES : [w.pkg])))]
+  const missing = missingSystemPackages(packages)
   if (missing.length > 0) throw missingPackagesError(missing)
 
   const results = await Promise.allSettled(wanted.map(({start}) => start()))

@@ -91,6 +91,7 @@ export const APT_LINE = 'sudo apt-get install -y mariadb-server redis-server'
 export const ENV_MYSQL_URL = 'SESSIONCTL_TEST_MYSQL_URL'
 export const ENV_REDIS_URL = 'SESSIONCTL_TEST_REDIS_URL'
 export const ENV_REDIS_CLUSTER_URL = 'SESSIONCTL_TEST_REDIS_CLUSTER_URL'
+export const ENV_POSTGRES_URL = 'SESSIONCTL_TEST_POSTGRES_URL'
 
 /** How long each start took in this process (the tests print them). */
 export const startupTimings: {kind: 'mariadb' | 'postgres' | 'postgres-replica' | 'redis' | 'redis-cluster'; ms: number}[] = []
@@ -1499,6 +1500,10 @@ export function testMysqlUrl(): string {
 
 export function testRedisUrl(): string {
   return requiredEnv(ENV_REDIS_URL, 'a redis://127.0.0.1:PORT URL')
+}
+
+export function testPostgresUrl(): string {
+  return requiredEnv(ENV_POSTGRES_URL, 'a postgres://postgres@127.0.0.1:PORT/postgres URL')
 }
 
 export function testRedisClusterUrl(): string {
