@@ -9,7 +9,7 @@ import {
   type Framework, FRAMEWORK_NAMES, frameworkCodec, type FrameworkSettings, getFramework, layoutFor, userPathFor,
 } from '../frameworks/index.js'
 import {closeDecodePools} from '../sessions/select.js'
-import {checkStoreUrl, openStore} from '../stores/index.js'
+import {checkStoreUrl, openStore, storeKindOf} from '../stores/index.js'
 import {assertTimeZone} from '../stores/sql-time.js'
 import {unreachableStore} from '../stores/unreachable.js'
 import {
@@ -299,10 +299,10 @@ export abstract class SessionsCommand extends Command {
     })
     const layout = layoutFor(framework, spec, settings)
     const owner = layout.sql?.ownerColumn
-    if (owner !== undefined && /^(?:mariadb|mysql):/i.test(spec.url)) {
+    if (owner !== undefined && storeKindOf(spec.url) === 'sql') {
       // The row holds no payload to read a path in, or a data column to name.
       for (const [given, what] of [[spec.userPath, '--user-path'], [spec.dataColumn, '--data-column']] as const) {
-        if (given !== undefined) throw new UsageError(`${what}: --format ${framework.name} on MySQL records the user in the ${owner} column itself; drop ${what}`)
+        if (given !== undefined) throw new UsageError(`${what}: --format ${framework.name} on SQL stores records the user in the ${owner} column itself; drop ${what}`)
       }
     }
 
@@ -311,7 +311,8 @@ export abstract class SessionsCommand extends Command {
         codec,
         connectTimeoutMs: flags['connect-timeout'] * 1000,
         layout,
-        timeZone,
+        // Only as given: the store's own default applies otherwise (UTC; a PostgreSQL session's zone where the framework writes in it).
+        ...(spec.timeZone === undefined ? {} : {timeZone}),
       },
       url: spec.url,
     }
@@ -386,15 +387,7 @@ const SETTING_FLAGS = [
   ['user-path', 'userPath'],
 ] as const satisfies ReadonlyArray<readonly [keyof BaseFlags<typeof SessionsCommand>, keyof StoreSettings]>
 
-type StoreKind = 'redis' | 'sql'
-
 const SQL_ONLY: ReadonlySet<keyof StoreSettings> = new Set(['table', 'keyColumn', 'dataColumn', 'expiryColumn', 'expiryUnit', 'timeZone'] as const)
-
-function storeKind(url: string): StoreKind | undefined {
-  if (/^(?:mysql|mariadb):/i.test(url)) return 'sql'
-  if (/^rediss?(?:\+cluster|\+sentinel)?:/i.test(url)) return 'redis'
-  return undefined
-}
 
 /** The formats whose codec reads --salt. */
 const SIGNED = FRAMEWORK_NAMES.filter(name => getFramework(name).signed)
@@ -415,8 +408,9 @@ export interface ExpiryNeed {
 /** A SQL store whose framework cannot know expiry without a setting (Rails' --lifetime) is refused here, before any I/O. */
 function checkExpiryKnown(specs: readonly StoreSpec[], plans: ReadonlyArray<{options: {layout: StoreLayout}}>, need: ExpiryNeed): void {
   for (const [i, spec] of specs.entries()) {
-    const missing = plans[i].options.layout.sql?.expiry.offsetUnknown
-    if (missing === undefined || storeKind(spec.url) !== 'sql') continue
+    const {layout} = plans[i].options
+    const missing = ((/^postgres(?:ql)?:/i.test(spec.url) ? layout.postgres : undefined) ?? layout.sql)?.expiry.offsetUnknown
+    if (missing === undefined || storeKindOf(spec.url) !== 'sql') continue
     const format = spec.format ?? 'django'
     throw new UsageError(`--format ${format} on ${safeUrl(spec.url)} needs ${missing} ${need.purpose}: the table does not record the app's session lifetime (Rails: expire_after)${need.otherwise ? `; ${need.otherwise}` : ''}`)
   }
@@ -430,9 +424,9 @@ function keyAliasesOf(specs: readonly StoreSpec[]): (given: string) => readonly 
 
 /** Why a setting means nothing for this store, or undefined when it applies. */
 function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | undefined {
-  const kind = storeKind(spec.url)
+  const kind = storeKindOf(spec.url)
   const format = spec.format ?? 'django'
-  if (kind === 'redis' && SQL_ONLY.has(setting)) return 'applies to MySQL/MariaDB stores only'
+  if (kind === 'redis' && SQL_ONLY.has(setting)) return 'applies to SQL stores (MySQL/MariaDB, PostgreSQL) only'
   if (kind === 'sql' && setting === 'prefix') return 'applies to Redis stores only'
   const framework = getFramework(format)
   if (setting === 'guard' && !framework.reads?.guard) return `applies to ${readers(f => f.reads?.guard)} only`
@@ -441,7 +435,8 @@ function settingMisfit(setting: keyof StoreSettings, spec: StoreSpec): string | 
   if (setting === 'lifetime' && kind === 'redis') return 'applies to SQL stores only (Redis keeps the lifetime as the TTL)'
   if (setting === 'salt' && !framework.signed) return `applies to ${SIGNED.map(n => `--format ${n}`).join(' and ')} only (the other formats are not signed)`
   if (setting === 'timeZone' && kind === 'sql') {
-    const declared = getFramework(format).sql
+    // A framework's PostgreSQL table may differ from its MySQL one (Framework.postgres).
+    const declared = (/^postgres(?:ql)?:/i.test(spec.url) ? framework.postgres : undefined) ?? framework.sql
     const unit = spec.expiryUnit ?? (typeof declared === 'function' ? declared({}) : declared)?.expiry.unit
     if (unit !== undefined && unit !== 'datetime' && unit !== 'auto') return `applies to DATETIME expiry columns only (this one holds ${unit})`
   }

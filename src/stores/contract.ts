@@ -432,4 +432,6 @@ export interface CleanupSummary {
   staleIndex?: {found: number; removed: number; sets: number; unreadable: number}
   /** SqlLayout.children without a cascading foreign key: rows of deleted sessions removed too. */
   orphans?: {deleted: number; found: number; table: string}
+  /** PostgreSQL: dead tuples the deleted rows left until VACUUM (reported after a large cleanup, with a hint). */
+  deadTuples?: number
 }

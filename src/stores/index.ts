@@ -18,6 +18,11 @@ const mysql = async (): Promise<Adapter> => {
   return {open: m.openMysqlStore, parse: m.parseMysqlUrl}
 }
 
+const postgres = async (): Promise<Adapter> => {
+  const m = await import('./postgres.js')
+  return {open: m.openPostgresStore, parse: m.parsePostgresUrl}
+}
+
 const redis = async (): Promise<Adapter> => {
   const m = await import('./redis.js')
   return {open: m.openRedisStore, parse: m.parseRedisUrl}
@@ -30,6 +35,8 @@ const redis = async (): Promise<Adapter> => {
 const adapters = new Map<string, () => Promise<Adapter>>([
   ['mariadb:', mysql],
   ['mysql:', mysql],
+  ['postgres:', postgres],
+  ['postgresql:', postgres],
   ['redis+cluster:', redis],
   ['redis+sentinel:', redis],
   ['redis:', redis],
@@ -44,6 +51,35 @@ const PUBLIC_SCHEMES = [...adapters.keys()]
 const registered: Map<string, () => Promise<Opener>> = ((globalThis as Record<symbol, unknown>)[
 Symbol.for('sessionctl.test-adapters')
 ] ??= new Map()) as Map<string, () => Promise<Opener>>
+
+/** The kind of store a URL names: 'sql' (MySQL/MariaDB, PostgreSQL), 'redis', or undefined for another scheme. */
+export function storeKindOf(url: string): 'redis' | 'sql' | undefined {
+  const family = familyOf(url)
+  if (family === undefined) return undefined
+  return family === 'redis' ? 'redis' : 'sql'
+}
+
+function familyOf(url: string): 'mysql' | 'postgres' | 'redis' | undefined {
+  if (/^(?:mysql|mariadb):/i.test(url)) return 'mysql'
+  if (/^postgres(?:ql)?:/i.test(url)) return 'postgres'
+  if (/^rediss?(?:\+(?:cluster|sentinel))?:/i.test(url)) return 'redis'
+  return undefined
+}
+
+/**
+ * cleanup --replica: the replicas must be of the stores' kind (MySQL/MariaDB or PostgreSQL, one
+ * kind per run), and each URL valid; refused with one line before anything is deleted.
+ */
+export async function checkReplicaUrls(storeLabels: readonly string[], urls: readonly string[]): Promise<void> {
+  const families = new Set(storeLabels.map(label => familyOf(label)))
+  const [family] = families
+  if (families.size !== 1 || (family !== 'mysql' && family !== 'postgres')) {
+    throw new UsageError('--replica applies to MySQL/MariaDB or PostgreSQL stores only, one kind per run')
+  }
+
+  if (family === 'mysql') (await import('./mysql-replicas.js')).checkMysqlReplicas(urls)
+  else (await import('./postgres-cleanup.js')).checkPostgresReplicas(urls)
+}
 
 /** Test seam: command tests register an in-memory adapter under a scheme of their own. */
 export function registerAdapter(scheme: string, load: () => Promise<Opener>): void {

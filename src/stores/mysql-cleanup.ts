@@ -6,9 +6,10 @@ import type {CleanupOptions, CleanupSummary} from './contract.js'
 import type {Columns} from './mysql.js'
 
 import {LockHeldError, PartialFailureError} from '../errors.js'
-import {ReplicaWatch} from './mysql-replicas.js'
+import {openMysqlReplica} from './mysql-replicas.js'
 import {quote, storeError} from './mysql.js'
-import {nextBatchSize, sleep} from './pacing.js'
+import {type Batch, runBatches, sleep} from './pacing.js'
+import {ReplicaWatch} from './replica-watch.js'
 
 const MAX_RETRIES = 5
 /** Above this share of expired rows, walking the table in key order beats walking the expiry index. */
@@ -40,9 +41,6 @@ export interface CleanupContext {
   expiryDate(value: unknown): Date | null
   connectTimeoutMs?: number
 }
-
-/** Deletes the next batch of about `size` rows; `deleted` is undefined when nothing is left. */
-type Batch = (size: number) => Promise<{deleted: number | undefined; longestMs: number}>
 
 /**
  * The MySQL/MariaDB expired-session cleanup: many short transactions instead of one DELETE,
@@ -97,7 +95,7 @@ export class MysqlCleanup {
     const abort = (): void => stop.abort()
     o.signal?.addEventListener('abort', abort)
     try {
-      replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, this.c.connectTimeoutMs) : undefined
+      replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, url => openMysqlReplica(url, this.c.connectTimeoutMs)) : undefined
       const strategy = await this.strategy(summary.expired)
       if (strategy.kind === 'key-walk') {
         // Workers take ranges from one queue, so a range richer in expired rows does not leave
@@ -116,7 +114,7 @@ export class MysqlCleanup {
       const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / workers.length)), signal: stop.signal}
       await Promise.all(workers.map(async worker => {
         try {
-          await this.loop(worker, batchOptions, summary, replicas)
+          await runBatches(worker, batchOptions, summary, replicas)
         } catch (error) {
           stop.abort()
           throw error
@@ -249,37 +247,6 @@ export class MysqlCleanup {
       release: async () => {
         await this.c.conn.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => {})
       },
-    }
-  }
-
-  /** One worker's batches: pacing, replica lag, deadline and signal checked between batches. */
-  private async loop(batch: Batch, o: CleanupOptions, summary: CleanupSummary, replicas: ReplicaWatch | undefined): Promise<void> {
-    let size = o.batchSize
-    for (;;) {
-      if (o.signal?.aborted) return
-      if (o.deadline !== undefined && Date.now() >= o.deadline) {
-        summary.stoppedBy = 'deadline'
-        return
-      }
-
-      if (replicas) {
-        summary.replicaWaitS += await replicas.waitUntilCaughtUp(o)
-        // Waiting may have run into the deadline or a signal: check again before deleting.
-        if (o.signal?.aborted || (o.deadline !== undefined && Date.now() >= o.deadline)) continue
-      }
-
-      const t0 = performance.now()
-      const {deleted, longestMs} = await batch(size)
-      if (deleted === undefined) return
-      const batchMs = performance.now() - t0
-      summary.deleted += deleted
-      summary.batches++
-      o.onBatch?.({
-        batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: this.c.label,
-      })
-      size = nextBatchSize(size, longestMs, o.targetMs)
-      const pause = o.sleepMs + (o.sleepFactor * batchMs)
-      if (pause > 0) await sleep(pause, o.signal)
     }
   }
 

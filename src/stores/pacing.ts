@@ -1,4 +1,7 @@
-/** Pacing shared by the adapters' batch loops: batch sizing and interruptible pauses. */
+/** Pacing shared by the adapters' batch loops: batch sizing, interruptible pauses, the cleanup loop. */
+import type {CleanupOptions, CleanupSummary} from './contract.js'
+import type {ReplicaWatch} from './replica-watch.js'
+
 const MIN_BATCH = 50
 const MAX_BATCH = 50_000
 
@@ -28,4 +31,41 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms)
     signal?.addEventListener('abort', done, {once: true})
   })
+}
+
+/** Deletes the next batch of about `size` rows; `deleted` is undefined when nothing is left. */
+export type Batch = (size: number) => Promise<{deleted: number | undefined; longestMs: number}>
+
+/**
+ * One worker's cleanup batches: deadline, signal and replica lag checked before each, the size
+ * following the target statement time, the pause after each a multiple of its time.
+ */
+export async function runBatches(batch: Batch, o: CleanupOptions, summary: CleanupSummary, replicas: ReplicaWatch | undefined): Promise<void> {
+  let size = o.batchSize
+  for (;;) {
+    if (o.signal?.aborted) return
+    if (o.deadline !== undefined && Date.now() >= o.deadline) {
+      summary.stoppedBy = 'deadline'
+      return
+    }
+
+    if (replicas) {
+      summary.replicaWaitS += await replicas.waitUntilCaughtUp(o)
+      // Waiting may have run into the deadline or a signal: check again before deleting.
+      if (o.signal?.aborted || (o.deadline !== undefined && Date.now() >= o.deadline)) continue
+    }
+
+    const t0 = performance.now()
+    const {deleted, longestMs} = await batch(size)
+    if (deleted === undefined) return
+    const batchMs = performance.now() - t0
+    summary.deleted += deleted
+    summary.batches++
+    o.onBatch?.({
+      batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: summary.store,
+    })
+    size = nextBatchSize(size, longestMs, o.targetMs)
+    const pause = o.sleepMs + (o.sleepFactor * batchMs)
+    if (pause > 0) await sleep(pause, o.signal)
+  }
 }

@@ -12,6 +12,7 @@ import {failureText, printError, warn} from '../../cli/report.js'
 import {
   deletedBefore, ExitCode, exitCodeOf, UsageError,
 } from '../../errors.js'
+import {checkReplicaUrls} from '../../stores/index.js'
 
 export interface CleanupResult {
   dryRun: boolean
@@ -82,11 +83,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     checkReason(flags.reason)
     const auditPaths = dryRun ? [] : auditLogPaths(flags['audit-log'], [flags.store ?? []].flat(), flags.config, this.config.configDir)
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>, {purpose: 'to know which sessions are expired'})
-    if (replicas.length > 0 && !stores.every(s => s.label.startsWith('mysql') || s.label.startsWith('mariadb'))) {
-      throw new UsageError('--replica applies to MySQL/MariaDB stores only')
-    }
-
-    if (replicas.length > 0) (await import('../../stores/mysql-replicas.js')).ReplicaWatch.check(replicas)
+    if (replicas.length > 0) await checkReplicaUrls(stores.map(s => s.label), replicas)
     if (flags['fix-no-ttl'] && !stores.some(s => s.label.startsWith('redis'))) {
       throw new UsageError('--fix-no-ttl applies to Redis stores only (SQL stores keep an expiry per row)')
     }

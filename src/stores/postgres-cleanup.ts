@@ -1,0 +1,273 @@
+import type {CleanupOptions, CleanupSummary} from './contract.js'
+import type {Replica} from './replica-watch.js'
+
+import {safeUrl} from '../cli/redact.js'
+import {
+  LockHeldError, PartialFailureError, StoreError, UsageError,
+} from '../errors.js'
+import {type Batch, runBatches, sleep} from './pacing.js'
+import {
+  connect, LOCK_TIMEOUT_S, parsePostgresUrl, type PgConnection, pgError, type PostgresStore, type PostgresTarget, quoteIdent,
+} from './postgres.js'
+import {ReplicaWatch} from './replica-watch.js'
+
+const MAX_RETRIES = 5
+/** Every cleanup statement runs under these (session settings of the cleanup's connection). */
+const CLEANUP_LOCK_TIMEOUT = '1s'
+const CLEANUP_STATEMENT_TIMEOUT = '5s'
+/** TID range scans (the page walk) came with PostgreSQL 14; older servers walk the expiry condition. */
+const TID_RANGE_VERSION = 140_000
+/** A cleanup that deleted this many rows reports the dead tuples they left and how VACUUM returns the space. */
+const VACUUM_HINT_ROWS = 10_000
+/** The advisory lock's two keys: our namespace, then the table's name (apps' own one-key locks never collide with it). */
+const LOCK_KEYS = "hashtext('sessionctl'), hashtext($1)"
+const RETRYABLE = new Set(['40P01', '55P03', '40001', '57014'])
+
+export interface PgCleanupContext {
+  connection: PgConnection
+  store: PostgresStore
+  label: string
+  target: PostgresTarget
+  /** SQL that is true for an expired row by the framework's cleanup rule ($1…), and its parameters. */
+  condition: string
+  params: unknown[]
+  expiryDate(value: unknown): Date | null
+}
+
+/**
+ * The PostgreSQL expired-session cleanup: many short statements instead of one DELETE, under an
+ * advisory lock, paced, watching replicas, stopping between batches.
+ *
+ * The batches walk the table's pages (PostgreSQL ≥ 14, a TID range scan): `DELETE … WHERE ctid
+ * IN (the expired rows of pages a to b, FOR UPDATE SKIP LOCKED) AND expired`. Like the single
+ * DELETE (a sequential scan) it reads each page once, needs no index, and never waits for a row an
+ * application transaction holds (it is being written, so it is not to be deleted now; the next run
+ * sees it). The page span follows the rows found per page and the statement time. Older servers,
+ * and partitioned tables, take the next expired keys instead (`LIMIT n … SKIP LOCKED`), down the
+ * expiry index. Every delete states the expiry predicate itself, so a session extended meanwhile
+ * survives.
+ */
+export class PostgresCleanup {
+  constructor(private readonly c: PgCleanupContext) {}
+
+  async run(o: CleanupOptions): Promise<CleanupSummary> {
+    const started = Date.now()
+    const {client} = this.c.connection
+    const {store} = this.c
+    const summary: CleanupSummary = {
+      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
+      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.c.label,
+    }
+    const pageWalk = this.c.connection.facts.version >= TID_RANGE_VERSION && store.name.kind === 'r'
+    if (!pageWalk && !store.columns.expiryIndexed) {
+      const {schema, table} = store.name
+      o.onWarning?.(`${this.c.label}: the expiry column ${store.columns.expiry} has no index, so every batch scans the table; add one: CREATE INDEX ON ${schema}.${table} (${store.columns.expiry})`)
+    }
+
+    const {rows: stats} = await client.query<{n: string; newest: null | string; oldest: null | string}>(
+      `SELECT count(*) AS n, min(${store.expirySelect()}) AS oldest, max(${store.expirySelect()}) AS newest FROM ${store.table} WHERE ${this.c.condition}`,
+      this.c.params,
+    )
+    summary.expired = Number(stats[0].n)
+    summary.oldestExpiry = this.c.expiryDate(stats[0].oldest)
+    summary.newestExpiry = this.c.expiryDate(stats[0].newest)
+    if (o.dryRun || summary.expired === 0) return {...summary, seconds: (Date.now() - started) / 1000}
+
+    await this.lock()
+    let replicas: ReplicaWatch | undefined
+    try {
+      await client.query(`SET lock_timeout = '${CLEANUP_LOCK_TIMEOUT}'; SET statement_timeout = '${CLEANUP_STATEMENT_TIMEOUT}'`)
+      replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, url => openPostgresReplica(url, this.c.target.config.connectionTimeoutMillis)) : undefined
+      const batch = pageWalk ? await this.pageWalk(summary) : this.keyWalk(summary)
+      await runBatches(batch, o, summary, replicas)
+      if (o.signal?.aborted) summary.stoppedBy = 'signal'
+    } catch (error) {
+      throw PartialFailureError.during(pgError(error, this.c.label), summary.deleted, summary.expired)
+    } finally {
+      await replicas?.close()
+      await client.query(`RESET statement_timeout; SET lock_timeout = '${LOCK_TIMEOUT_S}s'`).catch(() => {})
+      await client.query(`SELECT pg_advisory_unlock(${LOCK_KEYS})`, [this.lockName()]).catch(() => {})
+    }
+
+    if (summary.deleted >= VACUUM_HINT_ROWS) await this.vacuumHint(summary, o)
+    return {...summary, seconds: (Date.now() - started) / 1000}
+  }
+
+  /** The next expired keys, down the expiry index, skipping rows another transaction holds. */
+  private keyWalk(summary: CleanupSummary): Batch {
+    const {store} = this.c
+    const {client} = this.c.connection
+    const key = quoteIdent(store.columns.key)
+    const limit = `$${this.c.params.length + 1}`
+    const sql = `DELETE FROM ${store.table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit} FOR UPDATE SKIP LOCKED)) AND ${this.c.condition}`
+    return async size => {
+      for (let attempt = 0; ; attempt++) {
+        const t0 = performance.now()
+        try {
+          const result = await client.query(sql, [...this.c.params, size])
+          const ms = performance.now() - t0
+          summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
+          return {deleted: result.rowCount || undefined, longestMs: ms}
+        } catch (error) {
+          summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
+          if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
+          summary.retries++
+          size = Math.max(1, Math.floor(size / 2))
+          await sleep(100 * (2 ** attempt))
+        }
+      }
+    }
+  }
+
+  /**
+   * A session-level advisory lock, held for the connection's life, so two cleanups of the same
+   * table never overlap, whichever hosts they run on (released at the end, or by the server when
+   * the connection goes).
+   */
+  private async lock(): Promise<void> {
+    const name = this.lockName()
+    const {rows} = await this.c.connection.client.query<{got: boolean | string}>(`SELECT pg_try_advisory_lock(${LOCK_KEYS}) AS got`, [name])
+    if (String(rows[0].got) !== 't' && String(rows[0].got) !== 'true') {
+      throw new LockHeldError(`another cleanup of ${this.c.label} is running (advisory lock on "${name}" is held); nothing was done`)
+    }
+  }
+
+  private lockName(): string {
+    const {schema, table} = this.c.store.name
+    return `sessionctl-cleanup:${this.c.target.database}.${schema}.${table}`
+  }
+
+  /**
+   * Pages in TID ranges. `size` counts rows to delete (as in every strategy): the span is that
+   * many rows at the expired rows per page seen so far (from the estimate, then from the batches).
+   */
+  private async pageWalk(summary: CleanupSummary): Promise<Batch> {
+    const {store} = this.c
+    const {client} = this.c.connection
+    const pagesNow = async (): Promise<{pages: number; tuples: number}> => {
+      const {rows} = await client.query<{pages: string; tuples: string}>(
+        "SELECT pg_relation_size($1::oid) / current_setting('block_size')::int AS pages, GREATEST(c.reltuples, 0) AS tuples FROM pg_class c WHERE c.oid = $1::oid",
+        [store.name.oid],
+      )
+      return {pages: Number(rows[0].pages), tuples: Number(rows[0].tuples)}
+    }
+
+    let {pages, tuples} = await pagesNow()
+    let extended = false
+    // Expired rows per page: from the estimate to begin with, then from what the batches found.
+    let density = Math.max(summary.expired / Math.max(1, pages), tuples > 0 ? (summary.expired / tuples) * (tuples / Math.max(1, pages)) : 0, 0.01)
+    let seenPages = 0
+    let seenRows = 0
+    let position = 0
+    const {children} = store.columns
+    const range = `ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`
+    const inner = `SELECT ctid FROM ${store.table} WHERE ${range} AND ${this.c.condition} FOR UPDATE SKIP LOCKED`
+    const remove = `DELETE FROM ${store.table} WHERE ctid = ANY(ARRAY(${inner})) AND ${this.c.condition}`
+    const sql = children && !children.cascade
+      ? `WITH d AS (${remove} RETURNING ${quoteIdent(children.references)} AS ref), c AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1) SELECT (SELECT count(*) FROM d) AS n, (SELECT count(*) FROM c) AS orphans`
+      : remove
+    if (children && !children.cascade) summary.orphans = {deleted: 0, found: 0, table: children.table}
+    return async size => {
+      if (position >= pages) {
+        // Pages added while the walk ran: walk them too, once.
+        if (extended) return {deleted: undefined, longestMs: 0}
+        extended = true
+        pages = (await pagesNow()).pages
+        if (position >= pages) return {deleted: undefined, longestMs: 0}
+      }
+
+      let span = Math.max(1, Math.min(pages - position, Math.round(size / density)))
+      for (let attempt = 0; ; attempt++) {
+        const values = [...this.c.params, `(${position},0)`, `(${position + span},0)`]
+        const t0 = performance.now()
+        try {
+          const result = await client.query<{n: string; orphans: string}>(sql, values)
+          const ms = performance.now() - t0
+          summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
+          const deleted = children && !children.cascade ? Number(result.rows[0].n) : (result.rowCount ?? 0)
+          if (summary.orphans && children && !children.cascade) {
+            summary.orphans.deleted += Number(result.rows[0].orphans)
+            summary.orphans.found += Number(result.rows[0].orphans)
+          }
+
+          position += span
+          seenPages += span
+          seenRows += deleted
+          density = Math.max(0.01, seenRows / seenPages)
+          return {deleted, longestMs: ms}
+        } catch (error) {
+          summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
+          if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
+          summary.retries++
+          span = Math.max(1, Math.floor(span / 2))
+          await sleep(100 * (2 ** attempt))
+        }
+      }
+    }
+  }
+
+  /** Deleted rows stay as dead tuples until VACUUM: say so, with the figure and the command, after a large cleanup. */
+  private async vacuumHint(summary: CleanupSummary, o: CleanupOptions): Promise<void> {
+    const {schema, table} = this.c.store.name
+    try {
+      const {rows} = await this.c.connection.client.query<{autovacuum: null | string; dead: null | string}>(
+        "SELECT n_dead_tup AS dead, (SELECT reloptions::text FROM pg_class WHERE oid = $1::oid) AS options, current_setting('autovacuum') AS autovacuum FROM pg_stat_all_tables WHERE relid = $1::oid",
+        [this.c.store.name.oid],
+      )
+      const dead = Math.max(Number(rows[0]?.dead ?? 0), summary.deleted)
+      const auto = rows[0]?.autovacuum === 'on' ? 'autovacuum will reclaim it' : 'autovacuum is off'
+      summary.deadTuples = dead
+      o.onWarning?.(`${this.c.label}: the ${summary.deleted.toLocaleString('en-US')} deleted rows stay as dead tuples (about ${dead.toLocaleString('en-US')}) until VACUUM makes their space reusable; ${auto}, or run VACUUM (ANALYZE) ${schema}.${table}`)
+    } catch {
+      // The hint is advice: a statistics view we may not read does not fail the cleanup.
+    }
+  }
+}
+
+/**
+ * Refuses a replica URL that could never connect (not postgres://, unparsable, unknown options)
+ * with a usage error, before anything else runs.
+ */
+export function checkPostgresReplicas(urls: readonly string[]): void {
+  for (const url of urls) {
+    if (!/^postgres(?:ql)?:\/\//i.test(url)) throw new UsageError(`invalid --replica "${safeUrl(url)}": expected postgres://user@host:5432/database`)
+    parsePostgresUrl(url)
+  }
+}
+
+/**
+ * A PostgreSQL streaming replica: its lag is how long ago the last replayed transaction
+ * committed on the primary, or 0 when it has replayed everything it received; null when its WAL
+ * receiver is not streaming.
+ */
+export async function openPostgresReplica(url: string, connectTimeoutMs?: number): Promise<Replica> {
+  const target = parsePostgresUrl(url, connectTimeoutMs)
+  const label = `replica ${target.label}`
+  let connection: PgConnection
+  try {
+    connection = await connect(target)
+  } catch (error) {
+    throw pgError(error, label, target)
+  }
+
+  return {
+    async close() {
+      await connection.end().catch(() => connection.destroy())
+    },
+    label: target.label,
+    async lag() {
+      try {
+        const {rows} = await connection.client.query<{lag: null | string; standby: string; streaming: string}>(`SELECT pg_is_in_recovery() AS standby,
+          (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming,
+          CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+               ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END AS lag`)
+        const [row] = rows
+        if (row.standby !== 't' && row.standby !== 'true') throw new StoreError(`${label}: it is not a replica (pg_is_in_recovery() is false)`)
+        if (Number(row.streaming) === 0 || row.lag === null) return null
+        return Math.max(0, Number(row.lag))
+      } catch (error) {
+        throw pgError(error, label)
+      }
+    },
+  }
+}
