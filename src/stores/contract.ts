@@ -432,6 +432,11 @@ export interface CleanupSummary {
   staleIndex?: {found: number; removed: number; sets: number; unreadable: number}
   /** SqlLayout.children without a cascading foreign key: rows of deleted sessions removed too. */
   orphans?: {deleted: number; found: number; table: string}
+  /**
+   * PostgreSQL: expired rows the run found but did not delete, because another transaction held
+   * them (skipped, not waited for) or extended them meanwhile.
+   */
+  skipped?: number
   /** PostgreSQL: dead tuples the deleted rows left until VACUUM (reported after a large cleanup, with a hint). */
   deadTuples?: number
 }

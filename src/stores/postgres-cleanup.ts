@@ -81,6 +81,9 @@ export class PostgresCleanup {
       const batch = pageWalk ? await this.pageWalk(summary) : this.keyWalk(summary)
       await runBatches(batch, o, summary, replicas)
       if (o.signal?.aborted) summary.stoppedBy = 'signal'
+      if (summary.skipped) {
+        o.onWarning?.(`${this.c.label}: ${summary.skipped.toLocaleString('en-US')} expired session${summary.skipped === 1 ? ' was' : 's were'} skipped, not waited for: another transaction held ${summary.skipped === 1 ? 'it' : 'them'} (or extended ${summary.skipped === 1 ? 'it' : 'them'}) meanwhile; the next run deletes what is still expired`)
+      }
     } catch (error) {
       throw PartialFailureError.during(pgError(error, this.c.label), summary.deleted, summary.expired)
     } finally {
@@ -161,12 +164,17 @@ export class PostgresCleanup {
     let position = 0
     const {children} = store.columns
     const range = `ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`
-    const inner = `SELECT ctid FROM ${store.table} WHERE ${range} AND ${this.c.condition} FOR UPDATE SKIP LOCKED`
-    const remove = `DELETE FROM ${store.table} WHERE ctid = ANY(ARRAY(${inner})) AND ${this.c.condition}`
-    const sql = children && !children.cascade
-      ? `WITH d AS (${remove} RETURNING ${quoteIdent(children.references)} AS ref), c AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1) SELECT (SELECT count(*) FROM d) AS n, (SELECT count(*) FROM c) AS orphans`
-      : remove
-    if (children && !children.cascade) summary.orphans = {deleted: 0, found: 0, table: children.table}
+    // One statement: the range's expired rows, those of them no other transaction holds (locked,
+    // not waited for), deleted if still expired; and how many were found, to count the skipped.
+    const orphans = children && !children.cascade
+    const sql = [
+      `WITH found AS MATERIALIZED (SELECT ctid FROM ${store.table} WHERE ${range} AND ${this.c.condition}),`,
+      `d AS (DELETE FROM ${store.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${store.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM found)) FOR UPDATE SKIP LOCKED)) AND ${this.c.condition}`,
+      `RETURNING ${orphans ? quoteIdent(children.references) : '1'} AS ref)`,
+      orphans ? `, o AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1)` : '',
+      `SELECT (SELECT count(*) FROM found) AS found, (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
+    ].join(' ')
+    if (orphans) summary.orphans = {deleted: 0, found: 0, table: children.table}
     return async size => {
       if (position >= pages) {
         // Pages added while the walk ran: walk them too, once.
@@ -181,13 +189,16 @@ export class PostgresCleanup {
         const values = [...this.c.params, `(${position},0)`, `(${position + span},0)`]
         const t0 = performance.now()
         try {
-          const result = await client.query<{n: string; orphans: string}>(sql, values)
+          const result = await client.query<{found: string; n: string; orphans?: string}>(sql, values)
           const ms = performance.now() - t0
           summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
-          const deleted = children && !children.cascade ? Number(result.rows[0].n) : (result.rowCount ?? 0)
-          if (summary.orphans && children && !children.cascade) {
-            summary.orphans.deleted += Number(result.rows[0].orphans)
-            summary.orphans.found += Number(result.rows[0].orphans)
+          const [row] = result.rows
+          const deleted = Number(row.n)
+          const skipped = Number(row.found) - deleted
+          if (skipped > 0) summary.skipped = (summary.skipped ?? 0) + skipped
+          if (summary.orphans && row.orphans !== undefined) {
+            summary.orphans.deleted += Number(row.orphans)
+            summary.orphans.found += Number(row.orphans)
           }
 
           position += span
