@@ -109,17 +109,17 @@ export abstract class SessionsCommand extends Command {
       env: 'SESSIONCTL_STORE',
       helpGroup: 'STORE',
       multiple: true,
-      summary: 'Store URL (mysql://user@host:3306/db, redis://host:6379/0, redis+cluster://h1:7000,h2:7001, redis+sentinel://h:26379/name/0) or profile name; repeatable.',
+      summary: 'Store URL (mysql://user@host:3306/db, postgres://user@host:5432/db, redis://host:6379/0, redis+cluster://h1:7000,h2:7001, redis+sentinel://h:26379/name/0) or profile name; repeatable.',
       description: [
         'A password in a --store URL is visible to every local user in `ps` for the whole run. Keep it out of the',
         'command line: a profile with "passwordEnv" (the password is read from that variable), or MYSQL_PWD for',
-        'MySQL/MariaDB and REDIS_PASSWORD (REDIS_SENTINEL_PASSWORD for sentinels) for Redis, used when the URL has',
+        'MySQL/MariaDB, PGPASSWORD for PostgreSQL and REDIS_PASSWORD (REDIS_SENTINEL_PASSWORD for sentinels) for Redis, used when the URL has',
         'no password. A config file holding a password should be chmod 600 (sessionctl warns otherwise).',
       ].join(' '),
     }),
     table: Flags.string({
       helpGroup: 'FORMAT',
-      summary: 'Session table, or database.table (default from the format, e.g. django_session).',
+      summary: 'Session table, or database.table (MySQL) / schema.table (PostgreSQL); default from the format, e.g. django_session.',
     }),
     'time-zone': Flags.string({
       helpGroup: 'FORMAT',
@@ -127,7 +127,7 @@ export abstract class SessionsCommand extends Command {
     }),
     'user-column': Flags.string({
       helpGroup: 'FORMAT',
-      summary: 'MySQL: a column holding the user id (e.g. user_id): list/purge --user look it up by index instead of scanning; payloads still cross-checked.',
+      summary: 'SQL stores: a column holding the user id (e.g. user_id): list/purge --user look it up by index instead of scanning; payloads still cross-checked.',
     }),
     'user-path': Flags.string({
       helpGroup: 'FORMAT',

@@ -37,6 +37,12 @@ re-checking that they are still expired, so a session extended meanwhile survive
 statement near --target-ms. A GET_LOCK lock keeps two cleanups of one table from overlapping; deadlocks and lock-wait \
 timeouts are retried with backoff. --replica/--max-replica-lag pause while a replica is behind.
 
+PostgreSQL: walks the table's pages in short statements (TID ranges; the next expired keys on servers before 14), \
+each deleting the range's expired rows that no other transaction holds (skipped, counted, left for the next run) and \
+re-checking the expiry, under lock_timeout 1 s and statement_timeout 5 s. A pg_try_advisory_lock keeps two cleanups \
+of one table from overlapping; after a large cleanup it reports the dead tuples left for VACUUM. --replica takes \
+streaming replicas (postgres://…), paused on replay lag.
+
 Redis expires sessions by TTL: cleanup there reports session keys without a TTL whose payload says they expired \
 (express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back.`
   static examples = [
@@ -56,7 +62,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     'fix-no-ttl': Flags.boolean({summary: 'Redis: delete expired keys that have no TTL, and give live ones their TTL.'}),
     'max-replica-lag': Flags.integer({min: 0, summary: 'With --replica: pause while a replica is more than this many seconds behind (default 1).'}),
     'max-runtime': Flags.integer({min: 1, summary: 'Stop after this many seconds, at a batch boundary (exit 6: rerun to continue).'}),
-    replica: Flags.string({multiple: true, summary: 'MySQL replica URL to watch for lag (repeatable).'}),
+    replica: Flags.string({multiple: true, summary: 'MySQL or PostgreSQL replica URL to watch for lag (repeatable), of the stores’ kind.'}),
     sleep: Flags.integer({
       default: 0, max: 3_600_000, min: 0, summary: 'Pause between batches, in milliseconds (at most an hour).',
     }),
