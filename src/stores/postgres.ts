@@ -2,7 +2,6 @@ import type net from 'node:net'
 
 import {userInfo} from 'node:os'
 import pg from 'pg'
-import Cursor from 'pg-cursor'
 
 import type {
   CleanupOptions,
@@ -29,6 +28,7 @@ import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {deleteInBatches} from './delete-batches.js'
 import {PostgresCleanup} from './postgres-cleanup.js'
+import {BoundedCursor} from './postgres-cursor.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
 import {assertTimeZone, formatNaive, parseNaive} from './sql-time.js'
 import {
@@ -41,10 +41,9 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 export const LOCK_TIMEOUT_S = 10
 const STALL_CHECK_MS = 5000
 const STALLED = 'SESSIONCTL_SERVER_STALLED'
-/** Rows per cursor read at most, and about how many bytes a read may bring (the next read is sized by the largest row seen). */
+/** Rows per cursor read (one Execute), and the bytes at which a batch is handed over before that (BoundedCursor). */
 const SCAN_ROWS = 1000
-const FIRST_READ_ROWS = 32
-const SCAN_READ_BYTES = 8 * 1024 * 1024
+const SCAN_BATCH_BYTES = 8 * 1024 * 1024
 
 /** `postgres://user:password@host:5432/database?sslmode=require&options=-c%20search_path%3Dapp` (also `postgresql://`). */
 export interface PostgresTarget {
@@ -664,30 +663,29 @@ export class PostgresStore implements SessionStore {
     }
 
     const sql = `SELECT s.${quoteIdent(key)}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
-    const cursor = this.client.query(new Cursor<ScanRow>(sql, values, {rowMode: 'array'}))
+    const cursor = this.client.query(new BoundedCursor<ScanRow>(sql, values, row => row[0].length + (row[1]?.length ?? 0), SCAN_BATCH_BYTES))
     try {
-      // Reads are sized by the largest row seen (at most SCAN_READ_BYTES a read); the next read
-      // runs while this batch decodes, so at most two reads are in memory.
-      let rows = FIRST_READ_ROWS
-      let pending: Promise<ScanRow[]> | undefined = cursor.read(rows)
+      // Small rows: the next batch is read while this one decodes. A batch full by bytes is
+      // decoded before anything more is read: large rows are in memory one batch at a time.
+      let pending: Promise<ScanRow[]> | undefined = cursor.next(SCAN_ROWS)
       while (pending) {
         const batch: ScanRow[] = await pending
         pending = undefined
         if (batch.length === 0) break
-        let largest = 0
+        let bytes = 0
         const raws = batch.map(row => {
           const raw = this.toRaw(row, clock, filter.state)
-          if (raw.value.length > largest) largest = raw.value.length
+          bytes += raw.value.length
           return raw
         })
-        rows = Math.max(1, Math.min(SCAN_ROWS, rows * 2, Math.floor(SCAN_READ_BYTES / Math.max(1, largest))))
-        if (!filter.signal?.aborted) pending = cursor.read(rows)
+        // The driver's strings are garbage once turned into bytes (a large row would be held twice).
+        batch.length = 0
+        const small = bytes < SCAN_BATCH_BYTES / 2
+        if (small && !filter.signal?.aborted) pending = cursor.next(SCAN_ROWS)
         await selector.submit(raws)
         sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-        if (filter.signal?.aborted) {
-          await pending?.catch(() => {})
-          break
-        }
+        if (filter.signal?.aborted) break
+        if (!small) pending = cursor.next(SCAN_ROWS)
       }
 
       const summary = await selector.finish()

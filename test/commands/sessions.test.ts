@@ -216,7 +216,7 @@ describe('bad input', () => {
     ['an empty user', ['sessions', 'list', '--store', 'memory://b', '--user', ''], /--user must not be empty|--user/],
     ['conflicting state flags', ['sessions', 'list', '--store', 'memory://b', '--all', '--expired-only'], /--all and --expired-only cannot be used together: drop one/],
     ['an unknown format', ['sessions', 'list', '--store', 'memory://b', '--format', 'nope'], /Expected --format=nope to be one of/],
-    ['a URL with an unsupported scheme', ['sessions', 'list', '--store', 'postgres://h/db'], /unsupported store URL "postgres:\/\/h\/db"/],
+    ['a URL with an unsupported scheme', ['sessions', 'list', '--store', 'mongodb://h/db'], /unsupported store URL "mongodb:\/\/h\/db": use mariadb:\/\/, mysql:\/\/, postgres:\/\/, postgresql:\/\//],
     ['no store at all', ['sessions', 'list'], /no store given/],
     ['an unknown time zone', ['sessions', 'list', '--store', 'memory://b', '--time-zone', 'Mars/Olympus'], /unknown time zone "Mars\/Olympus"/],
     ['a profile without a config file', ['sessions', 'list', '--store', 'prod'], /"prod" is neither a store URL .* nor a profile/],
@@ -267,7 +267,7 @@ describe('bad input', () => {
   })
 
   it('prints errors as a JSON document with --json', async () => {
-    const {exitCode, stdout} = await run(['sessions', 'list', '--store', 'postgres://h/db', '--json'])
+    const {exitCode, stdout} = await run(['sessions', 'list', '--store', 'mongodb://h/db', '--json'])
     assert.equal(exitCode, 2)
     const doc = JSON.parse(stdout)
     assert.equal(doc.error.exitCode, 2)
