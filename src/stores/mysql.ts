@@ -33,6 +33,9 @@ import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {deleteInBatches} from './delete-batches.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
+import {
+  detailsOf, integerExpiryUnit, layoutIdentifiers, noteIndexedLookup, stillSelected,
+} from './sql-rows.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
 import {
   decodePart, type ParamKind, parseStoreUrl, readCaFile,
@@ -181,16 +184,7 @@ export async function openMysqlStore(url: string, options: StoreOptions): Promis
   }
 
   const userColumn = layout.ownerColumn ?? options.layout.userColumn ?? layout.userColumn
-  for (const [what, name] of [
-    ['key column', layout.keyColumn],
-    ['data column', layout.dataColumn],
-    ['expiry column', layout.expiry.column],
-    ...(userColumn === undefined ? [] : [['user column', userColumn]]),
-    ...(layout.keyAliasColumn === undefined ? [] : [['key column', layout.keyAliasColumn]]),
-    ...(layout.children === undefined ? [] : [['column', layout.children.column], ['column', layout.children.references]]),
-  ]) {
-    checkIdentifier(name, what)
-  }
+  for (const [what, name] of layoutIdentifiers(layout, userColumn)) checkIdentifier(name, what)
 
   const label = `${target.label} (table ${database}.${table})`
   const core = await connect(target, label)
@@ -394,14 +388,7 @@ function expiryKind(type: string, unit: ExpiryUnit, column: string): ExpiryKind 
     return 'datetime'
   }
 
-  if (INTEGER_TYPES.has(type)) {
-    if (unit === 'datetime') throw new UsageError(`${column} is an integer column, not a datetime: use --expiry-unit unix-seconds or unix-ms`)
-    if (unit === 'auto') {
-      throw new UsageError(`${column} is an integer column: say whether it holds unix-seconds or unix-ms (--expiry-unit)`)
-    }
-
-    return unit
-  }
+  if (INTEGER_TYPES.has(type)) return integerExpiryUnit(unit, column)
 
   throw new StoreError(`${column} has type ${type}, which cannot hold an expiry time`)
 }
@@ -495,13 +482,7 @@ class MysqlStore implements SessionStore {
           current.set(row[0], sessionVersion(row[1] ?? Buffer.alloc(0), expiryToken(row[2])))
         }
 
-        const doomed: string[] = []
-        for (const [k, version] of wanted) {
-          const now = current.get(k)
-          if (now === undefined) outcome.gone++
-          else if (now === version) doomed.push(k)
-          else outcome.changed++
-        }
+        const doomed = stillSelected(wanted, current, outcome)
 
         if (doomed.length > 0) {
           const {children} = this.columns
@@ -565,11 +546,9 @@ class MysqlStore implements SessionStore {
       }
 
       const summary = await selector.finish()
-      if (indexed && owner) {
-        // The column's collation matched them (`Alice`, `alice ` for `alice`); the owner did not.
-        const others = summary.scanned - summary.matched - summary.kept
-        if (others > 0) warnings.push(`${others} session${others === 1 ? '' : 's'} of another user equal to "${filter.userId}" only under ${user.name}'s collation (case or trailing spaces) left out: users are compared exactly`)
-      } else if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
+      if (indexed) noteIndexedLookup(summary, {
+        column: user.name, owner, userId: filter.userId!, warnings,
+      })
       if (warnings.length > 0) summary.warnings = warnings
       return summary
     } catch (error) {
@@ -750,19 +729,6 @@ async function * rowBatches<T>(query: mysql.Query, core: mysql.Connection, size:
 }
 
 const EMPTY = Buffer.alloc(0)
-
-function detailsOf(columns: readonly DetailColumn[], values: ReadonlyArray<null | number | string>): Record<string, null | string> {
-  const details: Record<string, null | string> = {}
-  for (const [i, d] of columns.entries()) {
-    const value = values[i]
-    if (value === null || value === undefined) details[d.label] = null
-    else if (d.unit !== undefined && Number.isFinite(new Date(Number(value) * (d.unit === 'unix-ms' ? 1 : 1000)).getTime())) {
-      details[d.label] = new Date(Number(value) * (d.unit === 'unix-ms' ? 1 : 1000)).toISOString()
-    } else details[d.label] = String(value)
-  }
-
-  return details
-}
 
 function expiryToken(value: null | number | string): string {
   return value === null ? '' : String(value)

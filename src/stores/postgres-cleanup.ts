@@ -104,21 +104,10 @@ export class PostgresCleanup {
     const limit = `$${this.c.params.length + 1}`
     const sql = `DELETE FROM ${store.table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit} FOR UPDATE SKIP LOCKED)) AND ${this.c.condition}`
     return async size => {
-      for (let attempt = 0; ; attempt++) {
-        const t0 = performance.now()
-        try {
-          const result = await client.query(sql, [...this.c.params, size])
-          const ms = performance.now() - t0
-          summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
-          return {deleted: result.rowCount || undefined, longestMs: ms}
-        } catch (error) {
-          summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
-          if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
-          summary.retries++
-          size = Math.max(1, Math.floor(size / 2))
-          await sleep(100 * (2 ** attempt))
-        }
-      }
+      const [result, ms] = await retried(summary, () => client.query(sql, [...this.c.params, size]), () => {
+        size = Math.max(1, Math.floor(size / 2))
+      })
+      return {deleted: result.rowCount || undefined, longestMs: ms}
     }
   }
 
@@ -185,35 +174,23 @@ export class PostgresCleanup {
       }
 
       let span = Math.max(1, Math.min(pages - position, Math.round(size / density)))
-      for (let attempt = 0; ; attempt++) {
-        const values = [...this.c.params, `(${position},0)`, `(${position + span},0)`]
-        const t0 = performance.now()
-        try {
-          const result = await client.query<{found: string; n: string; orphans?: string}>(sql, values)
-          const ms = performance.now() - t0
-          summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
-          const [row] = result.rows
-          const deleted = Number(row.n)
-          const skipped = Number(row.found) - deleted
-          if (skipped > 0) summary.skipped = (summary.skipped ?? 0) + skipped
-          if (summary.orphans && row.orphans !== undefined) {
-            summary.orphans.deleted += Number(row.orphans)
-            summary.orphans.found += Number(row.orphans)
-          }
-
-          position += span
-          seenPages += span
-          seenRows += deleted
-          density = Math.max(0.01, seenRows / seenPages)
-          return {deleted, longestMs: ms}
-        } catch (error) {
-          summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
-          if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
-          summary.retries++
-          span = Math.max(1, Math.floor(span / 2))
-          await sleep(100 * (2 ** attempt))
-        }
+      const [result, ms] = await retried(summary, () => client.query<{found: string; n: string; orphans?: string}>(sql, [...this.c.params, `(${position},0)`, `(${position + span},0)`]), () => {
+        span = Math.max(1, Math.floor(span / 2))
+      })
+      const [row] = result.rows
+      const deleted = Number(row.n)
+      const skipped = Number(row.found) - deleted
+      if (skipped > 0) summary.skipped = (summary.skipped ?? 0) + skipped
+      if (summary.orphans && row.orphans !== undefined) {
+        summary.orphans.deleted += Number(row.orphans)
+        summary.orphans.found += Number(row.orphans)
       }
+
+      position += span
+      seenPages += span
+      seenRows += deleted
+      density = Math.max(0.01, seenRows / seenPages)
+      return {deleted, longestMs: ms}
     }
   }
 
@@ -231,6 +208,29 @@ export class PostgresCleanup {
       o.onWarning?.(`${this.c.label}: the ${summary.deleted.toLocaleString('en-US')} deleted rows stay as dead tuples (about ${dead.toLocaleString('en-US')}) until VACUUM makes their space reusable; ${auto}, or run VACUUM (ANALYZE) ${schema}.${table}`)
     } catch {
       // The hint is advice: a statistics view we may not read does not fail the cleanup.
+    }
+  }
+}
+
+/**
+ * Runs one cleanup statement, timed (summary.maxStatementMs): a lock or statement timeout, a
+ * deadlock or a serialization failure is retried after a backoff, with a smaller batch (`shrink`),
+ * at most MAX_RETRIES times.
+ */
+async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink: () => void): Promise<[T, number]> {
+  for (let attempt = 0; ; attempt++) {
+    const t0 = performance.now()
+    try {
+      const result = await statement()
+      const ms = performance.now() - t0
+      summary.maxStatementMs = Math.max(summary.maxStatementMs, ms)
+      return [result, ms]
+    } catch (error) {
+      summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
+      if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
+      summary.retries++
+      shrink()
+      await sleep(100 * (2 ** attempt))
     }
   }
 }

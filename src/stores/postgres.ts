@@ -30,6 +30,9 @@ import {deleteInBatches} from './delete-batches.js'
 import {PostgresCleanup} from './postgres-cleanup.js'
 import {BoundedCursor} from './postgres-cursor.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
+import {
+  detailsOf, integerExpiryUnit, layoutIdentifiers, noteIndexedLookup, stillSelected,
+} from './sql-rows.js'
 import {assertTimeZone, formatNaive, parseNaive} from './sql-time.js'
 import {
   decodePart, type ParamKind, parseStoreUrl, readCaFile,
@@ -211,16 +214,7 @@ export async function openPostgresStore(url: string, options: StoreOptions): Pro
   const [schema, table] = parts.length === 2 ? parts : [undefined, parts[0]]
   if (schema !== undefined) checkPgIdentifier(schema, 'schema name')
   checkPgIdentifier(table, 'table name')
-  for (const [what, name] of [
-    ['key column', layout.keyColumn],
-    ['data column', layout.dataColumn],
-    ['expiry column', layout.expiry.column],
-    ...(userColumn === undefined ? [] : [['user column', userColumn]]),
-    ...(layout.keyAliasColumn === undefined ? [] : [['key column', layout.keyAliasColumn]]),
-    ...(layout.children === undefined ? [] : [['column', layout.children.column], ['column', layout.children.references]]),
-  ]) {
-    checkPgIdentifier(name, what)
-  }
+  for (const [what, name] of layoutIdentifiers(layout, userColumn)) checkPgIdentifier(name, what)
 
   const connection = await connect(target)
   try {
@@ -498,11 +492,7 @@ function expiryKindOf(type: string, unit: ExpiryUnit, column: string): [ExpiryKi
     return ['datetime', type === 'timestamp with time zone']
   }
 
-  if (INTEGER_TYPES.has(type)) {
-    if (unit === 'datetime') throw new UsageError(`${column} is an integer column, not a datetime: use --expiry-unit unix-seconds or unix-ms`)
-    if (unit === 'auto') throw new UsageError(`${column} is an integer column: say whether it holds unix-seconds or unix-ms (--expiry-unit)`)
-    return [unit, false]
-  }
+  if (INTEGER_TYPES.has(type)) return [integerExpiryUnit(unit, column), false]
 
   throw new StoreError(`${column} has type ${type}, which cannot hold an expiry time`)
 }
@@ -604,13 +594,7 @@ export class PostgresStore implements SessionStore {
         const {rows} = await this.client.query<ScanRow>({rowMode: 'array', text: select, values: [[...wanted.keys()]]})
         const current = new Map<string, string>()
         for (const row of rows) current.set(row[0], sessionVersion(this.bytes(row[1]), row[2] ?? ''))
-        const doomed: string[] = []
-        for (const [k, version] of wanted) {
-          const now = current.get(k)
-          if (now === undefined) outcome.gone++
-          else if (now === version) doomed.push(k)
-          else outcome.changed++
-        }
+        const doomed = stillSelected(wanted, current, outcome)
 
         if (doomed.length > 0) {
           const {children} = this.columns
@@ -689,10 +673,9 @@ export class PostgresStore implements SessionStore {
       }
 
       const summary = await selector.finish()
-      if (indexed && owner) {
-        const others = summary.scanned - summary.matched - summary.kept
-        if (others > 0) warnings.push(`${others} session${others === 1 ? '' : 's'} of another user equal to "${filter.userId}" only under ${user.name}'s collation left out: users are compared exactly`)
-      } else if (indexed) summary.userMismatch = summary.scanned - summary.matched - summary.kept - summary.badSignature - Object.values(summary.undecodable).reduce((a, b) => a + b, 0)
+      if (indexed) noteIndexedLookup(summary, {
+        column: user.name, owner, userId: filter.userId!, warnings,
+      })
       if (warnings.length > 0) summary.warnings = warnings
       return summary
     } catch (error) {
@@ -739,19 +722,6 @@ const EMPTY = Buffer.alloc(0)
 export function numbered(sql: string, first: number): string {
   let n = first
   return sql.replaceAll('?', () => `$${n++}`)
-}
-
-function detailsOf(columns: readonly DetailColumn[], values: ReadonlyArray<null | string>): Record<string, null | string> {
-  const details: Record<string, null | string> = {}
-  for (const [i, d] of columns.entries()) {
-    const value = values[i]
-    if (value === null || value === undefined) details[d.label] = null
-    else if (d.unit !== undefined && Number.isFinite(new Date(Number(value) * (d.unit === 'unix-ms' ? 1 : 1000)).getTime())) {
-      details[d.label] = new Date(Number(value) * (d.unit === 'unix-ms' ? 1 : 1000)).toISOString()
-    } else details[d.label] = value
-  }
-
-  return details
 }
 
 /** Driver and server errors rewritten as one line that names the problem and never carries a password. */

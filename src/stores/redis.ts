@@ -261,7 +261,7 @@ export async function openRedisStore(url: string, options: StoreOptions): Promis
   const layout = options.layout.redis
   if (!layout) throw new UsageError(`the ${options.codec.name} format keeps no sessions in Redis`)
   if (options.layout.userColumn !== undefined) {
-    throw new UsageError(`--user-column applies to MySQL stores; ${target.label} is Redis, which keeps no columns (set userColumn on the MySQL profile only)`)
+    throw new UsageError(`--user-column applies to SQL stores (MySQL/MariaDB, PostgreSQL); ${target.label} is Redis, which keeps no columns (set userColumn on the SQL profile only)`)
   }
 
   if (layout.value === 'hash' && target.kind === 'cluster') {

@@ -194,7 +194,7 @@ describe('bad operator input (built binary, real MariaDB and Redis)', function (
     it('--user-column on a Redis store', async () => {
       await refused(
         ['sessions', 'purge', '--store', redisUrl, '--format', 'express', '--prefix', globPrefix, '--user-column', 'user_id', '--user', '42', '--yes'],
-        /--user-column applies to MySQL stores/,
+        /--user-column applies to SQL stores/,
       )
     })
 

@@ -1,15 +1,14 @@
-import type mysql from 'mysql2/promise'
-
 /**
  * --user-column: a table that keeps the user id in its own column is read through that column
  * (an index lookup, not a scan), and each row's payload must still name the same user.
- * Runs the built binary against a real MariaDB.
+ * Runs the built binary against a real MariaDB and a real PostgreSQL.
  */
 import assert from 'node:assert/strict'
 
 import {sessionctl} from '../support/cli.js'
 import {encodeSigned} from '../support/django-encode.js'
 import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
+import {djangoSessionPgDdl, freshPgDatabase} from '../support/postgres.js'
 import {testRedisUrl} from '../support/servers.js'
 
 const SECRET = 'user-column-secret'
@@ -28,27 +27,74 @@ const ROWS: Array<[string, null | string, null | string, string]> = [
   ['anonxxxxxxxxxxxxxxxxxxxxxxxxxxxx', null, null, live],
 ]
 
-describe('--user-column (indexed lookup)', function () {
-  this.timeout(60_000)
-  let db: {conn: mysql.Connection; database: string; url: string}
+/** A SQL store of the test run, as this suite needs it. */
+interface SqlTarget {
+  url: string
+  /** Runs statements (`?` placeholders become the server's). */
+  exec(sql: string, params?: unknown[]): Promise<void>
+  keys(): Promise<string[]>
+  end(): Promise<void>
+}
 
-  async function keys(): Promise<string[]> {
-    const [rows] = await db.conn.query('SELECT session_key FROM django_session ORDER BY session_key')
-    return (rows as Array<{session_key: string}>).map(r => r.session_key)
-  }
+const TARGETS: Record<string, {dropIndex: string; open(): Promise<SqlTarget>; setup: string}> = {
+  MariaDB: {
+    dropIndex: 'ALTER TABLE django_session DROP INDEX django_session_user_id',
+    async open() {
+      const db = await freshDatabase()
+      return {
+        end: () => db.conn.end(),
+        async exec(sql, params) {
+          await db.conn.query(sql, params)
+        },
+        async keys() {
+          const [rows] = await db.conn.query('SELECT session_key FROM django_session ORDER BY session_key')
+          return (rows as Array<{session_key: string}>).map(r => r.session_key)
+        },
+        url: db.url,
+      }
+    },
+    setup: `${djangoSessionDdl('django_session')}\nALTER TABLE django_session ADD COLUMN user_id varchar(40) NULL, ADD INDEX django_session_user_id (user_id)`,
+  },
+  PostgreSQL: {
+    dropIndex: 'DROP INDEX django_session_user_id',
+    async open() {
+      const db = await freshPgDatabase()
+      // The rows' naive UTC times, read as UTC.
+      await db.client.query("SET TIME ZONE 'UTC'")
+      return {
+        end: () => db.client.end(),
+        async exec(sql, params) {
+          let n = 0
+          await db.client.query(sql.replaceAll('?', () => `$${++n}`), params)
+        },
+        async keys() {
+          const {rows} = await db.client.query<{session_key: string}>('SELECT session_key FROM django_session ORDER BY session_key')
+          return rows.map(r => r.session_key)
+        },
+        url: db.url,
+      }
+    },
+    setup: `${djangoSessionPgDdl('django_session')}\nALTER TABLE django_session ADD COLUMN user_id varchar(40) NULL; CREATE INDEX django_session_user_id ON django_session (user_id)`,
+  },
+}
+
+for (const [name, target] of Object.entries(TARGETS)) describe(`--user-column (indexed lookup), ${name}`, function () {
+  this.timeout(60_000)
+  let db: SqlTarget
+
+  const keys = (): Promise<string[]> => db.keys()
 
   beforeEach(async () => {
-    db = await freshDatabase()
-    await db.conn.query(djangoSessionDdl('django_session'))
-    await db.conn.query('ALTER TABLE django_session ADD COLUMN user_id varchar(40) NULL, ADD INDEX django_session_user_id (user_id)')
+    db = await target.open()
+    await db.exec(target.setup)
     for (const [key, column, payloadUser, expires] of ROWS) {
       const data = encodeSigned(payloadUser === null ? {cart: [1]} : {_auth_user_id: payloadUser}, {secretKey: SECRET})
-      await db.conn.query('INSERT INTO django_session VALUES (?, ?, ?, ?)', [key, data, expires, column])
+      await db.exec('INSERT INTO django_session VALUES (?, ?, ?, ?)', [key, data, expires, column])
     }
   })
 
   afterEach(async () => {
-    await db.conn.end()
+    await db.end()
   })
 
   it('lists the user’s sessions through the index, reading only that user’s rows', async () => {
@@ -80,7 +126,7 @@ describe('--user-column (indexed lookup)', function () {
   })
 
   it('warns when the user column has no index, and still answers', async () => {
-    await db.conn.query('ALTER TABLE django_session DROP INDEX django_session_user_id')
+    await db.exec(target.dropIndex)
     const r = await sessionctl(['sessions', 'list', '--store', db.url, '--user-column', 'user_id', '--user', '420', '--json'])
     assert.equal(r.code, 0, r.stderr)
     assert.equal((JSON.parse(r.stdout) as {sessions: unknown[]}).sessions.length, 1)
@@ -97,6 +143,6 @@ describe('--user-column (indexed lookup)', function () {
   it('is a usage error on a Redis store', async () => {
     const r = await sessionctl(['sessions', 'list', '--store', testRedisUrl(), '--format', 'django-cache', '--user-column', 'user_id', '--user', '42'])
     assert.equal(r.code, 2, r.stderr)
-    assert.match(r.stderr, /--user-column applies to MySQL stores/)
+    assert.match(r.stderr, /--user-column applies to SQL stores/)
   })
 })
