@@ -375,7 +375,7 @@ export type ExpiryUnit = 'auto' | 'datetime' | 'unix-ms' | 'unix-seconds'
 
 export interface CleanupOptions {
   dryRun: boolean
-  /** MySQL key-order walk: connections deleting in parallel (default 4; 1 is the gentlest). */
+  /** Connections deleting in parallel (MySQL's key-order walk, default 4; PostgreSQL's page walk, default 2; 1 is the gentlest). */
   workers?: number
   /** Rows per batch to start with; adapted to keep each statement near `targetMs`. */
   batchSize: number
@@ -432,11 +432,6 @@ export interface CleanupSummary {
   staleIndex?: {found: number; removed: number; sets: number; unreadable: number}
   /** SqlLayout.children without a cascading foreign key: rows of deleted sessions removed too. */
   orphans?: {deleted: number; found: number; table: string}
-  /**
-   * PostgreSQL: expired rows the run found but did not delete, because another transaction held
-   * them (skipped, not waited for) or extended them meanwhile.
-   */
-  skipped?: number
   /** PostgreSQL: dead tuples the deleted rows left until VACUUM (reported after a large cleanup, with a hint). */
   deadTuples?: number
 }

@@ -1,3 +1,5 @@
+import type pg from 'pg'
+
 import type {CleanupOptions, CleanupSummary} from './contract.js'
 import type {Replica} from './replica-watch.js'
 
@@ -12,9 +14,10 @@ import {
 import {ReplicaWatch} from './replica-watch.js'
 
 const MAX_RETRIES = 5
-/** Every cleanup statement runs under these (session settings of the cleanup's connection). */
-const CLEANUP_LOCK_TIMEOUT = '1s'
-const CLEANUP_STATEMENT_TIMEOUT = '5s'
+/** Every cleanup statement runs under these (session settings of the cleanup's connections). */
+const CLEANUP_SETTINGS = ["SET lock_timeout = '1s'", "SET statement_timeout = '5s'"]
+/** Connections deleting page ranges in parallel (--workers). */
+const WORKERS = 2
 /** TID range scans (the page walk) came with PostgreSQL 14; older servers walk the expiry condition. */
 const TID_RANGE_VERSION = 140_000
 /** A cleanup that deleted this many rows reports the dead tuples they left and how VACUUM returns the space. */
@@ -39,13 +42,13 @@ export interface PgCleanupContext {
  * advisory lock, paced, watching replicas, stopping between batches.
  *
  * The batches walk the table's pages (PostgreSQL ≥ 14, a TID range scan): `DELETE … WHERE ctid
- * IN (the expired rows of pages a to b, FOR UPDATE SKIP LOCKED) AND expired`. Like the single
- * DELETE (a sequential scan) it reads each page once, needs no index, and never waits for a row an
- * application transaction holds (it is being written, so it is not to be deleted now; the next run
- * sees it). The page span follows the rows found per page and the statement time. Older servers,
- * and partitioned tables, take the next expired keys instead (`LIMIT n … SKIP LOCKED`), down the
- * expiry index. Every delete states the expiry predicate itself, so a session extended meanwhile
- * survives.
+ * >= (a,0) AND ctid < (b,0) AND expired`, on --workers connections taking ranges from one walk.
+ * Like the single DELETE (a sequential scan) it reads each page once and needs no index; the page
+ * span follows the expired rows per page seen so far and the statement time. Older servers, and
+ * partitioned tables, take the next expired keys instead (`key = ANY(… LIMIT n) AND expired`), down
+ * the expiry index. Every delete states the expiry predicate itself, so a session extended meanwhile
+ * survives; a row another transaction holds is waited for at most lock_timeout (1 s), then the
+ * batch is retried.
  */
 export class PostgresCleanup {
   constructor(private readonly c: PgCleanupContext) {}
@@ -75,19 +78,41 @@ export class PostgresCleanup {
 
     await this.lock()
     let replicas: ReplicaWatch | undefined
+    const extra: PgConnection[] = []
+    const stop = new AbortController()
+    const abort = (): void => stop.abort()
+    o.signal?.addEventListener('abort', abort)
     try {
-      await client.query(`SET lock_timeout = '${CLEANUP_LOCK_TIMEOUT}'; SET statement_timeout = '${CLEANUP_STATEMENT_TIMEOUT}'`)
+      await client.query(CLEANUP_SETTINGS.join('; '))
       replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, url => openPostgresReplica(url, this.c.target.config.connectionTimeoutMillis)) : undefined
-      const batch = pageWalk ? await this.pageWalk(summary) : this.keyWalk(summary)
-      await runBatches(batch, o, summary, replicas)
-      if (o.signal?.aborted) summary.stoppedBy = 'signal'
-      if (summary.skipped) {
-        o.onWarning?.(`${this.c.label}: ${summary.skipped.toLocaleString('en-US')} expired session${summary.skipped === 1 ? ' was' : 's were'} skipped, not waited for: another transaction held ${summary.skipped === 1 ? 'it' : 'them'} (or extended ${summary.skipped === 1 ? 'it' : 'them'}) meanwhile; the next run deletes what is still expired`)
+      const batches: Batch[] = []
+      if (pageWalk) {
+        // Workers take page ranges from one walk, each on its own connection: a DELETE runs on one
+        // core, and the single DELETE it is measured against may not.
+        const walk = await this.pageWalk(summary)
+        const count = Math.max(1, o.workers ?? WORKERS)
+        for (let i = 1; i < count; i++) extra.push(await connect(this.c.target, CLEANUP_SETTINGS))
+        for (const c of [client, ...extra.map(e => e.client)]) batches.push(walk(c))
+      } else {
+        batches.push(this.keyWalk(summary))
       }
+
+      const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / batches.length)), signal: stop.signal}
+      await Promise.all(batches.map(async batch => {
+        try {
+          await runBatches(batch, batchOptions, summary, replicas)
+        } catch (error) {
+          stop.abort()
+          throw error
+        }
+      }))
+      if (o.signal?.aborted) summary.stoppedBy = 'signal'
     } catch (error) {
       throw PartialFailureError.during(pgError(error, this.c.label), summary.deleted, summary.expired)
     } finally {
+      o.signal?.removeEventListener('abort', abort)
       await replicas?.close()
+      await Promise.allSettled(extra.map(e => e.end().catch(() => e.destroy())))
       await client.query(`RESET statement_timeout; SET lock_timeout = '${LOCK_TIMEOUT_S}s'`).catch(() => {})
       await client.query(`SELECT pg_advisory_unlock(${LOCK_KEYS})`, [this.lockName()]).catch(() => {})
     }
@@ -96,13 +121,13 @@ export class PostgresCleanup {
     return {...summary, seconds: (Date.now() - started) / 1000}
   }
 
-  /** The next expired keys, down the expiry index, skipping rows another transaction holds. */
+  /** The next expired keys, down the expiry index (servers before 14, partitioned tables). */
   private keyWalk(summary: CleanupSummary): Batch {
     const {store} = this.c
     const {client} = this.c.connection
     const key = quoteIdent(store.columns.key)
     const limit = `$${this.c.params.length + 1}`
-    const sql = `DELETE FROM ${store.table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit} FOR UPDATE SKIP LOCKED)) AND ${this.c.condition}`
+    const sql = `DELETE FROM ${store.table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit})) AND ${this.c.condition}`
     return async size => {
       const [result, ms] = await retried(summary, () => client.query(sql, [...this.c.params, size]), () => {
         size = Math.max(1, Math.floor(size / 2))
@@ -133,38 +158,34 @@ export class PostgresCleanup {
    * Pages in TID ranges. `size` counts rows to delete (as in every strategy): the span is that
    * many rows at the expired rows per page seen so far (from the estimate, then from the batches).
    */
-  private async pageWalk(summary: CleanupSummary): Promise<Batch> {
+  private async pageWalk(summary: CleanupSummary): Promise<(client: pg.Client) => Batch> {
     const {store} = this.c
-    const {client} = this.c.connection
     const pagesNow = async (): Promise<{pages: number; tuples: number}> => {
-      const {rows} = await client.query<{pages: string; tuples: string}>(
+      const {rows} = await this.c.connection.client.query<{pages: string; tuples: string}>(
         "SELECT pg_relation_size($1::oid) / current_setting('block_size')::int AS pages, GREATEST(c.reltuples, 0) AS tuples FROM pg_class c WHERE c.oid = $1::oid",
         [store.name.oid],
       )
       return {pages: Number(rows[0].pages), tuples: Number(rows[0].tuples)}
     }
 
-    let {pages, tuples} = await pagesNow()
+    let {pages} = await pagesNow()
     let extended = false
-    // Expired rows per page: from the estimate to begin with, then from what the batches found.
-    let density = Math.max(summary.expired / Math.max(1, pages), tuples > 0 ? (summary.expired / tuples) * (tuples / Math.max(1, pages)) : 0, 0.01)
+    // Expired rows per page: the count over the pages to begin with, then what the batches found.
+    let density = Math.max(0.01, summary.expired / Math.max(1, pages))
     let seenPages = 0
     let seenRows = 0
     let position = 0
     const {children} = store.columns
     const range = `ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`
-    // One statement: the range's expired rows, those of them no other transaction holds (locked,
-    // not waited for), deleted if still expired; and how many were found, to count the skipped.
     const orphans = children && !children.cascade
     const sql = [
-      `WITH found AS MATERIALIZED (SELECT ctid FROM ${store.table} WHERE ${range} AND ${this.c.condition}),`,
-      `d AS (DELETE FROM ${store.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${store.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM found)) FOR UPDATE SKIP LOCKED)) AND ${this.c.condition}`,
+      `WITH d AS (DELETE FROM ${store.table} WHERE ${range} AND ${this.c.condition}`,
       `RETURNING ${orphans ? quoteIdent(children.references) : '1'} AS ref)`,
       orphans ? `, o AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1)` : '',
-      `SELECT (SELECT count(*) FROM found) AS found, (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
+      `SELECT (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
     ].join(' ')
     if (orphans) summary.orphans = {deleted: 0, found: 0, table: children.table}
-    return async size => {
+    return client => async size => {
       if (position >= pages) {
         // Pages added while the walk ran: walk them too, once.
         if (extended) return {deleted: undefined, longestMs: 0}
@@ -173,20 +194,18 @@ export class PostgresCleanup {
         if (position >= pages) return {deleted: undefined, longestMs: 0}
       }
 
-      let span = Math.max(1, Math.min(pages - position, Math.round(size / density)))
-      const [result, ms] = await retried(summary, () => client.query<{found: string; n: string; orphans?: string}>(sql, [...this.c.params, `(${position},0)`, `(${position + span},0)`]), () => {
-        span = Math.max(1, Math.floor(span / 2))
-      })
+      // This worker's range, taken before the statement runs, so the others go on from its end.
+      const from = position
+      const span = Math.max(1, Math.min(pages - from, Math.round(size / density)))
+      position += span
+      const [result, ms] = await retried(summary, () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, `(${from},0)`, `(${from + span},0)`]))
       const [row] = result.rows
       const deleted = Number(row.n)
-      const skipped = Number(row.found) - deleted
-      if (skipped > 0) summary.skipped = (summary.skipped ?? 0) + skipped
       if (summary.orphans && row.orphans !== undefined) {
         summary.orphans.deleted += Number(row.orphans)
         summary.orphans.found += Number(row.orphans)
       }
 
-      position += span
       seenPages += span
       seenRows += deleted
       density = Math.max(0.01, seenRows / seenPages)
@@ -198,12 +217,15 @@ export class PostgresCleanup {
   private async vacuumHint(summary: CleanupSummary, o: CleanupOptions): Promise<void> {
     const {schema, table} = this.c.store.name
     try {
-      const {rows} = await this.c.connection.client.query<{autovacuum: null | string; dead: null | string}>(
-        "SELECT n_dead_tup AS dead, (SELECT reloptions::text FROM pg_class WHERE oid = $1::oid) AS options, current_setting('autovacuum') AS autovacuum FROM pg_stat_all_tables WHERE relid = $1::oid",
+      // The statistics may lag the deletes; the table's own autovacuum_enabled overrides the server's setting.
+      const {rows} = await this.c.connection.client.query<{auto: boolean | string; dead: null | string}>(
+        `SELECT (SELECT n_dead_tup FROM pg_stat_all_tables WHERE relid = $1::oid) AS dead,
+                current_setting('autovacuum') = 'on' AND COALESCE((SELECT option_value FROM pg_options_to_table((SELECT reloptions FROM pg_class WHERE oid = $1::oid))
+                WHERE option_name = 'autovacuum_enabled'), 'true') NOT IN ('false', 'off', '0') AS auto`,
         [this.c.store.name.oid],
       )
       const dead = Math.max(Number(rows[0]?.dead ?? 0), summary.deleted)
-      const auto = rows[0]?.autovacuum === 'on' ? 'autovacuum will reclaim it' : 'autovacuum is off'
+      const auto = String(rows[0]?.auto) === 't' || String(rows[0]?.auto) === 'true' ? 'autovacuum will do so' : 'autovacuum is off for it'
       summary.deadTuples = dead
       o.onWarning?.(`${this.c.label}: the ${summary.deleted.toLocaleString('en-US')} deleted rows stay as dead tuples (about ${dead.toLocaleString('en-US')}) until VACUUM makes their space reusable; ${auto}, or run VACUUM (ANALYZE) ${schema}.${table}`)
     } catch {
@@ -217,7 +239,7 @@ export class PostgresCleanup {
  * deadlock or a serialization failure is retried after a backoff, with a smaller batch (`shrink`),
  * at most MAX_RETRIES times.
  */
-async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink: () => void): Promise<[T, number]> {
+async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink?: () => void): Promise<[T, number]> {
   for (let attempt = 0; ; attempt++) {
     const t0 = performance.now()
     try {
@@ -229,7 +251,7 @@ async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, 
       summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
       if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
       summary.retries++
-      shrink()
+      shrink?.()
       await sleep(100 * (2 ** attempt))
     }
   }

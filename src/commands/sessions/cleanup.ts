@@ -37,11 +37,10 @@ re-checking that they are still expired, so a session extended meanwhile survive
 statement near --target-ms. A GET_LOCK lock keeps two cleanups of one table from overlapping; deadlocks and lock-wait \
 timeouts are retried with backoff. --replica/--max-replica-lag pause while a replica is behind.
 
-PostgreSQL: walks the table's pages in short statements (TID ranges; the next expired keys on servers before 14), \
-each deleting the range's expired rows that no other transaction holds (skipped, counted, left for the next run) and \
-re-checking the expiry, under lock_timeout 1 s and statement_timeout 5 s. A pg_try_advisory_lock keeps two cleanups \
-of one table from overlapping; after a large cleanup it reports the dead tuples left for VACUUM. --replica takes \
-streaming replicas (postgres://…), paused on replay lag.
+PostgreSQL: walks the table's pages in short statements (TID ranges; the next expired keys on servers before 14) on \
+--workers connections, each deleting a range's expired rows while re-checking the expiry, under lock_timeout 1 s and \
+statement_timeout 5 s (retried with backoff). A pg_try_advisory_lock keeps two cleanups of one table from overlapping; \
+after a large cleanup it reports the dead tuples left for VACUUM. --replica takes streaming replicas (postgres://…), paused on replay lag.
 
 Redis expires sessions by TTL: cleanup there reports session keys without a TTL whose payload says they expired \
 (express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back.`
@@ -68,7 +67,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     }),
     'sleep-factor': Flags.string({default: '0', summary: 'Also pause this many times the last batch’s duration (1 = at most half the time busy).'}),
     workers: Flags.integer({
-      default: 4, max: 16, min: 1, summary: 'MySQL: connections deleting in parallel on a key-order walk (1 is the gentlest).',
+      max: 16, min: 1, summary: 'SQL stores: connections deleting in parallel (default: 4 on MySQL\'s key-order walk, 2 on PostgreSQL\'s page walk; 1 is the gentlest).',
     }),
     'target-ms': Flags.integer({
       default: 100, max: 200, min: 5, summary: 'Aim each batch statement at this many milliseconds.',
