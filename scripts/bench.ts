@@ -15,10 +15,14 @@
  *            peak RSS, against the bare driver doing the same lookup; the ids checked against the
  *            seed generator (never a mixed-case twin's, no stale index member); one purge
  *            --dry-run on each store (scripts/bench/spring.ts).
+ *   postgres 1M production-shaped Django sessions in PostgreSQL: `list --user` for a 2-digit id, a
+ *            6-digit id and a heavy account against the bare driver's streaming floor, peak RSS, and
+ *            `cleanup` against clearsessions' single DELETE with the server's longest statement
+ *            (scripts/bench/postgres.ts).
  *   startup  `sessionctl --version` and `sessions list --help`: wall time, and whether a database
  *            driver gets loaded (scripts/bench/startup.ts).
  *
- * Options: --only cleanup,scan,spring,startup (default: all)   --rows 1000000   --repeat 3 (rounds; medians
+ * Options: --only cleanup,scan,postgres,spring,startup (default: all)   --rows 1000000   --repeat 3 (rounds; medians
  * reported)   --fresh (reseed)
  * Results are printed as tables and written to .bench/results/<time>.json (and latest.json). The
  * exit code is 1 if any result is not exact.
@@ -34,13 +38,14 @@ import {
 import {
   CLI, haveGnuTime, log, median, removeTimeDir, ROOT, runNode, settle, timed, type Timed,
 } from './bench/common.js'
+import {benchPostgres} from './bench/postgres.js'
 import {benchScan} from './bench/scan.js'
 import {SEED_VERSION, seedRow} from './bench/seed.js'
 import {benchSpring} from './bench/spring.js'
 import {benchStartup} from './bench/startup.js'
 
 const BENCH_DIR = `${ROOT}.bench`
-const SECTIONS = ['cleanup', 'scan', 'spring', 'startup']
+const SECTIONS = ['cleanup', 'scan', 'postgres', 'spring', 'startup']
 
 const {values: args} = parseArgs({
   options: {
@@ -222,6 +227,7 @@ async function main(): Promise<void> {
   if (args.fresh) {
     rmSync(`${BENCH_DIR}/mariadb`, {force: true, recursive: true})
     rmSync(`${BENCH_DIR}/redis`, {force: true, recursive: true})
+    rmSync(`${BENCH_DIR}/postgres`, {force: true, recursive: true})
   }
 
   const results: Record<string, unknown> = {date: new Date().toISOString(), node: process.version, sections: [...sections]}
@@ -262,6 +268,14 @@ async function main(): Promise<void> {
       await conn.end()
       await server.stop()
     }
+  }
+
+  if (sections.has('postgres')) {
+    const postgres = await benchPostgres({
+      benchDir: BENCH_DIR, fresh: Boolean(args.fresh), repeat: REPEAT, rows: ROWS,
+    })
+    results.postgres = postgres.result
+    exact &&= postgres.exact
   }
 
   if (sections.has('startup')) results.startup = await benchStartup()

@@ -1,0 +1,351 @@
+/**
+ * The benchmark's "postgres" section: 1M production-shaped Django sessions (seed-shaped.ts) in
+ * Django 3.2's django_session on PostgreSQL (timestamptz, its indexes), on a server the benchmark
+ * starts (data kept in .bench/postgres, seeded once), same run, same server:
+ *
+ *   scan     `sessionctl sessions list --user U` for a 2-digit id, a 6-digit id and a heavy account
+ *            (500 sessions), and `purge --dry-run` for the 2-digit one, against the floor of
+ *            streaming the session column with the bare driver (pg + pg-cursor, its own process;
+ *            live rows for list, all rows for purge); peak RSS; the keys found checked against the
+ *            generator.
+ *   cleanup  Django's clearsessions (one `DELETE … WHERE expire_date < now()`) on one copy and
+ *            `sessionctl sessions cleanup` on an identical copy, order alternating: wall time, ratio,
+ *            the longest statement as the server timed it (pg_stat_statements' max_exec_time) and as
+ *            the client did, and that both left exactly the live rows.
+ */
+import pg from 'pg'
+
+import {djangoSessionPgDdl} from '../../test/support/postgres.js'
+import {type PostgresServer, startPostgres} from '../../test/support/servers.js'
+import {
+  CLI, log, median, printTargets, type ProcessRun, ROOT, runNode, target, timed,
+} from './common.js'
+import {
+  SHAPED_VERSION, shapedExpired, shapedRow, shapedUsers,
+} from './seed-shaped.js'
+
+export interface PostgresBenchOptions {
+  benchDir: string
+  fresh: boolean
+  repeat: number
+  rows: number
+}
+
+const SCAN_TABLE = 'scan_django_session'
+const n = (x: number): string => x.toLocaleString('en-US')
+const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
+const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
+
+function dbUrl(server: PostgresServer, database: string): string {
+  const u = new URL(server.url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+/** The 1M-row seed, made once and kept in .bench/postgres (with the time it was made). */
+async function ensureSeed(client: pg.Client, rows: number, fresh: boolean): Promise<{seededAt: number; sizes: Record<string, number>}> {
+  await client.query('CREATE TABLE IF NOT EXISTS meta (name text PRIMARY KEY, value text)')
+  const {rows: meta} = await client.query<{name: string; value: string}>('SELECT name, value FROM meta')
+  const m = Object.fromEntries(meta.map(r => [r.name, r.value]))
+  if (!fresh && Number(m.rows) === rows && Number(m.version) === SHAPED_VERSION) return {seededAt: Number(m.seededAt), sizes: JSON.parse(m.sizes) as Record<string, number>}
+  log(`postgres: seeding ${n(rows)} production-shaped Django sessions (once; kept in .bench/postgres)…`)
+  const seededAt = Date.now()
+  const started = performance.now()
+  await client.query('DROP TABLE IF EXISTS seed_django_session')
+  await client.query(djangoSessionPgDdl('seed_django_session'))
+  const lengths: number[] = []
+  for (let i = 0; i < rows; i += 5000) {
+    const keys: string[] = []
+    const data: string[] = []
+    const expires: string[] = []
+    for (let j = i; j < Math.min(rows, i + 5000); j++) {
+      const r = shapedRow(j, seededAt)
+      keys.push(r.key)
+      data.push(r.data)
+      expires.push(new Date(r.expires).toISOString())
+      lengths.push(r.data.length)
+    }
+
+    await client.query('INSERT INTO seed_django_session SELECT * FROM unnest($1::varchar[], $2::text[], $3::timestamptz[])', [keys, data, expires])
+    if (i % 100_000 === 0) log(`  ${n(i)} rows (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+  }
+
+  lengths.sort((a, b) => a - b)
+  const q = (p: number): number => lengths[Math.min(lengths.length - 1, Math.floor(p * lengths.length))]
+  const sizes = {
+    max: lengths.at(-1) ?? 0, mean: Math.round(lengths.reduce((a, b) => a + b, 0) / lengths.length), p50: q(0.5), p90: q(0.9), p99: q(0.99),
+  }
+  await client.query('VACUUM ANALYZE seed_django_session')
+  await client.query('INSERT INTO meta VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [
+    'rows', String(rows), 'version', String(SHAPED_VERSION), 'seededAt', String(seededAt), 'sizes', JSON.stringify(sizes),
+  ])
+  log(`postgres: seeded in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  return {seededAt, sizes}
+}
+
+/** Seconds to move the seed's dates by so the share of expired rows is what it was at seeding. */
+const shiftOf = (seededAt: number): number => Math.round((Date.now() - seededAt) / 1000)
+
+/** A fresh copy of the seed (Django's indexes too), dates moved by `shift` seconds; vacuumed, as a table at rest is. */
+async function copySeed(client: pg.Client, table: string, shift: number): Promise<void> {
+  await client.query(`DROP TABLE IF EXISTS ${table}`)
+  await client.query(djangoSessionPgDdl(table))
+  await client.query(`INSERT INTO ${table} SELECT session_key, session_data, expire_date + make_interval(secs => $1) FROM seed_django_session`, [shift])
+  await client.query(`VACUUM ANALYZE ${table}`)
+}
+
+async function state(client: pg.Client, table: string): Promise<{expired: number; live: number; liveChecksum: string}> {
+  const {rows: [r]} = await client.query<{cs: string; expired: string; live: string}>(`SELECT count(*) FILTER (WHERE expire_date < now()) AS expired, count(*) FILTER (WHERE expire_date >= now()) AS live,
+    sum(hashtextextended(session_key || session_data || expire_date::text, 0)::numeric) FILTER (WHERE expire_date >= now()) AS cs FROM ${table}`)
+  return {expired: Number(r.expired), live: Number(r.live), liveChecksum: String(r.cs)}
+}
+
+function failed(what: string, run: ProcessRun): Error {
+  return new Error(`${what} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().slice(0, 2000)}`)
+}
+
+interface Run {
+  cpuS: null | number
+  exact: boolean
+  ms: number
+  rssMb: null | number
+}
+
+interface Line {
+  floor?: string
+  id: string
+  label: string
+  runs: Run[]
+}
+
+async function floorRun(url: string, state: 'all' | 'live', expected: number): Promise<Run> {
+  const run = await runNode([`${ROOT}scripts/bench/floor-postgres.mjs`, url, SCAN_TABLE, state])
+  if (run.code !== 0) throw failed('floor-postgres', run)
+  const doc = JSON.parse(run.stdout) as {rows: number}
+  return {
+    cpuS: run.cpuS, exact: doc.rows === expected, ms: run.ms, rssMb: run.rssMb,
+  }
+}
+
+async function cliRun(argv: string[], want: string[]): Promise<Run> {
+  const run = await runNode([CLI, ...argv])
+  if (run.code !== 0) throw failed(`sessionctl ${argv.slice(0, 2).join(' ')}`, run)
+  const keys = (JSON.parse(run.stdout) as {sessions: Array<{id: string}>}).sessions.map(s => s.id)
+  return {
+    cpuS: run.cpuS, exact: sameKeys(keys, want), ms: run.ms, rssMb: run.rssMb,
+  }
+}
+
+async function scan(o: PostgresBenchOptions, client: pg.Client, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
+  const users = shapedUsers(o.rows)
+  let liveRows = 0
+  for (let i = 0; i < o.rows; i++) if (!shapedExpired(i)) liveRows++
+  log(`postgres scan: copying the seed into ${SCAN_TABLE}…`)
+  await copySeed(client, SCAN_TABLE, shiftOf(seededAt))
+  await client.query('CHECKPOINT')
+  const lines: Line[] = [
+    {id: 'floor.live', label: 'floor: pg + pg-cursor stream, live rows', runs: []},
+    {id: 'floor.all', label: 'floor: pg + pg-cursor stream, all rows', runs: []},
+    ...users.map(u => ({
+      floor: 'floor.live', id: `list.${u.userId}`, label: `list --user ${u.userId} (${u.kind}, ${u.live.length} live)`, runs: [],
+    })),
+    {
+      floor: 'floor.all', id: 'purge', label: `purge --dry-run --user ${users[0].userId}`, runs: [],
+    },
+  ]
+  const byId = new Map(lines.map(l => [l.id, l]))
+  const base = ['--store', url, '--table', SCAN_TABLE, '--json', '--show-keys']
+  // Warm-up, not measured: shared buffers, the page cache, Node and the drivers.
+  await floorRun(url, 'all', o.rows)
+  await runNode([CLI, '--version'])
+  for (let round = 0; round < o.repeat; round++) {
+    log(`postgres scan: round ${round + 1} of ${o.repeat}`)
+    byId.get('floor.live')!.runs.push(await floorRun(url, 'live', liveRows))
+    for (const u of users) byId.get(`list.${u.userId}`)!.runs.push(await cliRun(['sessions', 'list', ...base, '--user', u.userId], u.live))
+    byId.get('floor.all')!.runs.push(await floorRun(url, 'all', o.rows))
+    byId.get('purge')!.runs.push(await cliRun(['sessions', 'purge', ...base, '--user', users[0].userId, '--dry-run'], [...users[0].live, ...users[0].expired]))
+  }
+
+  await client.query(`DROP TABLE ${SCAN_TABLE}`)
+  const seconds = (id: string): number => median(byId.get(id)!.runs.map(r => r.ms)) / 1000
+  const summary = lines.map(l => {
+    const s = seconds(l.id)
+    const rss = l.runs.map(r => r.rssMb).filter((x): x is number => x !== null)
+    const cpu = l.runs.map(r => r.cpuS).filter((x): x is number => x !== null)
+    return {
+      cpuS: cpu.length > 0 ? fixed(median(cpu), 2) : null,
+      exact: l.runs.every(r => r.exact),
+      id: l.id,
+      label: l.label,
+      ratio: l.floor ? fixed(s / seconds(l.floor), 3) : null,
+      rounds: l.runs.map(r => ({...r, ms: fixed(r.ms, 1)})),
+      rssMb: rss.length > 0 ? fixed(Math.max(...rss), 1) : null,
+      seconds: fixed(s, 3),
+    }
+  })
+  console.log(`\npostgres scan: finding one user's sessions among ${n(o.rows)} production-shaped Django sessions; medians of ${o.repeat} rounds, whole processes, same run, same server`)
+  console.log(`  ${'measurement'.padEnd(52)} ${'seconds'.padStart(8)} ${'ratio'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'cpu s'.padStart(7)}  exact`)
+  for (const s of summary) {
+    console.log(`  ${s.label.padEnd(52)} ${s.seconds.toFixed(2).padStart(8)} ${(s.ratio === null ? 'floor' : `${s.ratio.toFixed(2)}×`).padStart(8)} ${(s.rssMb?.toFixed(0) ?? '—').padStart(12)} ${(s.cpuS?.toFixed(2) ?? '—').padStart(7)}  ${s.exact}`)
+  }
+
+  const lists = summary.filter(s => s.id.startsWith('list.') || s.id === 'purge')
+  const rssValues = lists.map(s => s.rssMb).filter((x): x is number => x !== null)
+  const targets = [
+    ...lists.filter(s => s.id.startsWith('list.')).map(s => target(`${s.label.split(' (')[0]} / floor`, s.ratio, 2.5, '×')),
+    target('sessionctl peak RSS (every scan run)', rssValues.length > 0 ? Math.max(...rssValues) : null, 150, ' MB', 0),
+  ]
+  printTargets(targets)
+  const exact = summary.every(s => s.exact)
+  if (!exact) console.log('  RESULT: MISMATCH (see exact: false above)')
+  return {
+    exact,
+    result: {
+      exact, measurements: summary, targets, users: users.map(u => ({
+        expired: u.expired.length, id: u.userId, kind: u.kind, live: u.live.length,
+      })),
+    },
+  }
+}
+
+interface CleanupRound {
+  batches: number
+  cliMs: number
+  cleanupMs: number
+  clientLongestMs: number
+  exact: boolean
+  expired: number
+  live: number
+  serverLongestMs: number
+  singleMs: number
+}
+
+async function cleanupRound(client: pg.Client, url: string, seededAt: number, first: 'cli' | 'delete'): Promise<CleanupRound> {
+  // Both copies get the same dates.
+  const shift = shiftOf(seededAt)
+  await copySeed(client, 'clear_a', shift)
+  await copySeed(client, 'clear_b', shift)
+  const before = await state(client, 'clear_a')
+  await client.query('CHECKPOINT')
+  const runDelete = async (): Promise<number> => (await timed(() => client.query('DELETE FROM clear_a WHERE expire_date < now()'))).ms
+  const runCli = async (): Promise<{run: ProcessRun; serverLongestMs: number}> => {
+    await client.query('SELECT pg_stat_statements_reset()')
+    const run = await runNode([CLI, 'sessions', 'cleanup', '--store', url, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
+    const {rows: [r]} = await client.query<{ms: null | number}>("SELECT max(max_exec_time) AS ms FROM pg_stat_statements WHERE query ILIKE '%DELETE FROM%clear_b%'")
+    return {run, serverLongestMs: Number(r.ms ?? 0)}
+  }
+
+  let singleMs: number
+  let cli: Awaited<ReturnType<typeof runCli>>
+  if (first === 'delete') {
+    singleMs = await runDelete()
+    await client.query('CHECKPOINT')
+    cli = await runCli()
+  } else {
+    cli = await runCli()
+    await client.query('CHECKPOINT')
+    singleMs = await runDelete()
+  }
+
+  if (cli.run.code !== 0) throw failed('sessionctl cleanup', cli.run)
+  const doc = JSON.parse(cli.run.stdout) as {batches: number; deleted: number; maxBatchMs: number; seconds: number}
+  const [a, b] = [await state(client, 'clear_a'), await state(client, 'clear_b')]
+  if (process.env.BENCH_DEBUG) log(JSON.stringify({
+    a, b, before, deleted: doc.deleted,
+  }))
+  const checks = [
+    a.expired === 0,
+    b.expired === 0,
+    a.live === before.live,
+    b.live === before.live,
+    a.liveChecksum === before.liveChecksum,
+    b.liveChecksum === before.liveChecksum,
+    doc.deleted === before.expired,
+  ]
+  const exact = checks.every(Boolean)
+  await client.query('DROP TABLE clear_a, clear_b')
+  return {
+    batches: doc.batches, cleanupMs: doc.seconds * 1000, cliMs: cli.run.ms, clientLongestMs: doc.maxBatchMs, exact, expired: before.expired, live: before.live,
+    serverLongestMs: cli.serverLongestMs, singleMs,
+  }
+}
+
+async function cleanup(o: PostgresBenchOptions, client: pg.Client, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
+  const rounds: CleanupRound[] = []
+  for (let i = 0; i < o.repeat; i++) {
+    log(`postgres cleanup: round ${i + 1} of ${o.repeat} (copying the seed twice…)`)
+    rounds.push(await cleanupRound(client, url, seededAt, i % 2 === 0 ? 'delete' : 'cli'))
+  }
+
+  const single = median(rounds.map(r => r.singleMs))
+  const cliMs = median(rounds.map(r => r.cliMs))
+  const own = median(rounds.map(r => r.cleanupMs))
+  const serverLongest = Math.max(...rounds.map(r => r.serverLongestMs))
+  const clientLongest = Math.max(...rounds.map(r => r.clientLongestMs))
+  const exact = rounds.every(r => r.exact)
+  console.log(`
+postgres cleanup of ${n(rounds[0].expired)} expired among ${n(o.rows)} production-shaped Django sessions: ${o.repeat} rounds, medians (same run, same server)
+  single DELETE (clearsessions)         ${(single / 1000).toFixed(2).padStart(6)} s   (one statement)
+  sessionctl cleanup, its own run       ${(own / 1000).toFixed(2).padStart(6)} s   ratio ${(own / single).toFixed(2)}×   ${rounds[0].batches} batches
+  sessionctl cleanup, whole process     ${(cliMs / 1000).toFixed(2).padStart(6)} s   ratio ${(cliMs / single).toFixed(2)}×   (adds Node/oclif start and connecting)
+  longest statement, every round        server ${serverLongest.toFixed(0)} ms (pg_stat_statements), client ${clientLongest.toFixed(0)} ms
+  result                                ${exact ? 'exact: every expired row gone, every live row kept, byte for byte, in every round' : 'MISMATCH'}`)
+  const targets = [
+    target('cleanup whole process / single DELETE', cliMs / single, 1.5, '×'),
+    target('longest statement (server)', serverLongest, 250, ' ms', 0),
+  ]
+  printTargets(targets)
+  return {
+    exact,
+    result: {
+      clientLongestMs: clientLongest, exact, expiredRows: rounds[0].expired, liveRows: rounds[0].live, ratioOwnRun: fixed(own / single, 3), ratioWholeProcess: fixed(cliMs / single, 3),
+      rounds, serverLongestMs: fixed(serverLongest, 1), singleDeleteMs: Math.round(single), targets,
+    },
+  }
+}
+
+export async function benchPostgres(o: PostgresBenchOptions): Promise<{exact: boolean; result: Record<string, unknown>}> {
+  const server = await startPostgres({
+    extraArgs: [
+      '-c',
+      'shared_buffers=2GB',
+      '-c',
+      'max_wal_size=8GB',
+      '-c',
+      'checkpoint_timeout=30min',
+      '-c',
+      'shared_preload_libraries=pg_stat_statements',
+      '-c',
+      'pg_stat_statements.track=all',
+    ],
+    keepIn: `${o.benchDir}/postgres`,
+  })
+  try {
+    const admin = new pg.Client({connectionString: server.url})
+    await admin.connect()
+    const {rowCount} = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'bench'")
+    if (!rowCount) await admin.query('CREATE DATABASE bench')
+    await admin.end()
+    const url = dbUrl(server, 'bench')
+    const client = new pg.Client({connectionString: url})
+    await client.connect()
+    try {
+      await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+      const {seededAt, sizes} = await ensureSeed(client, o.rows, o.fresh)
+      log(`postgres: session_data sizes as seeded: p50 ${sizes.p50} B, p90 ${sizes.p90} B, p99 ${sizes.p99} B, max ${n(sizes.max)} B`)
+      const {rows: [version]} = await client.query<{v: string}>('SHOW server_version')
+      const s = await scan(o, client, url, seededAt)
+      const c = await cleanup(o, client, url, seededAt)
+      return {
+        exact: s.exact && c.exact,
+        result: {
+          cleanup: c.result, rows: o.rows, scan: s.result, seedVersion: SHAPED_VERSION, server: `PostgreSQL ${version.v}`, sizes,
+        },
+      }
+    } finally {
+      await client.end()
+    }
+  } finally {
+    await server.stop()
+  }
+}
