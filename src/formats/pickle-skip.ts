@@ -1,26 +1,67 @@
 import {isPickle} from './pickle.js'
 
 /**
- * A cheap test that a pickled session cannot hold `userId`, so a scan for one user skips the
- * pickle parser (the costly part of reading a cache value) for everyone else's sessions. True
- * only when that is certain: a protocol-2+ pickle that ends with STOP, holds no backslash, and
- * in which the user id's text occurs nowhere (every pickled str carries its characters
- * verbatim), nor, for an integer id, any encoding of that integer (BININT*, BINFLOAT, INT/LONG/
- * FLOAT text; a LONG1/LONG4 opcode anywhere means a full parse). JSON payloads are always
- * parsed: V8's parser is fast, and "not JSON" stays an exact count.
+ * A cheap test that a session payload cannot hold `userId` at `userPath`, so a scan for one user
+ * skips the parser (the costly part of reading a value) for everyone else's sessions. True only
+ * when that is certain:
+ * - a pickle: protocol 2+, ends with STOP, holds no backslash, and the user id's text occurs
+ *   nowhere (every pickled str carries its characters verbatim), nor, for an integer id, any
+ *   encoding of that integer (BININT*, BINFLOAT, INT/LONG/FLOAT text; a LONG1/LONG4 opcode
+ *   anywhere means a full parse);
+ * - anything else (JSON): see jsonCannotHold.
+ * A payload that is skipped is not counted among the undecodable ("not JSON", "bad pickle"): with
+ * --user those counts cover the values that could have been the user's.
  */
 export function payloadSkipper(userPath: readonly string[]): ((bytes: Buffer, userId: string) => boolean) | undefined {
   if (userPath.length === 0) return undefined
+  const jsonKey = jsonKeyOf(userPath.at(-1)!)
   let asciiUser = ''
+  let userBytes = Buffer.alloc(0)
   return (bytes, userId) => {
     // Only a printable-ASCII id has one obvious byte form.
     if (userId !== asciiUser) {
       if (!isAscii(userId)) return false
       asciiUser = userId
+      userBytes = Buffer.from(userId, 'latin1')
     }
 
-    return isPickle(bytes) && bytes.at(-1) === 0x2E && pickleCannotHold(bytes, userId)
+    if (isPickle(bytes)) return bytes.at(-1) === 0x2E && pickleCannotHold(bytes, userId)
+    return jsonKey !== undefined && jsonCannotHold(bytes, jsonKey, userBytes)
   }
+}
+
+/** `"segment"` as JSON writes it without escapes; undefined where it needs one. */
+function jsonKeyOf(segment: string): Buffer | undefined {
+  return /^[ -~]+$/.test(segment) && !/["\\]/.test(segment) ? Buffer.from(`"${segment}"`, 'latin1') : undefined
+}
+
+/**
+ * Whether a JSON document cannot hold `user` (printable ASCII) under the key `key` (the user
+ * path's last segment, quoted) at any depth. Without a backslash anywhere, every string in the
+ * document is its bytes verbatim, so each place the key occurs as a key is found by a byte search
+ * (a key is a string followed by a colon). True when every such place holds a string other than
+ * the user; a number, an object, or anything else there is left to the parser (4.2e1 is 42).
+ * A document that is not JSON is decided the same way: it is not the user's either way.
+ */
+export function jsonCannotHold(bytes: Buffer, key: Buffer, user: Buffer): boolean {
+  if (bytes.includes(0x5C)) return false
+  for (let at = bytes.indexOf(key); at !== -1; at = bytes.indexOf(key, at + 1)) {
+    let i = skipJsonSpace(bytes, at + key.length)
+    if (bytes[i] !== 0x3A) continue
+    i = skipJsonSpace(bytes, i + 1)
+    if (bytes[i] !== 0x22) return false
+    const end = bytes.indexOf(0x22, i + 1)
+    if (end === -1) return false
+    if (end - i - 1 === user.length && bytes.compare(user, 0, user.length, i + 1, end) === 0) return false
+  }
+
+  return true
+}
+
+function skipJsonSpace(bytes: Buffer, from: number): number {
+  let i = from
+  while (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0A || bytes[i] === 0x0D) i++
+  return i
 }
 
 /**
