@@ -37,25 +37,39 @@ function jsonKeyOf(segment: string): Buffer | undefined {
 
 /**
  * Whether a JSON document cannot hold `user` (printable ASCII) under the key `key` (the user
- * path's last segment, quoted) at any depth. Without a backslash anywhere, every string in the
- * document is its bytes verbatim, so each place the key occurs as a key is found by a byte search
- * (a key is a string followed by a colon). True when every such place holds a string other than
- * the user; a number, an object, or anything else there is left to the parser (4.2e1 is 42).
- * A document that is not JSON is decided the same way: it is not the user's either way.
+ * path's last segment, quoted) at any depth. Without a \u escape anywhere, the key can only be
+ * written verbatim (the other escapes stand for characters no key we search holds: `"`, `\`,
+ * `/` and controls), and an unescaped quote always delimits a string, so each place the key occurs
+ * as a key is found by a byte search (the key string, its quote not escaped, then a colon). True
+ * when every such place holds a string, free of escapes, other than the user; a number (4.2e1 is
+ * 42), an object, an escaped string or anything else there is left to the parser. A document that
+ * is not JSON is decided the same way: it is not the user's either way.
  */
 export function jsonCannotHold(bytes: Buffer, key: Buffer, user: Buffer): boolean {
-  if (bytes.includes(0x5C)) return false
+  const escapes = bytes.includes(0x5C)
+  if (escapes && (bytes.includes(UNICODE_ESCAPE) || key.includes(0x2F))) return false
   for (let at = bytes.indexOf(key); at !== -1; at = bytes.indexOf(key, at + 1)) {
+    if (escapes && escaped(bytes, at)) continue
     let i = skipJsonSpace(bytes, at + key.length)
     if (bytes[i] !== 0x3A) continue
     i = skipJsonSpace(bytes, i + 1)
     if (bytes[i] !== 0x22) return false
     const end = bytes.indexOf(0x22, i + 1)
     if (end === -1) return false
+    if (escapes && bytes.subarray(i + 1, end).includes(0x5C)) return false
     if (end - i - 1 === user.length && bytes.compare(user, 0, user.length, i + 1, end) === 0) return false
   }
 
   return true
+}
+
+const UNICODE_ESCAPE = Buffer.from(String.raw`\u`, 'latin1')
+
+/** Whether the byte at `at` is escaped: an odd number of backslashes before it. */
+function escaped(bytes: Buffer, at: number): boolean {
+  let n = 0
+  while (at - n - 1 >= 0 && bytes[at - n - 1] === 0x5C) n++
+  return n % 2 === 1
 }
 
 function skipJsonSpace(bytes: Buffer, from: number): number {

@@ -34,6 +34,7 @@ const USERS = ['42',
   'alice',
   'jösé',
   'a"b',
+  'a/b',
   String.raw`a\b`,
   ' 42',
   '']
@@ -76,6 +77,16 @@ const JSON_PAYLOADS = [
   '{"_auth_user_id":"42"} trailing',
   '{"_auth_user_id:"42"}',
   '{"_auth_user_id":"7","cart":{"items":[{"sku":"SKU-42","qty":42}]},"_auth_user_hash":"42ab"}',
+  String.raw`{"a":"\"_auth_user_id\":\"42\"","_auth_user_id":"7"}`,
+  String.raw`{"a":"\\","_auth_user_id":"42"}`,
+  String.raw`{"a\\":"_auth_user_id","_auth_user_id":"42"}`,
+  String.raw`{"_auth_user_id":"4\u0032"}`,
+  String.raw`{"_auth_user_id":"\/42"}`,
+  String.raw`{"_auth_user_id":"42\"","x":"\""}`,
+  String.raw`{"m":"\t\n","_auth_user_id" : "42"}`,
+  String.raw`{"m":"\"","_auth_user_id":"4"}`,
+  String.raw`{"_auth_user_id":"a\/b"}`,
+  '{"_auth_user_id":"a/b"}',
 ]
 
 /** Pickles written by CPython, including hand-assembled opcode streams it reads as session dicts. */
@@ -165,8 +176,8 @@ describe('scan prefilter (decodeFor)', () => {
       }
     }
 
-    // The ones left to the parser hold a backslash (flash messages): about 15%.
-    assert.ok(skipped > 0.75 * others, `skipped ${skipped} of ${others} (value, other user) pairs`)
+    // Flash messages hold escaped quotes, and are skipped too; those with a \u escape are parsed.
+    assert.ok(skipped > 0.9 * others, `skipped ${skipped} of ${others} (value, other user) pairs`)
   })
 
   it('skips a typical session of another user without parsing it, and finds the user’s own', () => {
