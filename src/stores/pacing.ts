@@ -6,13 +6,20 @@ const MIN_BATCH = 50
 const MAX_BATCH = 50_000
 
 /**
- * The next batch size: scaled toward the target statement time, at most doubling or halving
- * at once, so one slow batch (a checkpoint, a busy disk) does not swing it wildly.
+ * The next batch size: scaled toward the target statement time, at most doubling (`maxGrowth`)
+ * or halving at once, so one slow batch (a checkpoint, a busy disk) does not swing it wildly.
  */
-export function nextBatchSize(size: number, statementMs: number, targetMs: number): number {
+export function nextBatchSize(size: number, statementMs: number, targetMs: number, maxGrowth = 2): number {
   const scaled = size * (targetMs / Math.max(statementMs, 1))
-  return Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, Math.min(size * 2, Math.max(size / 2, scaled)))))
+  return Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, Math.min(size * maxGrowth, Math.max(size / 2, scaled)))))
 }
+
+/**
+ * How far the batch after the first (the probe: --batch-size rows) may grow at once. The probe's
+ * time includes the statement's fixed costs, so scaling from it undershoots, never overshoots, the
+ * target; the doubling after it would take many short statements to get there.
+ */
+const PROBE_GROWTH = 16
 
 /** Waits `ms`, or less if `signal` aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -42,6 +49,7 @@ export type Batch = (size: number) => Promise<{deleted: number | undefined; long
  */
 export async function runBatches(batch: Batch, o: CleanupOptions, summary: CleanupSummary, replicas: ReplicaWatch | undefined): Promise<void> {
   let size = o.batchSize
+  let probe = true
   for (;;) {
     if (o.signal?.aborted) return
     if (o.deadline !== undefined && Date.now() >= o.deadline) {
@@ -64,7 +72,8 @@ export async function runBatches(batch: Batch, o: CleanupOptions, summary: Clean
     o.onBatch?.({
       batches: summary.batches, deleted: summary.deleted, lastBatchMs: batchMs, store: summary.store,
     })
-    size = nextBatchSize(size, longestMs, o.targetMs)
+    size = nextBatchSize(size, longestMs, o.targetMs, probe ? PROBE_GROWTH : 2)
+    probe = false
     const pause = o.sleepMs + (o.sleepFactor * batchMs)
     if (pause > 0) await sleep(pause, o.signal)
   }
