@@ -8,11 +8,13 @@
  *            streaming the session column with the bare driver (pg + pg-cursor, its own process;
  *            live rows for list, all rows for purge); peak RSS; the keys found checked against the
  *            generator.
- *   cleanup  Django's clearsessions (one `DELETE … WHERE expire_date < now()`) on one copy and
- *            `sessionctl sessions cleanup` on an identical copy, order alternating: wall time, ratio,
+ *   cleanup  the single `DELETE … WHERE expire_date < now()` Django's clearsessions runs (timed as a
+ *            statement), Django 3.2's clearsessions itself (a process), and `sessionctl sessions
+ *            cleanup`, each on an identical copy, order rotating: wall time, ratios,
  *            the longest statement as the server timed it (pg_stat_statements' max_exec_time) and as
  *            the client did, and that both left exactly the live rows.
  */
+import {spawn} from 'node:child_process'
 import pg from 'pg'
 
 import {djangoSessionPgDdl} from '../../test/support/postgres.js'
@@ -32,6 +34,8 @@ export interface PostgresBenchOptions {
 }
 
 const SCAN_TABLE = 'scan_django_session'
+/** Debian's Python, where python3-django and python3-psycopg2 are. */
+const DJANGO_PYTHON = '/usr/bin/python3'
 const n = (x: number): string => x.toLocaleString('en-US')
 const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
 const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
@@ -213,6 +217,8 @@ interface CleanupRound {
   cliMs: number
   cleanupMs: number
   clientLongestMs: number
+  /** Django's `clearsessions`, the whole process */
+  djangoMs: number
   exact: boolean
   expired: number
   live: number
@@ -220,64 +226,75 @@ interface CleanupRound {
   singleMs: number
 }
 
-async function cleanupRound(client: pg.Client, url: string, seededAt: number, first: 'cli' | 'delete'): Promise<CleanupRound> {
-  // Both copies get the same dates.
+/** A child process's wall time (spawn to exit). */
+function timedProcess(command: string, args: string[]): Promise<{code: null | number; ms: number; stderr: string}> {
+  const t0 = performance.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d
+    })
+    child.on('error', reject)
+    child.on('close', code => resolve({code, ms: performance.now() - t0, stderr}))
+  })
+}
+
+/**
+ * One round: three identical copies; the single DELETE clearsessions runs (timed in-process), Django's own
+ * clearsessions (a process, as an operator runs it) and sessionctl cleanup, in an order that rotates.
+ */
+async function cleanupRound(client: pg.Client, server: PostgresServer, url: string, seededAt: number, round: number): Promise<CleanupRound> {
+  // The copies get the same dates.
   const shift = shiftOf(seededAt)
-  await copySeed(client, 'clear_a', shift)
-  await copySeed(client, 'clear_b', shift)
+  for (const t of ['clear_a', 'clear_b', 'clear_c']) await copySeed(client, t, shift)
   const before = await state(client, 'clear_a')
-  await client.query('CHECKPOINT')
-  const runDelete = async (): Promise<number> => (await timed(() => client.query('DELETE FROM clear_a WHERE expire_date < now()'))).ms
-  const runCli = async (): Promise<{run: ProcessRun; serverLongestMs: number}> => {
-    await client.query('SELECT pg_stat_statements_reset()')
-    const run = await runNode([CLI, 'sessions', 'cleanup', '--store', url, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
-    const {rows: [r]} = await client.query<{ms: null | number}>("SELECT max(max_exec_time) AS ms FROM pg_stat_statements WHERE query ILIKE '%DELETE FROM%clear_b%'")
-    return {run, serverLongestMs: Number(r.ms ?? 0)}
-  }
-
-  let singleMs: number
-  let cli: Awaited<ReturnType<typeof runCli>>
-  if (first === 'delete') {
-    singleMs = await runDelete()
-    await client.query('CHECKPOINT')
-    cli = await runCli()
-  } else {
-    cli = await runCli()
-    await client.query('CHECKPOINT')
-    singleMs = await runDelete()
-  }
-
-  if (cli.run.code !== 0) throw failed('sessionctl cleanup', cli.run)
-  const doc = JSON.parse(cli.run.stdout) as {batches: number; deleted: number; maxBatchMs: number; seconds: number}
-  const [a, b] = [await state(client, 'clear_a'), await state(client, 'clear_b')]
-  if (process.env.BENCH_DEBUG) log(JSON.stringify({
-    a, b, before, deleted: doc.deleted,
-  }))
-  const checks = [
-    a.expired === 0,
-    b.expired === 0,
-    a.live === before.live,
-    b.live === before.live,
-    a.liveChecksum === before.liveChecksum,
-    b.liveChecksum === before.liveChecksum,
-    doc.deleted === before.expired,
+  let singleMs = 0
+  let djangoMs = 0
+  let cli: ProcessRun | undefined
+  let serverLongestMs = 0
+  const steps: Array<() => Promise<void>> = [
+    async () => {
+      singleMs = (await timed(() => client.query('DELETE FROM clear_a WHERE expire_date < now()'))).ms
+    },
+    async () => {
+      await client.query('SELECT pg_stat_statements_reset()')
+      cli = await runNode([CLI, 'sessions', 'cleanup', '--store', url, '--table', 'clear_b', '--json', ...(process.env.BENCH_CLEANUP_ARGS?.split(' ').filter(Boolean) ?? [])])
+      const {rows: [r]} = await client.query<{ms: null | number}>("SELECT max(max_exec_time) AS ms FROM pg_stat_statements WHERE query ILIKE '%DELETE FROM%clear_b%'")
+      serverLongestMs = Number(r.ms ?? 0)
+    },
+    async () => {
+      const run = await timedProcess(DJANGO_PYTHON, [`${ROOT}scripts/bench/django-clearsessions.py`, '127.0.0.1', String(server.port), 'bench', 'clear_c'])
+      if (run.code !== 0) throw new Error(`Django's clearsessions failed (exit ${run.code}): ${run.stderr.trim().slice(0, 2000)}`)
+      djangoMs = run.ms
+    },
   ]
-  const exact = checks.every(Boolean)
-  await client.query('DROP TABLE clear_a, clear_b')
+  for (let k = 0; k < steps.length; k++) {
+    // Each starts from a quiet server: the copies' dirty pages written out.
+    await client.query('CHECKPOINT')
+    await steps[(k + round) % steps.length]()
+  }
+
+  if (!cli || cli.code !== 0) throw failed('sessionctl cleanup', cli!)
+  const doc = JSON.parse(cli.stdout) as {batches: number; deleted: number; maxBatchMs: number; seconds: number}
+  const after = [await state(client, 'clear_a'), await state(client, 'clear_b'), await state(client, 'clear_c')]
+  const exact = doc.deleted === before.expired && after.every(a => a.expired === 0 && a.live === before.live && a.liveChecksum === before.liveChecksum)
+  await client.query('DROP TABLE clear_a, clear_b, clear_c')
   return {
-    batches: doc.batches, cleanupMs: doc.seconds * 1000, cliMs: cli.run.ms, clientLongestMs: doc.maxBatchMs, exact, expired: before.expired, live: before.live,
-    serverLongestMs: cli.serverLongestMs, singleMs,
+    batches: doc.batches, cleanupMs: doc.seconds * 1000, cliMs: cli.ms, clientLongestMs: doc.maxBatchMs, djangoMs, exact, expired: before.expired, live: before.live,
+    serverLongestMs, singleMs,
   }
 }
 
-async function cleanup(o: PostgresBenchOptions, client: pg.Client, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
+async function cleanup(o: PostgresBenchOptions, client: pg.Client, server: PostgresServer, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
   const rounds: CleanupRound[] = []
   for (let i = 0; i < o.repeat; i++) {
-    log(`postgres cleanup: round ${i + 1} of ${o.repeat} (copying the seed twice…)`)
-    rounds.push(await cleanupRound(client, url, seededAt, i % 2 === 0 ? 'delete' : 'cli'))
+    log(`postgres cleanup: round ${i + 1} of ${o.repeat} (copying the seed three times…)`)
+    rounds.push(await cleanupRound(client, server, url, seededAt, i))
   }
 
   const single = median(rounds.map(r => r.singleMs))
+  const django = median(rounds.map(r => r.djangoMs))
   const cliMs = median(rounds.map(r => r.cliMs))
   const own = median(rounds.map(r => r.cleanupMs))
   const serverLongest = Math.max(...rounds.map(r => r.serverLongestMs))
@@ -285,20 +302,22 @@ async function cleanup(o: PostgresBenchOptions, client: pg.Client, url: string, 
   const exact = rounds.every(r => r.exact)
   console.log(`
 postgres cleanup of ${n(rounds[0].expired)} expired among ${n(o.rows)} production-shaped Django sessions: ${o.repeat} rounds, medians (same run, same server)
-  single DELETE (clearsessions)         ${(single / 1000).toFixed(2).padStart(6)} s   (one statement)
+  single DELETE (clearsessions' statement) ${(single / 1000).toFixed(2).padStart(6)} s   (one statement, timed by its client)
+  Django's clearsessions, whole process ${(django / 1000).toFixed(2).padStart(6)} s   (Python, Django's setup, the DELETE)
   sessionctl cleanup, its own run       ${(own / 1000).toFixed(2).padStart(6)} s   ratio ${(own / single).toFixed(2)}×   ${rounds[0].batches} batches
-  sessionctl cleanup, whole process     ${(cliMs / 1000).toFixed(2).padStart(6)} s   ratio ${(cliMs / single).toFixed(2)}×   (adds Node/oclif start and connecting)
+  sessionctl cleanup, whole process     ${(cliMs / 1000).toFixed(2).padStart(6)} s   ratio ${(cliMs / single).toFixed(2)}× the statement, ${(cliMs / django).toFixed(2)}× Django's process
   longest statement, every round        server ${serverLongest.toFixed(0)} ms (pg_stat_statements), client ${clientLongest.toFixed(0)} ms
   result                                ${exact ? 'exact: every expired row gone, every live row kept, byte for byte, in every round' : 'MISMATCH'}`)
   const targets = [
-    target('cleanup whole process / single DELETE', cliMs / single, 1.5, '×'),
+    target('cleanup own run / single DELETE', own / single, 1.5, '×'),
+    target('cleanup whole process / clearsessions process', cliMs / django, 1.5, '×'),
     target('longest statement (server)', serverLongest, 250, ' ms', 0),
   ]
   printTargets(targets)
   return {
     exact,
     result: {
-      clientLongestMs: clientLongest, exact, expiredRows: rounds[0].expired, liveRows: rounds[0].live, ratioOwnRun: fixed(own / single, 3), ratioWholeProcess: fixed(cliMs / single, 3),
+      clientLongestMs: clientLongest, djangoProcessMs: Math.round(django), exact, expiredRows: rounds[0].expired, liveRows: rounds[0].live, ratioOwnRun: fixed(own / single, 3), ratioWholeProcess: fixed(cliMs / single, 3),
       rounds, serverLongestMs: fixed(serverLongest, 1), singleDeleteMs: Math.round(single), targets,
     },
   }
@@ -335,7 +354,7 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<{exact: bo
       log(`postgres: session_data sizes as seeded: p50 ${sizes.p50} B, p90 ${sizes.p90} B, p99 ${sizes.p99} B, max ${n(sizes.max)} B`)
       const {rows: [version]} = await client.query<{v: string}>('SHOW server_version')
       const s = await scan(o, client, url, seededAt)
-      const c = await cleanup(o, client, url, seededAt)
+      const c = await cleanup(o, client, server, url, seededAt)
       return {
         exact: s.exact && c.exact,
         result: {
