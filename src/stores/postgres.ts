@@ -188,7 +188,8 @@ export interface PgColumns {
   /** Some index starts with the expiry column. */
   expiryIndexed: boolean
   key: string
-  user?: {indexed: boolean; name: string}
+  /** `type`: the column's type where it is not text (a bigint user_id), which not every user id can be cast to. */
+  user?: {indexed: boolean; name: string; type?: string}
   details: DetailColumn[]
 }
 
@@ -430,7 +431,7 @@ async function inspectTable(client: pg.Client, found: FoundTable, layout: SqlLay
   let user: PgColumns['user']
   if (layout.userColumn !== undefined) {
     const column = find(layout.userColumn, 'user column')
-    user = {indexed: await indexedBy(client, found.oid, column), name: column.name}
+    user = {indexed: await indexedBy(client, found.oid, column), name: column.name, ...(TEXT_TYPES_NAMES.has(column.type) ? {} : {type: column.type})}
   }
 
   const children = layout.children ? await inspectChildren(client, found, layout.children, find(layout.children.references, 'column').name, label) : undefined
@@ -634,7 +635,11 @@ export class PostgresStore implements SessionStore {
     const warnings: string[] = []
     if (this.expiry.unknown !== undefined) warnings.push(`expiry unknown without ${this.expiry.unknown}: sessions are shown without one, live or not`)
     const indexed = user !== undefined && filter.userId !== undefined
-    if (indexed) {
+    if (indexed && !(await this.columnCanHold(user, filter.userId!))) {
+      // `bigint = 'alice'` is an error, not false: no row can name this user, so none is read.
+      where.push('FALSE')
+      warnings.push(`the user column ${user.name} is ${user.type}, which cannot hold the user id "${filter.userId}": no session names it there`)
+    } else if (indexed) {
       values.push(filter.userId)
       where.push(`${quoteIdent(user.name)} = $${values.length}`)
       if (!user.indexed) warnings.push(`the user column ${user.name} has no index, so this lookup scans the table; add one: CREATE INDEX ON ${this.name.schema}.${this.name.table} (${user.name})`)
@@ -692,6 +697,20 @@ export class PostgresStore implements SessionStore {
   private bytes(text: null | string): Buffer {
     if (text === null) return EMPTY
     return this.columns.dataKind === 'bytea' ? Buffer.from(text.slice(2), 'hex') : Buffer.from(text, 'utf8')
+  }
+
+  /** Whether the user column's type takes this user id (its input function, asked by the server): text always does. */
+  private async columnCanHold(user: NonNullable<PgColumns['user']>, userId: string): Promise<boolean> {
+    if (user.type === undefined) return true
+    try {
+      // The type's name as format_type() spelled it from the catalog, never from input.
+      await this.client.query(`SELECT CAST($1::text AS ${user.type})`, [userId])
+      return true
+    } catch (error) {
+      // Class 22 (data exception): invalid input syntax, out of range.
+      if (String((error as {code?: string}).code).startsWith('22')) return false
+      throw pgError(error, this.label)
+    }
   }
 
   private toRaw(row: ScanRow, clock: ExpiryClock, state: SessionFilter['state']): RawSession {

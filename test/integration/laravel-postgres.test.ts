@@ -107,6 +107,26 @@ describe('Laravel 8.83 on PostgreSQL (stock pgsql connection, real Illuminate da
     assert.equal((await laravelRead({...target, guard: 'admin'}, [s.get('42-admin')!]))[0].user, '42')
   })
 
+  it('a user id no bigint can hold (alice, a UUID, beyond 2^63) has no sessions: exit 0, nothing listed or deleted, not a database error', async () => {
+    const {s, store, target} = await seed()
+    const before = (await laravelIds(target)).ids
+    for (const user of ['alice', '7c9e6679-7425-40de-944b-e07fc1f69e30', '99999999999999999999', '4.2e1']) {
+      const list = await cli(['sessions', 'list', ...store, '--user', user, '--all'])
+      assert.equal(list.code, 0, `${user}: ${list.stderr}`)
+      assert.deepEqual(list.doc.sessions, [], user)
+      assert.match(list.stderr, /user column user_id is bigint, which cannot hold the user id/)
+      const purge = await cli(['sessions', 'purge', ...store, '--user', user, '--yes', '--audit-log', auditLog])
+      assert.equal(purge.code, 0, `${user}: ${purge.stderr}`)
+      assert.equal(purge.doc.deleted, 0)
+      assert.doesNotMatch(purge.stderr, /invalid input syntax|out of range/)
+    }
+
+    assert.deepEqual((await laravelIds(target)).ids, before)
+    // Laravel itself cannot even save a session for such a user: the insert fails on the bigint column.
+    await assert.rejects(laravelWrite(target, [{provider: 'any', user: 'alice'}]), /invalid input syntax for type bigint/)
+    assert.equal(s.size, CAST.length)
+  })
+
   it('purge --except --dry-run deletes nothing; --yes: Laravel then reads only the kept one of 42’s, and every other session', async () => {
     const {s, store, target} = await seed()
     const dry = await cli(['sessions', 'purge', ...store, '--user', '42', '--except', s.get('42b')!, '--dry-run'])
