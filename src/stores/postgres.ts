@@ -179,6 +179,12 @@ export interface PgColumns {
   owner: boolean
   dataKind: ValueKind
   alias?: string
+  /**
+   * The key (and alias) column is blank-padded `character(n)` (Spring's CHAR(36)): read through
+   * rtrim(), as PostgreSQL compares it, so a shorter id is shown, kept and deleted as the app wrote it.
+   */
+  keyPadded?: true
+  aliasPadded?: true
   children?: {cascade: boolean; column: string; references: string; size?: string; table: string}
   expiry: string
   expiryKind: ExpiryKind
@@ -427,7 +433,8 @@ async function inspectTable(client: pg.Client, found: FoundTable, layout: SqlLay
   else if (TEXT_TYPES_NAMES.has(data.type)) dataKind = 'text'
   else throw new StoreError(`${name}.${data.name} has type ${data.type}, which cannot hold a session (text, varchar, json, jsonb or bytea)`)
   const expiry = find(layout.expiry.column, 'expiry column')
-  const alias = layout.keyAliasColumn === undefined ? undefined : columnNamed(all, layout.keyAliasColumn)?.name
+  const aliasColumn = layout.keyAliasColumn === undefined ? undefined : columnNamed(all, layout.keyAliasColumn)
+  const alias = aliasColumn?.name
   let user: PgColumns['user']
   if (layout.userColumn !== undefined) {
     const column = find(layout.userColumn, 'user column')
@@ -452,6 +459,8 @@ async function inspectTable(client: pg.Client, found: FoundTable, layout: SqlLay
     expiryKind,
     expiryNullable: expiry.nullable,
     key: key.name,
+    ...(key.type === 'character' ? {keyPadded: true} : {}),
+    ...(aliasColumn?.type === 'character' ? {aliasPadded: true} : {}),
     ...(user ? {user} : {}),
   }
 }
@@ -583,8 +592,8 @@ export class PostgresStore implements SessionStore {
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
-    const {data, key} = this.columns
-    const select = `SELECT ${quoteIdent(key)}, ${quoteIdent(data)}, ${this.expirySelect()} FROM ${this.table} WHERE ${quoteIdent(key)} = ANY($1) FOR UPDATE`
+    const {data, key, keyPadded} = this.columns
+    const select = `SELECT ${padless(quoteIdent(key), keyPadded)}, ${quoteIdent(data)}, ${this.expirySelect()} FROM ${this.table} WHERE ${quoteIdent(key)} = ANY($1) FOR UPDATE`
     const remove = `DELETE FROM ${this.table} WHERE ${quoteIdent(key)} = ANY($1)`
     return deleteInBatches(this.label, sessions, options, DEFAULT_DELETE_BATCH, async batch => {
       const outcome = {changed: 0, deleted: 0, gone: 0}
@@ -646,12 +655,12 @@ export class PostgresStore implements SessionStore {
     }
 
     let extra = this.columns.details.map(d => `, s.${quoteIdent(d.column)}`).join('')
-    if (alias !== undefined) extra += `, s.${quoteIdent(alias)}`
+    if (alias !== undefined) extra += `, ${padless(`s.${quoteIdent(alias)}`, this.columns.aliasPadded)}`
     if (children?.size !== undefined) {
       extra += `, (SELECT COALESCE(SUM(octet_length(c.${quoteIdent(children.size)})), 0) FROM ${this.childTable()} c WHERE c.${quoteIdent(children.column)} = s.${quoteIdent(children.references)})`
     }
 
-    const sql = `SELECT s.${quoteIdent(key)}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
+    const sql = `SELECT ${padless(`s.${quoteIdent(key)}`, this.columns.keyPadded)}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
     const cursor = this.client.query(new BoundedCursor<ScanRow>(sql, values, row => row[0].length + (row[1]?.length ?? 0), SCAN_BATCH_BYTES))
     try {
       // Small rows: the next batch is read while this one decodes. A batch full by bytes is
@@ -736,6 +745,11 @@ export class PostgresStore implements SessionStore {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** A character(n) column's value without the blanks PostgreSQL pads it with (and ignores when comparing). */
+function padless(column: string, padded: true | undefined): string {
+  return padded ? `rtrim(${column}, ' ')` : column
+}
 
 /** SqlExpiry's `?` placeholders as PostgreSQL's `$n`, from `first`. */
 export function numbered(sql: string, first: number): string {

@@ -114,6 +114,26 @@ describe('Spring Session JDBC on PostgreSQL (schema-postgresql.sql, JDK-written 
     assert.deepEqual(await springJdbcFindByPrincipal(url, 'alice', {table}), [kept.id])
   })
 
+  it('ids shorter than CHAR(36) (a custom SessionIdGenerator, Spring Session ≥ 3.2) are shown, kept by --except and deleted as Spring wrote them, not blank-padded', async () => {
+    await seed()
+    const short = await springJdbcWrite(url, [
+      {id: 'carol-session-1', primaryId: 'carol-primary-1', principal: 'carol'},
+      {id: 'carol-session-2', principal: 'carol'},
+      {id: 'carol-session-3', principal: 'carol'},
+    ], {table})
+    const list = await cli(['sessions', 'list', ...store(), '--user', 'carol'])
+    assert.equal(list.code, 0, list.stderr)
+    assert.deepEqual(ids(list.doc), ['carol-session-1', 'carol-session-2', 'carol-session-3'])
+    const purge = await cli(['sessions', 'purge', ...store(), '--user', 'carol', '--except', 'carol-primary-1', '--except', 'carol-session-2', '--yes'])
+    assert.equal(purge.code, 0, purge.stderr)
+    assert.equal(purge.doc.deleted, 1)
+    assert.deepEqual(ids(purge.doc), ['carol-session-3'])
+    // (pgJDBC hands Spring the CHAR(36) value blank-padded; PostgreSQL compares it without the blanks.)
+    assert.deepEqual((await springJdbcFindByPrincipal(url, 'carol', {table})).map(id => id.trimEnd()), [short[0].id, short[1].id])
+    assert.equal((await springJdbcState(url, {table})).orphanAttributes, 0)
+    assert.equal((await left()).length, CAST.length, 'nobody else’s session went')
+  })
+
   it('cleanup deletes what cleanUpExpiredSessions() (EXPIRY_TIME < now) deletes and nothing more; never-expiring sessions stay', async () => {
     await seed()
     const dry = await cli(['sessions', 'cleanup', ...store(), '--dry-run'])
