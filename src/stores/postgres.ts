@@ -660,7 +660,8 @@ export class PostgresStore implements SessionStore {
       extra += `, (SELECT COALESCE(SUM(octet_length(c.${quoteIdent(children.size)})), 0) FROM ${this.childTable()} c WHERE c.${quoteIdent(children.column)} = s.${quoteIdent(children.references)})`
     }
 
-    const sql = `SELECT ${padless(`s.${quoteIdent(key)}`, this.columns.keyPadded)}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
+    const keySelect = padless(`s.${quoteIdent(key)}`, this.columns.keyPadded)
+    const sql = `SELECT ${keySelect}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
     const cursor = this.client.query(new BoundedCursor<ScanRow>(sql, values, row => row[0].length + (row[1]?.length ?? 0), SCAN_BATCH_BYTES))
     try {
       // Small rows: the next batch is read while this one decodes. A batch full by bytes is
