@@ -28,6 +28,8 @@ export default defineFramework({
   name: 'flask',
   // 0.3.2 makes uuid4 ids (36 characters), ≥ 0.7 secrets.token_urlsafe(32).
   redis: prefix => ({keyGlob: '*', keyPattern: /^[\w-]{1,255}$/, prefixes: [prefix ?? DEFAULT_PREFIX]}),
+  // PostgreSQL: SQLAlchemy maps the same model to bytea and timestamp without time zone, written
+  // with utcnow(): `sql` serves it, naive times read as UTC.
   sql: {
     table: 'sessions',
     keyColumn: 'session_id',

@@ -39,6 +39,7 @@ export default defineFramework({
   // Laravel 8: phpredis prefix `laravel_database_`, cache prefix `laravel_cache`, then `:`. App
   // cache items may share it: they are not sessions (the codec says so), never matched.
   redis: prefix => ({keyGlob: '[a-zA-Z0-9]'.repeat(40), keyPattern: /^[\dA-Za-z]{40}$/, prefixes: [prefix ?? 'laravel_database_laravel_cache:']}),
+  // PostgreSQL: the same stub makes the same table (user_id bigint, last_activity integer): `sql` serves it.
   sql: ({guard, lifetimeMinutes}) => ({
     table: 'sessions',
     keyColumn: 'id',

@@ -38,6 +38,8 @@ export default defineFramework({
   // Public ids: 32 hex characters (Rails), 64 (Rack's own middleware); stored as `2::` + sha256 hex,
   // or as the public id itself (legacy keys, which Rails still reads).
   redis: prefix => ({keyGlob: '*', keyPattern: /^(?:2::[\da-f]{64}|[\da-f]{32}|[\da-f]{64})$/, prefixes: [prefix ?? '_session_id:']}),
+  // PostgreSQL: the same migration (timestamp(6) without time zone, written in UTC by ActiveRecord,
+  // which sets the connection's TimeZone to UTC): `sql` serves it, naive times read as UTC.
   sql: ({lifetimeMinutes}) => ({
     table: 'sessions',
     keyColumn: 'session_id',

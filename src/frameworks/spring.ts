@@ -60,6 +60,8 @@ export default defineFramework({
       value: 'hash',
     }
   },
+  // PostgreSQL: schema-postgresql.sql creates the same names unquoted (spring_session, expiry_time,
+  // found case-insensitively), BYTEA attributes, the same cascading FK: `sql` serves it.
   sql: {
     table: 'SPRING_SESSION',
     keyColumn: 'SESSION_ID',

@@ -179,6 +179,12 @@ export interface PgColumns {
   owner: boolean
   dataKind: ValueKind
   alias?: string
+  /**
+   * The key (and alias) column is blank-padded `character(n)` (Spring's CHAR(36)): read through
+   * rtrim(), as PostgreSQL compares it, so a shorter id is shown, kept and deleted as the app wrote it.
+   */
+  keyPadded?: true
+  aliasPadded?: true
   children?: {cascade: boolean; column: string; references: string; size?: string; table: string}
   expiry: string
   expiryKind: ExpiryKind
@@ -188,7 +194,8 @@ export interface PgColumns {
   /** Some index starts with the expiry column. */
   expiryIndexed: boolean
   key: string
-  user?: {indexed: boolean; name: string}
+  /** `type`: the column's type where it is not text (a bigint user_id), which not every user id can be cast to. */
+  user?: {indexed: boolean; name: string; type?: string}
   details: DetailColumn[]
 }
 
@@ -426,11 +433,12 @@ async function inspectTable(client: pg.Client, found: FoundTable, layout: SqlLay
   else if (TEXT_TYPES_NAMES.has(data.type)) dataKind = 'text'
   else throw new StoreError(`${name}.${data.name} has type ${data.type}, which cannot hold a session (text, varchar, json, jsonb or bytea)`)
   const expiry = find(layout.expiry.column, 'expiry column')
-  const alias = layout.keyAliasColumn === undefined ? undefined : columnNamed(all, layout.keyAliasColumn)?.name
+  const aliasColumn = layout.keyAliasColumn === undefined ? undefined : columnNamed(all, layout.keyAliasColumn)
+  const alias = aliasColumn?.name
   let user: PgColumns['user']
   if (layout.userColumn !== undefined) {
     const column = find(layout.userColumn, 'user column')
-    user = {indexed: await indexedBy(client, found.oid, column), name: column.name}
+    user = {indexed: await indexedBy(client, found.oid, column), name: column.name, ...(TEXT_TYPES_NAMES.has(column.type) ? {} : {type: column.type})}
   }
 
   const children = layout.children ? await inspectChildren(client, found, layout.children, find(layout.children.references, 'column').name, label) : undefined
@@ -451,6 +459,8 @@ async function inspectTable(client: pg.Client, found: FoundTable, layout: SqlLay
     expiryKind,
     expiryNullable: expiry.nullable,
     key: key.name,
+    ...(key.type === 'character' ? {keyPadded: true} : {}),
+    ...(aliasColumn?.type === 'character' ? {aliasPadded: true} : {}),
     ...(user ? {user} : {}),
   }
 }
@@ -582,8 +592,8 @@ export class PostgresStore implements SessionStore {
   }
 
   async deleteSessions(sessions: readonly Session[], options: DeleteOptions = {}): Promise<DeleteSummary> {
-    const {data, key} = this.columns
-    const select = `SELECT ${quoteIdent(key)}, ${quoteIdent(data)}, ${this.expirySelect()} FROM ${this.table} WHERE ${quoteIdent(key)} = ANY($1) FOR UPDATE`
+    const {data, key, keyPadded} = this.columns
+    const select = `SELECT ${padless(quoteIdent(key), keyPadded)}, ${quoteIdent(data)}, ${this.expirySelect()} FROM ${this.table} WHERE ${quoteIdent(key)} = ANY($1) FOR UPDATE`
     const remove = `DELETE FROM ${this.table} WHERE ${quoteIdent(key)} = ANY($1)`
     return deleteInBatches(this.label, sessions, options, DEFAULT_DELETE_BATCH, async batch => {
       const outcome = {changed: 0, deleted: 0, gone: 0}
@@ -634,19 +644,24 @@ export class PostgresStore implements SessionStore {
     const warnings: string[] = []
     if (this.expiry.unknown !== undefined) warnings.push(`expiry unknown without ${this.expiry.unknown}: sessions are shown without one, live or not`)
     const indexed = user !== undefined && filter.userId !== undefined
-    if (indexed) {
+    if (indexed && !(await this.columnCanHold(user, filter.userId!))) {
+      // `bigint = 'alice'` is an error, not false: no row can name this user, so none is read.
+      where.push('FALSE')
+      warnings.push(`the user column ${user.name} is ${user.type}, which cannot hold the user id "${filter.userId}": no session names it there`)
+    } else if (indexed) {
       values.push(filter.userId)
       where.push(`${quoteIdent(user.name)} = $${values.length}`)
       if (!user.indexed) warnings.push(`the user column ${user.name} has no index, so this lookup scans the table; add one: CREATE INDEX ON ${this.name.schema}.${this.name.table} (${user.name})`)
     }
 
     let extra = this.columns.details.map(d => `, s.${quoteIdent(d.column)}`).join('')
-    if (alias !== undefined) extra += `, s.${quoteIdent(alias)}`
+    if (alias !== undefined) extra += `, ${padless(`s.${quoteIdent(alias)}`, this.columns.aliasPadded)}`
     if (children?.size !== undefined) {
       extra += `, (SELECT COALESCE(SUM(octet_length(c.${quoteIdent(children.size)})), 0) FROM ${this.childTable()} c WHERE c.${quoteIdent(children.column)} = s.${quoteIdent(children.references)})`
     }
 
-    const sql = `SELECT s.${quoteIdent(key)}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
+    const keySelect = padless(`s.${quoteIdent(key)}`, this.columns.keyPadded)
+    const sql = `SELECT ${keySelect}, s.${quoteIdent(data)}, ${this.expirySelect('s.')}${extra} FROM ${this.table} s${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
     const cursor = this.client.query(new BoundedCursor<ScanRow>(sql, values, row => row[0].length + (row[1]?.length ?? 0), SCAN_BATCH_BYTES))
     try {
       // Small rows: the next batch is read while this one decodes. A batch full by bytes is
@@ -694,6 +709,20 @@ export class PostgresStore implements SessionStore {
     return this.columns.dataKind === 'bytea' ? Buffer.from(text.slice(2), 'hex') : Buffer.from(text, 'utf8')
   }
 
+  /** Whether the user column's type takes this user id (its input function, asked by the server): text always does. */
+  private async columnCanHold(user: NonNullable<PgColumns['user']>, userId: string): Promise<boolean> {
+    if (user.type === undefined) return true
+    try {
+      // The type's name as format_type() spelled it from the catalog, never from input.
+      await this.client.query(`SELECT CAST($1::text AS ${user.type})`, [userId])
+      return true
+    } catch (error) {
+      // Class 22 (data exception): invalid input syntax, out of range.
+      if (String((error as {code?: string}).code).startsWith('22')) return false
+      throw pgError(error, this.label)
+    }
+  }
+
   private toRaw(row: ScanRow, clock: ExpiryClock, state: SessionFilter['state']): RawSession {
     const [key, text, expiry] = row
     const value = this.bytes(text)
@@ -717,6 +746,11 @@ export class PostgresStore implements SessionStore {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** A character(n) column's value without the blanks PostgreSQL pads it with (and ignores when comparing). */
+function padless(column: string, padded: true | undefined): string {
+  return padded ? `rtrim(${column}, ' ')` : column
+}
 
 /** SqlExpiry's `?` placeholders as PostgreSQL's `$n`, from `first`. */
 export function numbered(sql: string, first: number): string {

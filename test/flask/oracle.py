@@ -19,11 +19,13 @@ on failure one line on stderr and exit 1. Operations:
 - ids      what is in the store: Redis keys under the prefix (with TTLs), or the table's rows
 
 Stores: {"store": "redis", "redis": {host, port, db}} or {"store": "sql", "mysql": {host, port,
-user, password, database}, "table": "sessions"}. `serializer` ('pickle', Flask-Session 0.3.2's
+user, password, database}, "table": "sessions"} (or "postgres": {...} instead of "mysql": PostgreSQL
+through psycopg2). `serializer` ('pickle', Flask-Session 0.3.2's
 own; 'msgpack' or 'json', the formats of Flask-Session >= 0.7; 'any' reads all three) swaps the
 session interface's serializer, so the same real app writes and reads those formats too.
 """
 import base64
+import contextvars
 import datetime as dt
 import json
 import sys
@@ -128,6 +130,24 @@ def mysql_uri(m):
     return 'mysql+mysqldb://%s@%s:%d/%s?charset=utf8mb4' % (auth, m.get('host', '127.0.0.1'), int(m.get('port', 3306)), m['database'])
 
 
+def postgres_uri(p):
+    from urllib.parse import quote
+    user = quote(p.get('user') or 'postgres', safe='')
+    password = p.get('password') or ''
+    auth = user + (':' + quote(password, safe='') if password else '')
+    return 'postgresql+psycopg2://%s@%s:%d/%s' % (auth, p.get('host', '127.0.0.1'), int(p.get('port', 5432)), p['database'])
+
+
+def db_uri(params):
+    """SQLALCHEMY_DATABASE_URI: PostgreSQL through psycopg2 when `postgres` is given, else MariaDB through mysqlclient."""
+    return postgres_uri(params['postgres']) if 'postgres' in params else mysql_uri(params['mysql'])
+
+
+def q(params, name):
+    """An identifier quoted for the store's dialect."""
+    return '"%s"' % name.replace('"', '""') if 'postgres' in params else '`%s`' % name
+
+
 def redis_client(params):
     r = params.get('redis') or {}
     return redis_py.Redis(host=r.get('host', '127.0.0.1'), port=int(r.get('port', 6379)), db=int(r.get('db', 0)),
@@ -135,7 +155,7 @@ def redis_client(params):
 
 
 def sql_engine(params):
-    return sqlalchemy.create_engine(mysql_uri(params['mysql']), poolclass=sqlalchemy.pool.NullPool)
+    return sqlalchemy.create_engine(db_uri(params), poolclass=sqlalchemy.pool.NullPool)
 
 
 def key_prefix(params):
@@ -163,7 +183,7 @@ def make_app(params, config_permanent=True):
         from flask_sqlalchemy import SQLAlchemy
         app.config.update(
             SESSION_TYPE='sqlalchemy',
-            SQLALCHEMY_DATABASE_URI=mysql_uri(params['mysql']),
+            SQLALCHEMY_DATABASE_URI=db_uri(params),
             SQLALCHEMY_ENGINE_OPTIONS={'poolclass': sqlalchemy.pool.NullPool},
             SESSION_SQLALCHEMY_TABLE=table_name(params),
         )
@@ -212,7 +232,12 @@ def cookie_sid(client):
 # ---------------------------------------------------------------------------------------------
 
 def op_migrate(params):
-    """The columns Flask-Session 0.3.2's model maps, as MariaDB shows the table its create_all() makes."""
+    """The columns Flask-Session 0.3.2's model maps, as MariaDB shows the table its create_all() makes.
+
+    PostgreSQL: the model's own table, created by SQLAlchemy from Flask-Session's model (what
+    db.create_all() makes); answers its columns (name: 'type NULL|NOT NULL', format_type's spelling)."""
+    if 'postgres' in params:
+        return migrate_postgres(params)
     table = table_name(params)
     engine = sql_engine(params)
     with engine.begin() as c:
@@ -226,11 +251,29 @@ def op_migrate(params):
     return {'table': table, 'ddl': ddl}
 
 
+def migrate_postgres(params):
+    table = table_name(params)
+    app = make_app(params)
+    model = app.session_interface.sql_session_model
+    with app.app_context():
+        engine = app.session_interface.db.engine
+        if params.get('fresh'):
+            model.__table__.drop(bind=engine, checkfirst=True)
+        model.__table__.create(bind=engine, checkfirst=True)
+        with engine.connect() as c:
+            columns = c.exec_driver_sql(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a "
+                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (q(params, table),)).fetchall()
+            indexes = [r[0] for r in c.exec_driver_sql(
+                'SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s ORDER BY indexname', (table,))]
+    return {'table': table, 'columns': {n: '%s %s' % (t, 'NOT NULL' if notnull else 'NULL') for n, t, notnull in columns}, 'indexes': indexes}
+
+
 def set_sql_expiry(params, sid, expires_in):
     """Direct SQL, past Flask-Session: expiry = now + expires_in seconds (naive UTC), or NULL."""
     expiry = None if expires_in is None else (dt.datetime.utcnow() + dt.timedelta(seconds=expires_in)).replace(microsecond=0)
     with sql_engine(params).begin() as c:
-        n = c.exec_driver_sql('UPDATE `%s` SET expiry = %%s WHERE session_id = %%s' % table_name(params),
+        n = c.exec_driver_sql('UPDATE %s SET expiry = %%s WHERE session_id = %%s' % q(params, table_name(params)),
                               (expiry, key_prefix(params) + sid)).rowcount
     if n != 1:
         raise RuntimeError('no row for session %s' % sid)
@@ -281,7 +324,7 @@ def op_raw(params):
             expires_in = spec.get('expiresInSeconds', int(LIFETIME.total_seconds()))
             expiry = None if expires_in is None else (dt.datetime.utcnow() + dt.timedelta(seconds=expires_in)).replace(microsecond=0)
             with sql_engine(params).begin() as c:
-                c.exec_driver_sql('INSERT INTO `%s` (session_id, data, expiry) VALUES (%%s, %%s, %%s)' % table_name(params),
+                c.exec_driver_sql('INSERT INTO %s (session_id, data, expiry) VALUES (%%s, %%s, %%s)' % q(params, table_name(params)),
                                   (prefix + sid, raw, expiry))
         ids.append(sid)
     return {'ids': ids}
@@ -291,7 +334,7 @@ def stored(params, sid):
     if params.get('store', 'redis') == 'redis':
         return redis_client(params).exists(key_prefix(params) + sid) == 1
     with sql_engine(params).connect() as c:
-        return c.exec_driver_sql('SELECT 1 FROM `%s` WHERE session_id = %%s' % table_name(params), (key_prefix(params) + sid,)).fetchone() is not None
+        return c.exec_driver_sql('SELECT 1 FROM %s WHERE session_id = %%s' % q(params, table_name(params)), (key_prefix(params) + sid,)).fetchone() is not None
 
 
 class Tracking:
@@ -331,19 +374,26 @@ def op_read(params):
         answer = {'id': sid, 'stored': was_stored, 'loaded': False, 'user': None, 'userType': None, 'rawUserId': None,
                   'data': None, 'error': None}
         tracking = app.session_interface.serializer = Tracking(inner)
-        try:
-            with app.test_request_context('/', headers={'Cookie': '%s=%s' % (COOKIE, sid)}):
-                data = dict(session)
-                answer['loaded'] = tracking.loaded and session.sid == sid
-                answer['error'] = tracking.error
-                answer['data'] = to_json(data)
-                if '_user_id' in data:
-                    answer['rawUserId'] = to_json(data['_user_id'])
-                    answer['userType'] = type(data['_user_id']).__name__
-                if current_user.is_authenticated:
-                    answer['user'] = str(current_user.get_id())
-        except Exception as e:  # what the request would have died of
-            answer['error'] = '%s: %s' % (type(e).__name__, e)
+
+        def request_with_cookie(answer=answer, sid=sid, tracking=tracking):
+            try:
+                with app.test_request_context('/', headers={'Cookie': '%s=%s' % (COOKIE, sid)}):
+                    data = dict(session)
+                    answer['loaded'] = tracking.loaded and session.sid == sid
+                    answer['error'] = tracking.error
+                    answer['data'] = to_json(data)
+                    if '_user_id' in data:
+                        answer['rawUserId'] = to_json(data['_user_id'])
+                        answer['userType'] = type(data['_user_id']).__name__
+                    if current_user.is_authenticated:
+                        answer['user'] = str(current_user.get_id())
+            except Exception as e:  # what the request would have died of
+                answer['error'] = '%s: %s' % (type(e).__name__, e)
+
+        # Each request in a copy of the context variables: a request that died while opening its
+        # session (0.3.2 over a NULL expiry) leaves its app context pushed, and the next requests
+        # would share its `g`, and so Flask-Login's cached user.
+        contextvars.copy_context().run(request_with_cookie)
         answers.append(answer)
     return {'sessions': answers}
 
@@ -359,7 +409,7 @@ def op_ids(params):
         return {'ids': [k['id'] for k in keys], 'keys': keys}
     rows = []
     with sql_engine(params).connect() as c:
-        for session_id, expiry, size in c.exec_driver_sql('SELECT session_id, expiry, LENGTH(data) FROM `%s` ORDER BY session_id' % table_name(params)):
+        for session_id, expiry, size in c.exec_driver_sql('SELECT session_id, expiry, LENGTH(data) FROM %s ORDER BY session_id' % q(params, table_name(params))):
             rows.append({'sessionId': session_id, 'id': session_id[len(prefix):] if session_id.startswith(prefix) else None,
                          'expiry': None if expiry is None else expiry.isoformat(), 'size': size})
     return {'ids': [r['id'] for r in rows], 'rows': rows}

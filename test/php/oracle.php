@@ -48,6 +48,7 @@ const LOGIN_GUARD_CLASS = SessionGuard::class;
 function laravelConfig(array $in, array $session = []): array
 {
     $mysql = $in['mysql'] ?? [];
+    $pgsql = $in['pgsql'] ?? null;
     $redis = $in['redis'] ?? [];
     $redisConnection = static fn (int $db): array => [
         'url' => null,
@@ -83,8 +84,23 @@ function laravelConfig(array $in, array $session = []): array
             'prefix' => $redis['cachePrefix'] ?? Str::slug('Laravel', '_') . '_cache',
         ],
         'database' => [
-            'default' => 'mysql',
+            'default' => $pgsql === null ? 'mysql' : 'pgsql',
             'connections' => [
+                // config/database.php of laravel/laravel 8.x, DB_CONNECTION=pgsql
+                'pgsql' => [
+                    'driver' => 'pgsql',
+                    'url' => null,
+                    'host' => $pgsql['host'] ?? '127.0.0.1',
+                    'port' => (string) ($pgsql['port'] ?? 5432),
+                    'database' => $pgsql['database'] ?? 'forge',
+                    'username' => $pgsql['user'] ?? 'forge',
+                    'password' => $pgsql['password'] ?? '',
+                    'charset' => 'utf8',
+                    'prefix' => '',
+                    'prefix_indexes' => true,
+                    'schema' => 'public',
+                    'sslmode' => 'prefer',
+                ],
                 'mysql' => [
                     'driver' => 'mysql',
                     'url' => null,
@@ -282,7 +298,18 @@ function laravelMigrate(array $in): array
         });
         $created[] = $users;
     }
-    return ['created' => $created];
+    $answer = ['created' => $created];
+    if (isset($in['pgsql'])) {
+        // what the schema builder made of the stub on PostgreSQL: column => type, nullability
+        $answer['columns'] = [];
+        foreach ($app['db']->connection()->select(
+            'SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position',
+            [$table],
+        ) as $c) {
+            $answer['columns'][$c->column_name] = $c->data_type . ($c->is_nullable === 'YES' ? ' NULL' : ' NOT NULL');
+        }
+    }
+    return $answer;
 }
 
 function laravelWrite(array $in): array

@@ -65,6 +65,27 @@ module SessionctlOracle
     ActiveSupport::Cache::RedisCacheStore.new(**options)
   end
 
+  # The app's database.yml: `postgres` (adapter postgresql, ruby-pg) or `mysql` (mysql2).
+  def connect_db(input)
+    return connect_postgres(input) if input['postgres']
+
+    connect_mysql(input)
+  end
+
+  def connect_postgres(input)
+    pg = input['postgres']
+    ActiveRecord::Base.establish_connection(
+      adapter: 'postgresql',
+      host: pg['host'] || '127.0.0.1',
+      port: (pg['port'] || 5432).to_i,
+      username: pg['user'] || 'postgres',
+      password: pg['password'].to_s.empty? ? nil : pg['password'],
+      database: pg['database'],
+      encoding: 'unicode',
+    )
+    ActiveRecord::Base.logger = nil
+  end
+
   def connect_mysql(input)
     mysql = input['mysql'] || {}
     ActiveRecord::Base.establish_connection(
@@ -271,7 +292,7 @@ module SessionctlOracle
   extend ActiveSupport::Testing::TimeHelpers
 
   def write(kind, input)
-    connect_mysql(input) if kind == 'ar'
+    connect_db(input) if kind == 'ar'
     stack = middleware(kind, input, writer_app)
     name = cookie_name(kind, input)
     ids = (input['sessions'] || []).each_with_index.map do |spec, i|
@@ -316,7 +337,7 @@ module SessionctlOracle
   end
 
   def read(kind, input)
-    connect_mysql(input) if kind == 'ar'
+    connect_db(input) if kind == 'ar'
     stack = middleware(kind, input, reader_app)
     scope = input['scope'] || 'user'
     name = cookie_name(kind, input)
@@ -360,16 +381,27 @@ module SessionctlOracle
   end
 
   def ar_migrate(input)
-    connect_mysql(input)
+    connect_db(input)
     table = input['table'] || 'sessions'
     ActiveRecord::Migration.verbose = false
     ActiveRecord::Base.connection.drop_table(table, if_exists: true) if input['fresh']
     session_migration(table).new.migrate(:up) unless ActiveRecord::Base.connection.table_exists?(table)
-    {createTable: ActiveRecord::Base.connection.select_rows("SHOW CREATE TABLE `#{table}`")[0][1]}
+    return {createTable: ActiveRecord::Base.connection.select_rows("SHOW CREATE TABLE `#{table}`")[0][1]} unless input['postgres']
+
+    # PostgreSQL: what the migration made, column => "type NULL|NOT NULL", and the index definitions
+    columns = ActiveRecord::Base.connection.select_rows(
+      'SELECT column_name, format_type(a.atttypid, a.atttypmod), is_nullable FROM information_schema.columns c ' \
+      'JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || \'.\' || quote_ident(c.table_name))::regclass AND a.attname = c.column_name ' \
+      "WHERE c.table_schema = current_schema() AND c.table_name = #{ActiveRecord::Base.connection.quote(table)} ORDER BY c.ordinal_position",
+    ).to_h { |name, type, nullable| [name, "#{type} #{nullable == 'YES' ? 'NULL' : 'NOT NULL'}"] }
+    indexes = ActiveRecord::Base.connection.select_values(
+      "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = #{ActiveRecord::Base.connection.quote(table)} ORDER BY indexname",
+    )
+    {columns: columns, indexes: indexes}
   end
 
   def ar_rows(input)
-    connect_mysql(input)
+    connect_db(input)
     rows = Session.order(:id).map do |r|
       {sessionId: r.session_id, createdAt: r.created_at.utc.iso8601(6), updatedAt: r.updated_at.utc.iso8601(6)}
     end
@@ -380,7 +412,7 @@ module SessionctlOracle
   # Session.where("updated_at < ?", SESSION_DAYS_TRIM_THRESHOLD.days.ago).delete_all, with the
   # threshold in minutes here. dryRun: the rows it would delete, none deleted.
   def ar_trim(input)
-    connect_mysql(input)
+    connect_db(input)
     minutes = Integer(input.fetch('lifetimeMinutes'))
     stale = Session.where('updated_at < ?', minutes.minutes.ago)
     ids = stale.order(:id).pluck(:session_id)

@@ -39,9 +39,10 @@ import org.springframework.security.web.authentication.WebAuthenticationDetails;
  * for sessionctl's tests. Spring Session itself is not installable here: this program replays the
  * statements and commands of spring-projects/spring-session@206fb60 (4.1.x; and the 3.3.x Redis
  * expiration policy) with the real JDK's ObjectOutputStream (what Spring's SerializingConverter and
- * JdkSerializationRedisSerializer call) and MariaDB Connector/J.
+ * JdkSerializationRedisSerializer call) and MariaDB Connector/J, or pgJDBC with schema-postgresql.sql
+ * and PostgreSqlJdbcIndexedSessionRepositoryCustomizer's attribute upsert (`postgres` params).
  *
- * Usage: java -cp DIR:mariadb-java-client.jar SpringStore OP, the parameters as one JSON object on
+ * Usage: java -cp DIR:mariadb-java-client.jar:postgresql.jar SpringStore OP, the parameters as one JSON object on
  * stdin, one JSON document on stdout; on error one line on stderr and exit 1. No libraries: a tiny
  * JSON parser/writer and a RESP2 client over a Socket are below.
  */
@@ -68,6 +69,7 @@ public final class SpringStore {
         case "jdbc.write": answer = jdbcWrite(params); break;
         case "jdbc.state": answer = jdbcState(params); break;
         case "jdbc.findByPrincipal": answer = jdbcFindByPrincipal(params); break;
+        case "jdbc.cleanup": answer = jdbcCleanup(params); break;
         case "redis.write": answer = redisWrite(params); break;
         case "redis.state": answer = redisState(params); break;
         default: throw new IllegalArgumentException("unknown op " + args[0]);
@@ -209,7 +211,19 @@ public final class SpringStore {
   // ------------------------------------------------------------------------------------------
   // JDBC (JdbcIndexedSessionRepository)
 
+  /** The database is PostgreSQL (pgJDBC, `postgres` params) rather than MariaDB (`mysql`). */
+  static boolean postgres(Map<String, Object> params) {
+    return params.get("postgres") != null;
+  }
+
   static Connection connect(Map<String, Object> params) throws Exception {
+    if (postgres(params)) {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> pg = (Map<String, Object>) params.get("postgres");
+      String url = "jdbc:postgresql://" + pg.get("host") + ":" + ((Number) pg.get("port")).longValue() + "/" + pg.get("database");
+      String password = str(pg, "password", "");
+      return DriverManager.getConnection(url, str(pg, "user", "postgres"), password.isEmpty() ? null : password);
+    }
     @SuppressWarnings("unchecked")
     Map<String, Object> mysql = (Map<String, Object>) params.get("mysql");
     String url = "jdbc:mariadb://" + mysql.get("host") + ":" + ((Number) mysql.get("port")).longValue() + "/" + mysql.get("database");
@@ -230,12 +244,72 @@ public final class SpringStore {
     Map<String, Object> answer = new LinkedHashMap<>();
     try (Connection c = connect(params); Statement st = c.createStatement()) {
       for (Object sql : (List<Object>) params.get("statements")) st.execute((String) sql);
+      if (postgres(params)) return pgSchema(c, table);
       for (String t : new String[] {table, table + "_ATTRIBUTES"}) {
         try (ResultSet rs = st.executeQuery("SHOW CREATE TABLE `" + t + "`")) {
           rs.next();
           answer.put(t, rs.getString(2));
         }
       }
+    }
+    return answer;
+  }
+
+  /**
+   * PostgreSQL: each table under the name PostgreSQL gave it (the script's unquoted names fold to
+   * lower case), as `columns` (name type NULL|NOT NULL), `constraints` and `indexes` definitions.
+   */
+  static Object pgSchema(Connection c, String table) throws Exception {
+    Map<String, Object> answer = new LinkedHashMap<>();
+    for (String t : new String[] {table, table + "_ATTRIBUTES"}) {
+      String oidOf = "(SELECT oid FROM pg_class WHERE relname = ? AND relnamespace = 'public'::regnamespace)";
+      Map<String, Object> desc = new LinkedHashMap<>();
+      String name;
+      try (PreparedStatement ps = c.prepareStatement("SELECT relname FROM pg_class WHERE oid = " + oidOf)) {
+        ps.setString(1, t.toLowerCase());
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) throw new IllegalStateException("no table " + t.toLowerCase());
+          name = rs.getString(1);
+        }
+      }
+      List<String> columns = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute WHERE attrelid = " + oidOf
+          + " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")) {
+        ps.setString(1, name);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) columns.add(rs.getString(1) + " " + rs.getString(2) + (rs.getBoolean(3) ? " NOT NULL" : " NULL"));
+        }
+      }
+      List<String> constraints = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = " + oidOf + " ORDER BY conname")) {
+        ps.setString(1, name);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) constraints.add(rs.getString(1));
+        }
+      }
+      List<String> indexes = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ? ORDER BY indexname")) {
+        ps.setString(1, name);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) indexes.add(rs.getString(1));
+        }
+      }
+      desc.put("columns", columns);
+      desc.put("constraints", constraints);
+      desc.put("indexes", indexes);
+      answer.put(name, desc);
+    }
+    return answer;
+  }
+
+  /** cleanUpExpiredSessions(): JdbcIndexedSessionRepository's DELETE_SESSIONS_BY_EXPIRY_TIME_QUERY with now; how many it deleted. */
+  static Object jdbcCleanup(Map<String, Object> params) throws Exception {
+    String table = table(params);
+    long now = now(params);
+    Map<String, Object> answer = new LinkedHashMap<>();
+    try (Connection c = connect(params); PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE EXPIRY_TIME < ?")) {
+      ps.setLong(1, now);
+      answer.put("deleted", ps.executeUpdate());
     }
     return answer;
   }
@@ -247,6 +321,16 @@ public final class SpringStore {
     String createSession = "INSERT INTO " + table
         + " (PRIMARY_ID, SESSION_ID, CREATION_TIME, LAST_ACCESS_TIME, MAX_INACTIVE_INTERVAL, EXPIRY_TIME, PRINCIPAL_NAME)\nVALUES (?, ?, ?, ?, ?, ?, ?)\n";
     String createAttribute = "INSERT INTO " + table + "_ATTRIBUTES (SESSION_PRIMARY_ID, ATTRIBUTE_NAME, ATTRIBUTE_BYTES)\nVALUES (?, ?, ?)\n";
+    // PostgreSqlJdbcIndexedSessionRepositoryCustomizer's CREATE_SESSION_ATTRIBUTE_QUERY (the same rows, by SESSION_ID, upserted)
+    boolean pg = postgres(params);
+    if (pg) {
+      createAttribute = "INSERT INTO " + table + "_ATTRIBUTES (SESSION_PRIMARY_ID, ATTRIBUTE_NAME, ATTRIBUTE_BYTES) "
+          + "    SELECT PRIMARY_ID, ?, ? "
+          + "    FROM " + table + " "
+          + "    WHERE SESSION_ID = ? "
+          + "ON CONFLICT (SESSION_PRIMARY_ID, ATTRIBUTE_NAME) "
+          + "DO UPDATE SET ATTRIBUTE_BYTES = EXCLUDED.ATTRIBUTE_BYTES";
+    }
     List<Object> answer = new ArrayList<>();
     try (Connection c = connect(params)) {
       c.setAutoCommit(false);
@@ -266,9 +350,15 @@ public final class SpringStore {
           try (PreparedStatement ps = c.prepareStatement(createAttribute)) {
             // insertSessionAttributes: a batch when more than one, else one update
             for (String name : names) {
-              ps.setString(1, s.primaryId);
-              ps.setString(2, name);
-              ps.setBytes(3, jdk(s.attributes.get(name)));
+              if (pg) {
+                ps.setString(1, name);
+                ps.setBytes(2, jdk(s.attributes.get(name)));
+                ps.setString(3, s.id);
+              } else {
+                ps.setString(1, s.primaryId);
+                ps.setString(2, name);
+                ps.setBytes(3, jdk(s.attributes.get(name)));
+              }
               if (names.size() > 1) ps.addBatch();
               else ps.executeUpdate();
             }

@@ -14,7 +14,9 @@ import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
 import {runOracle} from './oracle.js'
-import {mysqlParams as phpMysqlParams, redisParams as phpRedisParams} from './php.js'
+import {
+  type PgsqlParams, pgsqlParams, mysqlParams as phpMysqlParams, redisParams as phpRedisParams,
+} from './php.js'
 
 /** Debian's interpreter, where the python3-flask* packages are (not a pyenv python3 on PATH). */
 const PYTHON = '/usr/bin/python3'
@@ -30,6 +32,8 @@ const FLASK_PACKAGES = [
   'python3-mysqldb',
 ]
 export const FLASK_APT_LINE = `sudo apt-get install -y ${FLASK_PACKAGES.join(' ')}`
+/** SQLAlchemy's postgresql+psycopg2 dialect. */
+export const FLASK_PG_APT_LINE = 'sudo apt-get install -y python3-psycopg2'
 
 // ---------------------------------------------------------------------------------------------
 // Parameters and answers
@@ -73,12 +77,20 @@ export interface FlaskSqlTarget extends TargetBase {
   table?: string
 }
 
+/** SESSION_TYPE 'sqlalchemy' over PostgreSQL (postgresql+psycopg2). */
+export interface FlaskPgTarget extends TargetBase {
+  postgres: PgsqlParams
+  store: 'sql'
+  /** SESSION_SQLALCHEMY_TABLE, default 'sessions' */
+  table?: string
+}
+
 export interface FlaskRedisTarget extends TargetBase {
   redis: RedisParams
   store: 'redis'
 }
 
-export type FlaskTarget = FlaskRedisTarget | FlaskSqlTarget
+export type FlaskTarget = FlaskPgTarget | FlaskRedisTarget | FlaskSqlTarget
 
 export interface FlaskSession {
   /** logged in with Flask-Login's login_user(), the user's get_id() returning this (a str: `_user_id` is that str) */
@@ -178,7 +190,27 @@ export function flaskAvailable(): boolean {
 /** Skips the calling suite when Flask-Session 0.3.2 and its friends are missing, except in CI (SESSIONCTL_TEST_REQUIRE_ALL=1). */
 export function requireFlask(context: Context): void {
   if (flaskAvailable()) return
-  const message = `Flask-Session 0.3.2 with Flask-Login, Flask-SQLAlchemy, msgpack, redis-py and mysqlclient is not installed (in ${PYTHON}); the Flask tests need: ${FLASK_APT_LINE}`
+  skipOrFail(context, `Flask-Session 0.3.2 with Flask-Login, Flask-SQLAlchemy, msgpack, redis-py and mysqlclient is not installed (in ${PYTHON}); the Flask tests need: ${FLASK_APT_LINE}`)
+}
+
+let psycopgAvailable: boolean | undefined
+
+/** requireFlask, and psycopg2 for Flask-SQLAlchemy over PostgreSQL. */
+export function requireFlaskPostgres(context: Context): void {
+  requireFlask(context)
+  if (psycopgAvailable === undefined) {
+    try {
+      execFileSync(PYTHON, ['-c', 'import psycopg2'], {stdio: 'ignore'})
+      psycopgAvailable = true
+    } catch {
+      psycopgAvailable = false
+    }
+  }
+
+  if (!psycopgAvailable) skipOrFail(context, `psycopg2 is not installed (in ${PYTHON}); the Flask PostgreSQL tests need: ${FLASK_PG_APT_LINE}`)
+}
+
+function skipOrFail(context: Context, message: string): void {
   if (process.env.SESSIONCTL_TEST_REQUIRE_ALL === '1') throw new Error(message)
   console.warn(`      skipped: ${message}`)
   context.skip()
@@ -196,6 +228,9 @@ export const mysqlParams = (url: string): MysqlParams => {
   }
 }
 
+/** postgres://user@host:port/db (a createPgDatabase() URL) → the oracle's `postgres` params. */
+export const postgresParams = (url: string): PgsqlParams => pgsqlParams(url)
+
 /** redis://host:port[/db] → the oracle's connection params (`db` overrides the URL's). */
 export const redisParams = (url: string, db?: number): RedisParams => {
   const {db: urlDb, host, password, port} = phpRedisParams(url)
@@ -209,9 +244,16 @@ export function flaskOracle<T>(op: string, params: object): Promise<T> {
   return runOracle('flask', PYTHON, [ORACLE, op], params, {env: {...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: undefined}, timeoutMs: TIMEOUT_MS})
 }
 
-/** Creates the table Flask-Session 0.3.2 maps (it never creates it); answers SHOW CREATE TABLE. */
-export const flaskMigrate = (target: FlaskSqlTarget & {fresh?: boolean}): Promise<{ddl: string; table: string}> =>
-  flaskOracle('migrate', target)
+/**
+ * Creates the table Flask-Session 0.3.2 maps (it never creates it); answers SHOW CREATE TABLE. On
+ * PostgreSQL SQLAlchemy creates it from Flask-Session's model itself; answers its columns (name →
+ * `type NULL|NOT NULL`, format_type's spelling) and index definitions.
+ */
+export function flaskMigrate(target: FlaskSqlTarget & {fresh?: boolean}): Promise<{ddl: string; table: string}>
+export function flaskMigrate(target: FlaskPgTarget & {fresh?: boolean}): Promise<{columns: Record<string, string>; indexes: string[]; table: string}>
+export function flaskMigrate(target: (FlaskPgTarget | FlaskSqlTarget) & {fresh?: boolean}): Promise<unknown> {
+  return flaskOracle('migrate', target)
+}
 
 /** Sessions written by the real app through Flask's test client; the uuid4 sids, in order. */
 export const flaskWrite = async (target: FlaskTarget, sessions: FlaskSession[]): Promise<string[]> =>

@@ -30,6 +30,8 @@ const PHP_PACKAGES = [
   'php-illuminate-auth',
 ]
 export const PHP_APT_LINE = `sudo apt-get install -y ${PHP_PACKAGES.join(' ')}`
+/** Laravel's pgsql connection: PHP's pdo_pgsql. */
+export const PHP_PGSQL_APT_LINE = 'sudo apt-get install -y php-pgsql'
 
 // ---------------------------------------------------------------------------------------------
 // Parameters and answers
@@ -45,6 +47,15 @@ export interface MysqlParams {
   /** the connection's `strict` (Laravel's default true); false lets MariaDB truncate a UUID user_id */
   strict?: boolean
   user?: string
+}
+
+/** Laravel's stock `pgsql` connection (DB_CONNECTION=pgsql, schema public). */
+export interface PgsqlParams {
+  database: string
+  host: string
+  password?: string
+  port: number
+  user: string
 }
 
 export interface RedisParams {
@@ -64,6 +75,8 @@ export interface RedisParams {
 export interface LaravelTarget {
   driver?: 'database' | 'redis'
   mysql?: MysqlParams
+  /** the database is PostgreSQL, through Laravel's stock `pgsql` connection (instead of `mysql`) */
+  pgsql?: PgsqlParams
   redis?: RedisParams
   /** session table, default 'sessions' */
   table?: string
@@ -222,7 +235,27 @@ export function phpAvailable(): boolean {
 /** Skips the calling suite when PHP/Illuminate are missing, except in CI (SESSIONCTL_TEST_REQUIRE_ALL=1). */
 export function requirePhp(context: Context): void {
   if (phpAvailable()) return
-  const message = `PHP with Illuminate 8 and phpredis is not installed; the PHP tests need: ${PHP_APT_LINE}`
+  skipOrFail(context, `PHP with Illuminate 8 and phpredis is not installed; the PHP tests need: ${PHP_APT_LINE}`)
+}
+
+let pgsqlAvailable: boolean | undefined
+
+/** requirePhp, and PHP's pdo_pgsql for Laravel's pgsql connection. */
+export function requirePhpPgsql(context: Context): void {
+  requirePhp(context)
+  if (pgsqlAvailable === undefined) {
+    try {
+      execFileSync(PHP, ['-r', "exit(extension_loaded('pdo_pgsql') ? 0 : 1);"], {stdio: 'ignore'})
+      pgsqlAvailable = true
+    } catch {
+      pgsqlAvailable = false
+    }
+  }
+
+  if (!pgsqlAvailable) skipOrFail(context, `PHP's pdo_pgsql is not installed; the Laravel PostgreSQL tests need: ${PHP_PGSQL_APT_LINE}`)
+}
+
+function skipOrFail(context: Context, message: string): void {
   if (process.env.SESSIONCTL_TEST_REQUIRE_ALL === '1') throw new Error(message)
   console.warn(`      skipped: ${message}`)
   context.skip()
@@ -245,6 +278,18 @@ export function mysqlParams(url: string, extra: {strict?: boolean} = {}): MysqlP
   }
 }
 
+/** postgres://user[:pass]@host:port/db (a createPgDatabase() URL) → the oracle's `pgsql` params. */
+export function pgsqlParams(url: string): PgsqlParams {
+  const u = new URL(url)
+  return {
+    database: decodeURIComponent(u.pathname.slice(1)),
+    host: u.hostname.replaceAll(/^\[|\]$/g, ''),
+    password: decodeURIComponent(u.password),
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username || 'postgres'),
+  }
+}
+
 /** redis://host:port[/db] → the oracle's connection params. */
 export function redisParams(url: string, extra: Omit<RedisParams, 'host' | 'port'> = {}): RedisParams {
   const u = new URL(url)
@@ -258,7 +303,8 @@ export function phpOracle<T>(op: string, params: object): Promise<T> {
   return runOracle('php', PHP, [ORACLE, op], params, {timeoutMs: TIMEOUT_MS})
 }
 
-export const laravelMigrate = (target: LaravelTarget & {fresh?: boolean}): Promise<{created: string[]}> => phpOracle('laravel.migrate', target)
+/** The 8.x session:table stub (and users table) by the schema builder; on PostgreSQL also what it made: column → `type NULL|NOT NULL`. */
+export const laravelMigrate = (target: LaravelTarget & {fresh?: boolean}): Promise<{columns?: Record<string, string>; created: string[]}> => phpOracle('laravel.migrate', target)
 
 export const laravelWrite = async (target: LaravelTarget, sessions: LaravelSession[]): Promise<string[]> =>
   (await phpOracle<{ids: string[]}>('laravel.write', {...target, sessions})).ids

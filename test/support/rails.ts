@@ -19,13 +19,15 @@ import {execFileSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
 import {runOracle} from './oracle.js'
-import {mysqlParams as phpMysqlParams} from './php.js'
+import {type PgsqlParams, pgsqlParams, mysqlParams as phpMysqlParams} from './php.js'
 
 const RUBY = '/usr/bin/ruby'
 const ORACLE = fileURLToPath(new URL('../rails/oracle.rb', import.meta.url))
 const TIMEOUT_MS = 60_000
 const RAILS_PACKAGES = ['ruby', 'ruby-actionpack', 'ruby-activerecord', 'ruby-rack', 'ruby-redis', 'ruby-mysql2']
 export const RAILS_APT_LINE = `sudo apt-get install -y ${RAILS_PACKAGES.join(' ')}`
+/** ActiveRecord's postgresql adapter: ruby-pg. */
+export const RAILS_PG_APT_LINE = 'sudo apt-get install -y ruby-pg'
 
 // ---------------------------------------------------------------------------------------------
 // Parameters and answers
@@ -73,6 +75,13 @@ export interface RackTarget {
 export interface ArTarget {
   mysql: MysqlParams
 }
+
+/** The app's database is PostgreSQL (ActiveRecord's postgresql adapter, ruby-pg) instead. */
+export interface ArPgTarget {
+  postgres: PgsqlParams
+}
+
+type AnyArTarget = ArPgTarget | ArTarget
 
 export interface RailsSession {
   /** Devise login of the `admin` scope: warden.user.admin.key = [[admin], salt] */
@@ -163,7 +172,27 @@ export function railsAvailable(): boolean {
 /** Skips the calling suite when Ruby/Rails 6.1 are missing, except in CI (SESSIONCTL_TEST_REQUIRE_ALL=1). */
 export function requireRails(context: Context): void {
   if (railsAvailable()) return
-  const message = `Ruby with Rails 6.1 (actionpack, activerecord), redis-rb and mysql2 is not installed; the Rails tests need: ${RAILS_APT_LINE}`
+  skipOrFail(context, `Ruby with Rails 6.1 (actionpack, activerecord), redis-rb and mysql2 is not installed; the Rails tests need: ${RAILS_APT_LINE}`)
+}
+
+let pgAvailable: boolean | undefined
+
+/** requireRails, and ruby-pg for ActiveRecord's postgresql adapter. */
+export function requireRailsPostgres(context: Context): void {
+  requireRails(context)
+  if (pgAvailable === undefined) {
+    try {
+      execFileSync(RUBY, ['-e', 'require "pg"; require "active_record"; require "active_record/connection_adapters/postgresql_adapter"'], {stdio: 'ignore', timeout: TIMEOUT_MS})
+      pgAvailable = true
+    } catch {
+      pgAvailable = false
+    }
+  }
+
+  if (!pgAvailable) skipOrFail(context, `ruby-pg is not installed; the Rails PostgreSQL tests need: ${RAILS_PG_APT_LINE}`)
+}
+
+function skipOrFail(context: Context, message: string): void {
   if (process.env.SESSIONCTL_TEST_REQUIRE_ALL === '1') throw new Error(message)
   console.warn(`      skipped: ${message}`)
   context.skip()
@@ -177,6 +206,9 @@ export function requireRails(context: Context): void {
 export function mysqlParams(url: string): MysqlParams {
   return phpMysqlParams(url)
 }
+
+/** postgres://user@host:port/db (a createPgDatabase() URL) → the oracle's `postgres` params. */
+export const postgresParams = (url: string): PgsqlParams => pgsqlParams(url)
 
 /** redis://[:pass@]host:port[/db] → the oracle's connection params. */
 export function redisParams(url: string, db?: number): RedisParams {
@@ -212,15 +244,22 @@ export const rackWrite = (target: RackTarget, sessions: RailsSession[]): Promise
 export const rackRead = async (target: RackTarget & {scope?: string}, ids: string[]): Promise<RailsReadAnswer[]> =>
   (await railsOracle<{sessions: RailsReadAnswer[]}>('rack.read', {...target, ids})).sessions
 
-/** The activerecord-session_store migration at [6.1]; answers SHOW CREATE TABLE. */
-export const arMigrate = (target: ArTarget & {fresh?: boolean}): Promise<{createTable: string}> => railsOracle('ar.migrate', target)
+/**
+ * The activerecord-session_store migration at [6.1]; answers SHOW CREATE TABLE on MariaDB, and on
+ * PostgreSQL the columns (name → `type NULL|NOT NULL`, format_type's spelling) and index definitions.
+ */
+export function arMigrate(target: ArTarget & {fresh?: boolean}): Promise<{createTable: string}>
+export function arMigrate(target: ArPgTarget & {fresh?: boolean}): Promise<{columns: Record<string, string>; indexes: string[]}>
+export function arMigrate(target: AnyArTarget & {fresh?: boolean}): Promise<unknown> {
+  return railsOracle('ar.migrate', target)
+}
 
-export const arWrite = (target: ArTarget, sessions: RailsSession[]): Promise<RailsWritten> => railsOracle('ar.write', {...target, sessions})
+export const arWrite = (target: AnyArTarget, sessions: RailsSession[]): Promise<RailsWritten> => railsOracle('ar.write', {...target, sessions})
 
-export const arRead = async (target: ArTarget & {scope?: string}, ids: string[]): Promise<RailsReadAnswer[]> =>
+export const arRead = async (target: AnyArTarget & {scope?: string}, ids: string[]): Promise<RailsReadAnswer[]> =>
   (await railsOracle<{sessions: RailsReadAnswer[]}>('ar.read', {...target, ids})).sessions
 
-export const arRows = async (target: ArTarget): Promise<ArRow[]> => (await railsOracle<{rows: ArRow[]}>('ar.rows', target)).rows
+export const arRows = async (target: AnyArTarget): Promise<ArRow[]> => (await railsOracle<{rows: ArRow[]}>('ar.rows', target)).rows
 
 /** The gem's `db:sessions:trim` query with the threshold in minutes; dryRun: what it would delete. */
-export const arTrim = (target: ArTarget & {dryRun?: boolean; lifetimeMinutes: number}): Promise<ArTrimAnswer> => railsOracle('ar.trim', target)
+export const arTrim = (target: AnyArTarget & {dryRun?: boolean; lifetimeMinutes: number}): Promise<ArTrimAnswer> => railsOracle('ar.trim', target)

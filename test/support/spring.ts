@@ -29,6 +29,9 @@ export const MARIADB_JAR = '/usr/share/java/mariadb-java-client.jar'
 const SOURCES = fileURLToPath(new URL('../spring', import.meta.url))
 const TIMEOUT_MS = 60_000
 export const SPRING_APT_LINE = 'sudo apt-get install -y openjdk-17-jdk-headless libmariadb-java'
+/** pgJDBC (Debian's libpostgresql-jdbc-java), for Spring Session JDBC on PostgreSQL. */
+export const POSTGRES_JAR = '/usr/share/java/postgresql.jar'
+export const SPRING_PG_APT_LINE = 'sudo apt-get install -y libpostgresql-jdbc-java'
 
 export const PRINCIPAL_NAME_INDEX_NAME = 'org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME'
 
@@ -181,6 +184,16 @@ export function requireSpring(context: Context): void {
   context.skip()
 }
 
+/** requireSpring, and pgJDBC for the PostgreSQL suites. */
+export function requireSpringPostgres(context: Context): void {
+  requireSpring(context)
+  if (existsSync(POSTGRES_JAR)) return
+  const message = `pgJDBC (${POSTGRES_JAR}) is not installed; the Spring Session PostgreSQL tests need: ${SPRING_PG_APT_LINE}`
+  if (process.env.SESSIONCTL_TEST_REQUIRE_ALL === '1') throw new Error(message)
+  console.warn(`      skipped: ${message}`)
+  context.skip()
+}
+
 function javaSources(dir: string): string[] {
   return readdirSync(dir).flatMap(name => {
     const path = join(dir, name)
@@ -218,6 +231,21 @@ export function springMysqlParams(url: string): {database: string; host: string;
   }
 }
 
+/** The JDBC connection SpringStore opens for a store URL: `postgres` (jdbc:postgresql) for postgres://, else `mysql` (jdbc:mariadb). */
+function jdbcParams(url: string): {mysql: ReturnType<typeof springMysqlParams>} | {postgres: {database: string; host: string; password: string; port: number; user: string}} {
+  if (!/^postgres(?:ql)?:/.test(url)) return {mysql: springMysqlParams(url)}
+  const u = new URL(url)
+  return {
+    postgres: {
+      database: decodeURIComponent(u.pathname.slice(1)),
+      host: u.hostname.replaceAll(/^\[|\]$/g, ''),
+      password: decodeURIComponent(u.password),
+      port: Number(u.port || 5432),
+      user: decodeURIComponent(u.username || 'postgres'),
+    },
+  }
+}
+
 /** redis://[user:pass@]host:port[/db] → SpringStore's `redis`. */
 export function springRedisParams(url: string): {db: number; host: string; password?: string; port: number; user?: string} {
   const u = new URL(url)
@@ -233,7 +261,7 @@ export function springRedisParams(url: string): {db: number; host: string; passw
 /** One SpringStore operation in a fresh JVM; rejects with its one-line error. */
 export async function springOracle<T>(op: string, params: object): Promise<T> {
   const classes = await springClasses()
-  return runOracle('spring', JAVA, ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', `${classes}:${MARIADB_JAR}`, 'SpringStore', op], params, {timeoutMs: TIMEOUT_MS})
+  return runOracle('spring', JAVA, ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', `${classes}:${MARIADB_JAR}:${POSTGRES_JAR}`, 'SpringStore', op], params, {timeoutMs: TIMEOUT_MS})
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,38 +306,90 @@ export function springSchemaStatements({foreignKey = true, legacy = false, table
   return ddl.split(/;\s*/).map(s => s.trim()).filter(Boolean)
 }
 
+/**
+ * spring-session-jdbc's schema-postgresql.sql (org/springframework/session/jdbc/, since "Improve JDBC
+ * data store schema scripts", c69a8b87): BYTEA attributes, BIGINT times, the cascading foreign key.
+ */
+const SCHEMA_POSTGRESQL = `CREATE TABLE SPRING_SESSION (
+\tPRIMARY_ID CHAR(36) NOT NULL,
+\tSESSION_ID CHAR(36) NOT NULL,
+\tCREATION_TIME BIGINT NOT NULL,
+\tLAST_ACCESS_TIME BIGINT NOT NULL,
+\tMAX_INACTIVE_INTERVAL INT NOT NULL,
+\tEXPIRY_TIME BIGINT NOT NULL,
+\tPRINCIPAL_NAME VARCHAR(100),
+\tCONSTRAINT SPRING_SESSION_PK PRIMARY KEY (PRIMARY_ID)
+);
+
+CREATE UNIQUE INDEX SPRING_SESSION_IX1 ON SPRING_SESSION (SESSION_ID);
+CREATE INDEX SPRING_SESSION_IX2 ON SPRING_SESSION (EXPIRY_TIME);
+CREATE INDEX SPRING_SESSION_IX3 ON SPRING_SESSION (PRINCIPAL_NAME);
+
+CREATE TABLE SPRING_SESSION_ATTRIBUTES (
+\tSESSION_PRIMARY_ID CHAR(36) NOT NULL,
+\tATTRIBUTE_NAME VARCHAR(200) NOT NULL,
+\tATTRIBUTE_BYTES BYTEA NOT NULL,
+\tCONSTRAINT SPRING_SESSION_ATTRIBUTES_PK PRIMARY KEY (SESSION_PRIMARY_ID, ATTRIBUTE_NAME),
+\tCONSTRAINT SPRING_SESSION_ATTRIBUTES_FK FOREIGN KEY (SESSION_PRIMARY_ID) REFERENCES SPRING_SESSION(PRIMARY_ID) ON DELETE CASCADE
+);
+`
+
+/** schema-postgresql.sql's statements, SPRING_SESSION replaced by `table` everywhere (unquoted: PostgreSQL folds it to lower case). */
+export function springPgSchemaStatements({foreignKey = true, table = 'SPRING_SESSION'}: Omit<SpringSchemaOptions, 'legacy'> = {}): string[] {
+  if (!/^\w{1,58}$/.test(table)) throw new Error(`bad table name ${table}`)
+  let ddl = SCHEMA_POSTGRESQL
+  if (!foreignKey) ddl = ddl.replace(/,\s*CONSTRAINT SPRING_SESSION_ATTRIBUTES_FK FOREIGN KEY[^\n]*/, '')
+  return ddl.replaceAll('SPRING_SESSION', table).split(/;\s*/).map(x => x.trim()).filter(Boolean)
+}
+
+/** A table as PostgreSQL describes it: `name type NULL|NOT NULL`, `conname definition`, index definitions. */
+export interface SpringPgTable {
+  columns: string[]
+  constraints: string[]
+  indexes: string[]
+}
+
+/** Creates the two tables from schema-postgresql.sql; answers each by the name PostgreSQL gave it. */
+export const springPgSchema = (postgresUrl: string, options: Omit<SpringSchemaOptions, 'legacy'> = {}): Promise<Record<string, SpringPgTable>> =>
+  springOracle('jdbc.schema', {...jdbcParams(postgresUrl), statements: springPgSchemaStatements(options), table: options.table ?? 'SPRING_SESSION'})
+
+/** Spring's cleanUpExpiredSessions() (DELETE … WHERE EXPIRY_TIME < now): how many rows it deleted. */
+export const springJdbcCleanup = async (url: string, options: SpringJdbcOptions & {nowMs?: number} = {}): Promise<number> =>
+  (await springOracle<{deleted: number}>('jdbc.cleanup', {...jdbcParams(url), ...options})).deleted
+
 /** Creates the two tables; answers SHOW CREATE TABLE of each, by name. */
 export const springJdbcSchema = (mysqlUrl: string, options: SpringSchemaOptions = {}): Promise<Record<string, string>> =>
   springOracle('jdbc.schema', {mysql: springMysqlParams(mysqlUrl), statements: springSchemaStatements(options), table: options.table ?? 'SPRING_SESSION'})
 
 /**
  * Inserts sessions as JdbcIndexedSessionRepository saves a new one, one transaction each: the
- * session row, then every attribute (always also `loginTime`, a java.util.Date) JDK-serialized.
+ * session row, then every attribute (always also `loginTime`, a java.util.Date) JDK-serialized;
+ * on PostgreSQL (a postgres:// URL) with PostgreSqlJdbcIndexedSessionRepositoryCustomizer's upsert.
  * `nowMs` fixes "now" (default the JVM's clock, the same machine as the server).
  */
-export const springJdbcWrite = (mysqlUrl: string, sessions: SpringSessionSpec[], options: SpringJdbcOptions & {nowMs?: number} = {}): Promise<SpringJdbcWritten[]> =>
-  springOracle('jdbc.write', {mysql: springMysqlParams(mysqlUrl), sessions, ...options})
+export const springJdbcWrite = (url: string, sessions: SpringSessionSpec[], options: SpringJdbcOptions & {nowMs?: number} = {}): Promise<SpringJdbcWritten[]> =>
+  springOracle('jdbc.write', {...jdbcParams(url), sessions, ...options})
 
 /** Every session row with its attribute names, and the count of orphan attribute rows. */
-export const springJdbcState = (mysqlUrl: string, options: SpringJdbcOptions = {}): Promise<SpringJdbcState> =>
-  springOracle('jdbc.state', {mysql: springMysqlParams(mysqlUrl), ...options})
+export const springJdbcState = (url: string, options: SpringJdbcOptions = {}): Promise<SpringJdbcState> =>
+  springOracle('jdbc.state', {...jdbcParams(url), ...options})
 
 /**
  * The session ids Spring's own findByPrincipalName(principal) returns: its
  * LIST_SESSIONS_BY_PRINCIPAL_NAME_QUERY (`… WHERE S.PRINCIPAL_NAME = ?`) through the column's
  * collation — under MariaDB's default utf8mb4_general_ci, `alice` also finds `Alice`'s and
- * `alice `'s sessions (case-insensitive, PAD SPACE). Note that Spring's JDBC repository does not
+ * `alice `'s sessions (case-insensitive, PAD SPACE); PostgreSQL's default collation is exact. Note that Spring's JDBC repository does not
  * drop expired sessions here (only findById does): rows past EXPIRY_TIME that the cleanup cron has
  * not deleted yet come back too. `liveOnly: true` keeps those MapSession.isExpired says are not
  * (what a caller that then calls findById would keep). Sorted.
  */
 export async function springJdbcFindByPrincipal(
-  mysqlUrl: string,
+  url: string,
   principal: string,
   options: SpringJdbcOptions & {liveOnly?: boolean; nowMs?: number} = {},
 ): Promise<string[]> {
   const {liveOnly = false, ...rest} = options
-  const answer = await springOracle<{sessions: Array<{expired: boolean; id: string}>}>('jdbc.findByPrincipal', {mysql: springMysqlParams(mysqlUrl), principal, ...rest})
+  const answer = await springOracle<{sessions: Array<{expired: boolean; id: string}>}>('jdbc.findByPrincipal', {...jdbcParams(url), principal, ...rest})
   return answer.sessions.filter(s => !liveOnly || !s.expired).map(s => s.id).sort()
 }
 
