@@ -45,4 +45,6 @@ for (;;) {
 await cursor.close()
 const queryMs = performance.now() - started
 await client.end()
-process.stdout.write(`${JSON.stringify({bytes, inflated, queryMs, rows})}\n`)
+process.stdout.write(`${JSON.stringify({
+  bytes, inflated, queryMs, rows,
+})}\n`)
