@@ -15,6 +15,8 @@
  *            the client did, and that both left exactly the live rows.
  */
 import {spawn} from 'node:child_process'
+import {readdirSync, readFileSync} from 'node:fs'
+import {availableParallelism} from 'node:os'
 import pg from 'pg'
 
 import {djangoSessionPgDdl} from '../../test/support/postgres.js'
@@ -122,8 +124,33 @@ interface Line {
   runs: Run[]
 }
 
-async function floorRun(url: string, state: 'all' | 'live', expected: number): Promise<Run> {
-  const run = await runNode([`${ROOT}scripts/bench/floor-postgres.mjs`, url, SCAN_TABLE, state])
+/**
+ * The server's CPU seconds so far: the postmaster's own and its exited children's (reaped: cutime,
+ * cstime), plus its live children's; null where there is no /proc.
+ */
+function serverCpuSeconds(pid: number): null | number {
+  const fields = (p: number): string[] => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')
+  try {
+    const own = fields(pid)
+    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const f = fields(Number(entry))
+        if (Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12])
+      } catch {
+        // gone meanwhile
+      }
+    }
+
+    return ticks / 100
+  } catch {
+    return null
+  }
+}
+
+async function floorRun(url: string, state: 'all' | 'live', expected: number, inflate = false): Promise<Run> {
+  const run = await runNode([`${ROOT}scripts/bench/floor-postgres.mjs`, url, SCAN_TABLE, state, ...(inflate ? ['inflate'] : [])])
   if (run.code !== 0) throw failed('floor-postgres', run)
   const doc = JSON.parse(run.stdout) as {rows: number}
   return {
@@ -140,7 +167,7 @@ async function cliRun(argv: string[], want: string[]): Promise<Run> {
   }
 }
 
-async function scan(o: PostgresBenchOptions, client: pg.Client, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
+async function scan(o: PostgresBenchOptions, client: pg.Client, server: PostgresServer, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
   const users = shapedUsers(o.rows)
   let liveRows = 0
   for (let i = 0; i < o.rows; i++) if (!shapedExpired(i)) liveRows++
@@ -150,6 +177,9 @@ async function scan(o: PostgresBenchOptions, client: pg.Client, url: string, see
   const lines: Line[] = [
     {id: 'floor.live', label: 'floor: pg + pg-cursor stream, live rows', runs: []},
     {id: 'floor.all', label: 'floor: pg + pg-cursor stream, all rows', runs: []},
+    {
+      floor: 'floor.live', id: 'floor.inflate', label: 'floor + inflate only, live rows', runs: [],
+    },
     ...users.map(u => ({
       floor: 'floor.live', id: `list.${u.userId}`, label: `list --user ${u.userId} (${u.kind}, ${u.live.length} live)`, runs: [],
     })),
@@ -158,13 +188,18 @@ async function scan(o: PostgresBenchOptions, client: pg.Client, url: string, see
     },
   ]
   const byId = new Map(lines.map(l => [l.id, l]))
+  const serverCpu: number[] = []
   const base = ['--store', url, '--table', SCAN_TABLE, '--json', '--show-keys']
   // Warm-up, not measured: shared buffers, the page cache, Node and the drivers.
   await floorRun(url, 'all', o.rows)
   await runNode([CLI, '--version'])
   for (let round = 0; round < o.repeat; round++) {
     log(`postgres scan: round ${round + 1} of ${o.repeat}`)
+    const serverBefore = serverCpuSeconds(server.pid)
     byId.get('floor.live')!.runs.push(await floorRun(url, 'live', liveRows))
+    const serverAfter = serverCpuSeconds(server.pid)
+    if (serverBefore !== null && serverAfter !== null) serverCpu.push(serverAfter - serverBefore)
+    byId.get('floor.inflate')!.runs.push(await floorRun(url, 'live', liveRows, true))
     for (const u of users) byId.get(`list.${u.userId}`)!.runs.push(await cliRun(['sessions', 'list', ...base, '--user', u.userId], u.live))
     byId.get('floor.all')!.runs.push(await floorRun(url, 'all', o.rows))
     byId.get('purge')!.runs.push(await cliRun(['sessions', 'purge', ...base, '--user', users[0].userId, '--dry-run'], [...users[0].live, ...users[0].expired]))
@@ -200,12 +235,30 @@ async function scan(o: PostgresBenchOptions, client: pg.Client, url: string, see
     target('sessionctl peak RSS (every scan run)', rssValues.length > 0 ? Math.max(...rssValues) : null, 150, ' MB', 0),
   ]
   printTargets(targets)
+  // The least wall time any exact scan could take here: every compressed value read and inflated
+  // (the inflate floor's CPU) while the server spends its own CPU sending the rows, spread perfectly
+  // over every core.
+  const inflateCpu = summary.find(x => x.id === 'floor.inflate')!.cpuS
+  const floorS = seconds('floor.live')
+  const bound = inflateCpu === null || serverCpu.length === 0
+    ? null
+    : {
+      clientCpuS: inflateCpu, cores: availableParallelism(), serverCpuS: fixed(median(serverCpu), 2),
+      get seconds() {
+        return fixed(Math.max(floorS, (this.clientCpuS + this.serverCpuS) / this.cores), 3)
+      },
+    }
+  if (bound) {
+    console.log(`  lower bound for any exact scan here: inflating every compressed value takes ${bound.clientCpuS.toFixed(2)} s of CPU with reading, the server ${bound.serverCpuS.toFixed(2)} s;
+    on ${bound.cores} cores at least ${bound.seconds.toFixed(2)} s = ${(bound.seconds / floorS).toFixed(2)}× the floor, before any JSON is looked at`)
+  }
+
   const exact = summary.every(s => s.exact)
   if (!exact) console.log('  RESULT: MISMATCH (see exact: false above)')
   return {
     exact,
     result: {
-      exact, measurements: summary, targets, users: users.map(u => ({
+      bound: bound ? {...bound, ratio: fixed(bound.seconds / floorS, 2), seconds: bound.seconds} : null, exact, measurements: summary, targets, users: users.map(u => ({
         expired: u.expired.length, id: u.userId, kind: u.kind, live: u.live.length,
       })),
     },
@@ -356,7 +409,7 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<{exact: bo
       const {seededAt, sizes} = await ensureSeed(client, o.rows, o.fresh)
       log(`postgres: session_data sizes as seeded: p50 ${sizes.p50} B, p90 ${sizes.p90} B, p99 ${sizes.p99} B, max ${n(sizes.max)} B`)
       const {rows: [version]} = await client.query<{v: string}>('SHOW server_version')
-      const s = await scan(o, client, url, seededAt)
+      const s = await scan(o, client, server, url, seededAt)
       const c = await cleanup(o, client, server, url, seededAt)
       return {
         exact: s.exact && c.exact,
