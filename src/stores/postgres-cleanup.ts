@@ -121,18 +121,36 @@ export class PostgresCleanup {
     return {...summary, seconds: (Date.now() - started) / 1000}
   }
 
+  /**
+   * The statement deleting the expired rows `where` selects, and with them, when no cascading
+   * foreign key does, the child rows of the sessions deleted (Spring's attributes): `n` rows
+   * deleted, `orphans` child rows. Sets summary.orphans when there are child rows to delete.
+   */
+  private deleteStatement(where: string, summary: CleanupSummary): string {
+    const {store} = this.c
+    const {children} = store.columns
+    const orphans = children && !children.cascade
+    if (orphans) summary.orphans ??= {deleted: 0, found: 0, table: children.table}
+    return [
+      `WITH d AS (DELETE FROM ${store.table} WHERE ${where} AND ${this.c.condition}`,
+      `RETURNING ${orphans ? quoteIdent(children.references) : '1'} AS ref)`,
+      orphans ? `, o AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1)` : '',
+      `SELECT (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
+    ].join(' ')
+  }
+
   /** The next expired keys, down the expiry index (servers before 14, partitioned tables). */
   private keyWalk(summary: CleanupSummary): Batch {
     const {store} = this.c
     const {client} = this.c.connection
     const key = quoteIdent(store.columns.key)
     const limit = `$${this.c.params.length + 1}`
-    const sql = `DELETE FROM ${store.table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit})) AND ${this.c.condition}`
+    const sql = this.deleteStatement(`${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit}))`, summary)
     return async size => {
-      const [result, ms] = await retried(summary, () => client.query(sql, [...this.c.params, size]), () => {
+      const [result, ms] = await retried(summary, () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, size]), () => {
         size = Math.max(1, Math.floor(size / 2))
       })
-      return {deleted: result.rowCount || undefined, longestMs: ms}
+      return {deleted: countDeleted(summary, result.rows[0]) || undefined, longestMs: ms}
     }
   }
 
@@ -175,16 +193,7 @@ export class PostgresCleanup {
     let seenPages = 0
     let seenRows = 0
     let position = 0
-    const {children} = store.columns
-    const range = `ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`
-    const orphans = children && !children.cascade
-    const sql = [
-      `WITH d AS (DELETE FROM ${store.table} WHERE ${range} AND ${this.c.condition}`,
-      `RETURNING ${orphans ? quoteIdent(children.references) : '1'} AS ref)`,
-      orphans ? `, o AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1)` : '',
-      `SELECT (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
-    ].join(' ')
-    if (orphans) summary.orphans = {deleted: 0, found: 0, table: children.table}
+    const sql = this.deleteStatement(`ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`, summary)
     return client => async size => {
       if (position >= pages) {
         // Pages added while the walk ran: walk them too, once.
@@ -199,13 +208,7 @@ export class PostgresCleanup {
       const span = Math.max(1, Math.min(pages - from, Math.round(size / density)))
       position += span
       const [result, ms] = await retried(summary, () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, `(${from},0)`, `(${from + span},0)`]))
-      const [row] = result.rows
-      const deleted = Number(row.n)
-      if (summary.orphans && row.orphans !== undefined) {
-        summary.orphans.deleted += Number(row.orphans)
-        summary.orphans.found += Number(row.orphans)
-      }
-
+      const deleted = countDeleted(summary, result.rows[0])
       seenPages += span
       seenRows += deleted
       density = Math.max(0.01, seenRows / seenPages)
@@ -232,6 +235,16 @@ export class PostgresCleanup {
       // The hint is advice: a statistics view we may not read does not fail the cleanup.
     }
   }
+}
+
+/** A delete statement's row: the sessions it deleted; its child rows added to summary.orphans. */
+function countDeleted(summary: CleanupSummary, row: {n: string; orphans?: string}): number {
+  if (summary.orphans && row.orphans !== undefined) {
+    summary.orphans.deleted += Number(row.orphans)
+    summary.orphans.found += Number(row.orphans)
+  }
+
+  return Number(row.n)
 }
 
 /**

@@ -670,3 +670,80 @@ describe('sessions cleanup with a lagging PostgreSQL replica', function () {
     assert.deepEqual(await counts(replica!), {expired: 0, live: 16_000})
   })
 })
+
+/**
+ * Spring Session JDBC's schema-postgresql.sql (spring-session 3.x), with the attributes' foreign
+ * key as given, without ON DELETE CASCADE, or dropped; partitioned by hash of PRIMARY_ID (the key
+ * walk; a unique index there must hold the partition key, so SESSION_ID's is a plain one).
+ */
+function springPgSchema(foreignKey: 'cascade' | 'no-action' | 'none', partitioned: boolean): string {
+  const fk = {
+    cascade: ',\n\tCONSTRAINT SPRING_SESSION_ATTRIBUTES_FK FOREIGN KEY (SESSION_PRIMARY_ID) REFERENCES SPRING_SESSION(PRIMARY_ID) ON DELETE CASCADE',
+    'no-action': ',\n\tCONSTRAINT SPRING_SESSION_ATTRIBUTES_FK FOREIGN KEY (SESSION_PRIMARY_ID) REFERENCES SPRING_SESSION(PRIMARY_ID)',
+    none: '',
+  }[foreignKey]
+  return `CREATE TABLE SPRING_SESSION (
+\tPRIMARY_ID CHAR(36) NOT NULL,
+\tSESSION_ID CHAR(36) NOT NULL,
+\tCREATION_TIME BIGINT NOT NULL,
+\tLAST_ACCESS_TIME BIGINT NOT NULL,
+\tMAX_INACTIVE_INTERVAL INT NOT NULL,
+\tEXPIRY_TIME BIGINT NOT NULL,
+\tPRINCIPAL_NAME VARCHAR(100),
+\tCONSTRAINT SPRING_SESSION_PK PRIMARY KEY (PRIMARY_ID)
+)${partitioned ? ' PARTITION BY HASH (PRIMARY_ID)' : ''};
+${partitioned
+  ? `CREATE TABLE SPRING_SESSION_P0 PARTITION OF SPRING_SESSION FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE SPRING_SESSION_P1 PARTITION OF SPRING_SESSION FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE INDEX SPRING_SESSION_IX1 ON SPRING_SESSION (SESSION_ID);`
+  : 'CREATE UNIQUE INDEX SPRING_SESSION_IX1 ON SPRING_SESSION (SESSION_ID);'}
+CREATE INDEX SPRING_SESSION_IX2 ON SPRING_SESSION (EXPIRY_TIME);
+CREATE INDEX SPRING_SESSION_IX3 ON SPRING_SESSION (PRINCIPAL_NAME);
+
+CREATE TABLE SPRING_SESSION_ATTRIBUTES (
+\tSESSION_PRIMARY_ID CHAR(36) NOT NULL,
+\tATTRIBUTE_NAME VARCHAR(200) NOT NULL,
+\tATTRIBUTE_BYTES BYTEA NOT NULL,
+\tCONSTRAINT SPRING_SESSION_ATTRIBUTES_PK PRIMARY KEY (SESSION_PRIMARY_ID, ATTRIBUTE_NAME)${fk}
+);`
+}
+
+describe('sessions cleanup of Spring Session JDBC tables on PostgreSQL', function () {
+  this.timeout(60_000)
+
+  for (const partitioned of [false, true]) {
+    for (const foreignKey of ['cascade', 'no-action', 'none'] as const) {
+      const layout = `${partitioned ? 'partitioned (key walk), ' : ''}${{cascade: 'ON DELETE CASCADE', 'no-action': 'a foreign key without ON DELETE CASCADE', none: 'no foreign key'}[foreignKey]}`
+      it(`${layout}: the attributes of the deleted sessions go with them, every other row stays byte for byte`, async () => {
+        const db = await freshPgDatabase()
+        try {
+          await db.client.query(springPgSchema(foreignKey, partitioned))
+          // 2,000 sessions as JdbcIndexedSessionRepository saves them (EXPIRY_TIME in epoch ms,
+          // Long.MAX_VALUE for one that never expires), every fourth expired, three attributes each.
+          await db.client.query(`INSERT INTO SPRING_SESSION SELECT md5('p' || g)::uuid::text, md5('s' || g)::uuid::text, now_ms - 7200000, now_ms - 60000, 1800,
+               CASE WHEN g % 4 = 0 THEN now_ms - g * 1000 WHEN g % 50 = 1 THEN 9223372036854775807 ELSE now_ms + 1800000 END,
+               CASE WHEN g % 7 = 0 THEN NULL ELSE 'user' || g % 10 END
+             FROM generate_series(1, 2000) g, (SELECT (extract(epoch FROM now()) * 1000)::bigint AS now_ms) n`)
+          await db.client.query(`INSERT INTO SPRING_SESSION_ATTRIBUTES SELECT PRIMARY_ID, a, convert_to(a || ':' || SESSION_ID, 'UTF8') || '\\xaced0005'::bytea
+             FROM SPRING_SESSION, unnest(ARRAY['SPRING_SECURITY_CONTEXT', 'loginTime', 'cart']) a`)
+          const live = '(SELECT PRIMARY_ID FROM SPRING_SESSION WHERE EXPIRY_TIME >= (extract(epoch FROM now()) * 1000)::bigint)'
+          const sessions = await keepRows(db.client, 'spring_session', `PRIMARY_ID IN ${live}`, {keyColumn: 'primary_id'})
+          const attributes = await keepRows(db.client, 'spring_session_attributes', `SESSION_PRIMARY_ID IN ${live}`, {keyColumn: 'session_primary_id'})
+          const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--format', 'spring', '--batch-size', '50', '--target-ms', '5', '--json'])
+          assert.equal(r.code, 0, r.stderr)
+          const doc = json(r)
+          assert.equal(doc.deleted, 500)
+          if (foreignKey === 'cascade') assert.equal(doc.stores[0].orphans, undefined, 'the foreign key removes them')
+          else assert.deepEqual(doc.stores[0].orphans, {deleted: 1500, found: 1500, table: 'spring_session_attributes'})
+          assert.deepEqual(await sessions(), {extra: 0, missing: 0})
+          assert.deepEqual(await attributes(), {extra: 0, missing: 0})
+          const {rows} = await db.client.query(`SELECT (SELECT count(*) FROM SPRING_SESSION) AS sessions, (SELECT count(*) FROM SPRING_SESSION_ATTRIBUTES) AS attributes,
+              (SELECT count(*) FROM SPRING_SESSION_ATTRIBUTES a WHERE NOT EXISTS (SELECT 1 FROM SPRING_SESSION s WHERE s.PRIMARY_ID = a.SESSION_PRIMARY_ID)) AS orphans`)
+          assert.deepEqual(rows.map(x => [Number(x.sessions), Number(x.attributes), Number(x.orphans)]), [[1500, 4500, 0]])
+        } finally {
+          await db.client.end()
+        }
+      })
+    }
+  }
+})
