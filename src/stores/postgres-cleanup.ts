@@ -98,7 +98,9 @@ export class PostgresCleanup {
       }
 
       const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / batches.length)), signal: stop.signal}
-      await Promise.all(batches.map(async batch => {
+      // A worker that fails stops the others at their next batch boundary; their statements under
+      // way still commit, so the run waits for them before it counts (and before it unlocks).
+      const outcomes = await Promise.allSettled(batches.map(async batch => {
         try {
           await runBatches(batch, batchOptions, summary, replicas)
         } catch (error) {
@@ -106,6 +108,8 @@ export class PostgresCleanup {
           throw error
         }
       }))
+      const failed = outcomes.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
       if (o.signal?.aborted) summary.stoppedBy = 'signal'
     } catch (error) {
       throw PartialFailureError.during(pgError(error, this.c.label), summary.deleted, summary.expired)

@@ -477,6 +477,39 @@ describe('sessions cleanup on PostgreSQL', function () {
     assert.deepEqual(await counts(db.client), {expired: 0, live: 16_000})
   })
 
+  it('one worker’s connection lost while the other waits on a held row: the other’s statement is waited for, and the count reported is what was deleted', async () => {
+    await fill(db.client, 'django_session', 20_000)
+    // Two expired rows held, far apart: each worker ends up waiting on one of them.
+    const lockers = [await pgClient(db.url), await pgClient(db.url)]
+    try {
+      for (const [i, locker] of lockers.entries()) {
+        await locker.query('BEGIN')
+        await locker.query('SELECT 1 FROM django_session WHERE session_key = $1 FOR UPDATE', [key([10_000, 19_995][i])])
+      }
+
+      const holders = await Promise.all(lockers.map(async l => Number((await l.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)))
+      const run = sessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5'])
+      let victim: number | undefined
+      await waitFor('both workers waiting on a held row', async () => {
+        const {rows} = await db.client.query<{blockers: number[]; pid: number}>(`SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH d AS (DELETE%'`)
+        victim = rows.find(r => r.blockers.includes(holders[0]))?.pid
+        return rows.length === 2 && victim !== undefined
+      })
+      // The first worker's connection goes; the other's row is released at once, so its statement commits after the failure.
+      await db.client.query('SELECT pg_terminate_backend($1)', [victim])
+      await lockers[1].query('COMMIT')
+      const r = await run
+      assert.equal(r.code, 4, r.stderr)
+      const m = /^sessionctl: lost the connection to postgres:\/\/.*: terminating connection due to administrator command; ([\d,]+) of 4,000 sessions were deleted before the failure, the rest are intact: rerun to finish\n$/.exec(r.stderr)
+      assert.ok(m, r.stderr)
+      await sleep(300)
+      assert.equal(Number(m[1].replaceAll(',', '')), 4000 - (await counts(db.client)).expired, 'the count is what was deleted')
+    } finally {
+      await Promise.all(lockers.map(l => l.end()))
+    }
+  })
+
   it('after 10,000 deletes (not 9,999) it names the dead tuples and VACUUM; a table with autovacuum_enabled=false says autovacuum is off for it', async () => {
     await fill(db.client, 'django_session', 49_995)
     const below = await sessionctl(['sessions', 'cleanup', '--store', db.url])
