@@ -192,7 +192,7 @@ export class PostgresCleanup {
 
     let {pages} = await pagesNow()
     let extended = false
-    // Expired rows per page: the count over the pages to begin with, then what the batches found.
+    // Expired rows per page: the count over the pages to begin with, then what the batches found (or what is left).
     let density = Math.max(0.01, summary.expired / Math.max(1, pages))
     let seenPages = 0
     let seenRows = 0
@@ -215,7 +215,10 @@ export class PostgresCleanup {
       const deleted = countDeleted(summary, result.rows[0])
       seenPages += span
       seenRows += deleted
-      density = Math.max(0.01, seenRows / seenPages)
+      // What the batches found, but never below the expired rows still to find over the pages
+      // still to walk: pages found empty (cleaned by a run that stopped early) must not make the
+      // next range span the rest of the table.
+      density = Math.max(0.01, seenRows / seenPages, Math.max(0, summary.expired - seenRows) / Math.max(1, pages - position))
       return {deleted, longestMs: ms}
     }
   }

@@ -200,6 +200,34 @@ describe('sessions cleanup on PostgreSQL', function () {
     assert.deepEqual(await counts(db.client), {expired: 0, live: 4000})
   })
 
+  it('pages with no expired rows first (a rerun after --max-runtime): each batch still deletes about the rows it was sized for', async () => {
+    // The first 10,000 rows (the first pages) live, then every other one expired.
+    await db.client.query(`INSERT INTO django_session SELECT 'k' || lpad(g::text, 31, '0'), 'data-' || g || repeat('x', g % 40),
+         CASE WHEN g > 10000 AND g % 2 = 0 THEN now() - g * interval '1 second' ELSE now() + interval '1 day' END
+       FROM generate_series(1, 20000) g`)
+    const store = await openPostgresStore(db.url, {codec: createDjangoCodec(), layout: layoutFor(getFramework('django'), {})})
+    const deleted: number[] = []
+    try {
+      const summary = await store.cleanupExpired({
+        batchSize: 50,
+        dryRun: false,
+        onBatch: p => deleted.push(p.deleted - deleted.reduce((a, b) => a + b, 0)),
+        sleepFactor: 0,
+        sleepMs: 0,
+        targetMs: 5,
+        workers: 1,
+      })
+      assert.equal(summary.deleted, 5000)
+    } finally {
+      await store.close()
+    }
+
+    // Batch i is sized at most 50 × 2^(i-1) rows (the size at most doubles from one to the next).
+    const over = deleted.map((n, i) => [i + 1, n, 50 * (2 ** i)]).filter(([, n, size]) => n > 3 * size)
+    assert.deepEqual(over, [], `rows per batch: ${deleted.join(', ')}`)
+    assert.deepEqual(await counts(db.client), {expired: 0, live: 15_000})
+  })
+
   it('connect-pg-simple’s naive expire in a non-UTC TimeZone, rows minutes either side of now: exactly the expired ones go, on 1 and 2 workers', async () => {
     // connect-pg-simple writes to_timestamp(…) into a timestamp(6): wall time in the session's TimeZone.
     await db.client.query(`ALTER DATABASE "${db.database}" SET timezone TO 'America/New_York'`)
