@@ -14,8 +14,9 @@ import {
 import {ReplicaWatch} from './replica-watch.js'
 
 const MAX_RETRIES = 5
+const CLEANUP_LOCK_TIMEOUT_S = 1
 /** Every cleanup statement runs under these (session settings of the cleanup's connections). */
-const CLEANUP_SETTINGS = ["SET lock_timeout = '1s'", "SET statement_timeout = '5s'"]
+const CLEANUP_SETTINGS = [`SET lock_timeout = '${CLEANUP_LOCK_TIMEOUT_S}s'`, "SET statement_timeout = '5s'"]
 /** Connections deleting page ranges in parallel (--workers). */
 const WORKERS = 2
 /** TID range scans (the page walk) came with PostgreSQL 14; older servers walk the expiry condition. */
@@ -112,7 +113,11 @@ export class PostgresCleanup {
       if (failed) throw failed.reason
       if (o.signal?.aborted) summary.stoppedBy = 'signal'
     } catch (error) {
-      throw PartialFailureError.during(pgError(error, this.c.label), summary.deleted, summary.expired)
+      // A batch statement gives up on a held lock only after its retries, each wait cut at the cleanup's own lock_timeout.
+      const failure = (error as {code?: string}).code === '55P03'
+        ? new StoreError(`a lock on ${this.c.label} stayed held by another transaction through ${MAX_RETRIES + 1} waits of ${CLEANUP_LOCK_TIMEOUT_S} s each (a long transaction, or an ALTER TABLE?): nothing more was done`, {cause: error})
+        : pgError(error, this.c.label)
+      throw PartialFailureError.during(failure, summary.deleted, summary.expired)
     } finally {
       o.signal?.removeEventListener('abort', abort)
       await replicas?.close()
