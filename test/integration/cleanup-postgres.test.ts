@@ -566,15 +566,16 @@ describe('sessions cleanup on PostgreSQL', function () {
 
   it('--replica refusals come before anything is deleted: another kind, an unreachable one, one that is not a replica', async () => {
     await fill(db.client, 'django_session', 5000)
-    const mysql = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', 'mysql://monitor@127.0.0.1:3306/app'])
+    // Passwords in the replica URLs: never printed (the secrets grep checks every run).
+    const mysql = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', 'mysql://monitor:Repl1ca-Pa55@127.0.0.1:3306/app'])
     assert.equal(mysql.code, 2, mysql.stderr)
-    assert.match(mysql.stderr, /^sessionctl: invalid --replica "mysql:\/\/monitor@127\.0\.0\.1:3306\/app": expected postgres:\/\/user@host:5432\/database\n$/)
+    assert.match(mysql.stderr, /^sessionctl: invalid --replica "mysql:\/\/monitor:\*{4}@127\.0\.0\.1:3306\/app": expected postgres:\/\/user@host:5432\/database\n$/)
     const lagOnly = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--max-replica-lag', '2'])
     assert.equal(lagOnly.code, 2, lagOnly.stderr)
     assert.match(lagOnly.stderr, /^sessionctl: --max-replica-lag needs at least one --replica\n$/)
 
     const port = await freePort()
-    const unreachable = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', `postgres://postgres@127.0.0.1:${port}/postgres`])
+    const unreachable = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', `postgres://monitor:Repl1ca-Pa55@127.0.0.1:${port}/postgres`])
     assert.equal(unreachable.code, 1, unreachable.stderr)
     assert.match(unreachable.stderr, new RegExp(`^sessionctl: cannot connect to 127\\.0\\.0\\.1:${port}: connection refused .*; 0 of 1,000 sessions were deleted before the failure, the rest are intact: rerun to finish\\n$`))
     const primary = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', db.url])
@@ -681,7 +682,7 @@ describe('sessions cleanup with a lagging PostgreSQL replica', function () {
     await pair?.stop()
   })
 
-  it('a replica whose replay is paused: nothing is deleted, it waits and says so until --max-runtime ends the wait', async () => {
+  it('a replica whose replay is paused: nothing is deleted, it waits and says so until --max-runtime or a signal ends the wait', async () => {
     await stallReplica(1.5)
     try {
       const stalled = await sessionctl(['sessions', 'cleanup', '--store', url, '--replica', replicaUrl, '--max-replica-lag', '1', '--max-runtime', '2'])
@@ -691,6 +692,17 @@ describe('sessions cleanup with a lagging PostgreSQL replica', function () {
       assert.ok(Number(m[1]) >= 1.5, `${m[1]} s waiting`)
       assert.match(stalled.stderr, /^sessionctl: stopped at the --max-runtime cap after 0 deleted sessions; rerun to continue\n$/)
       assert.deepEqual(await counts(primary), {expired: 4000, live: 16_000}, 'nothing is deleted while the replica is behind')
+      // A signal ends the wait as promptly as the cap does.
+      const waiting = startSessionctl(['sessions', 'cleanup', '--store', url, '--replica', replicaUrl, '--max-replica-lag', '1', '--json'])
+      await sleep(1500)
+      const signalled = Date.now()
+      waiting.kill('SIGTERM')
+      const stopped = await waiting
+      assert.ok(Date.now() - signalled < 2000, 'it stops promptly')
+      assert.equal(stopped.code, 6, stopped.stderr)
+      assert.equal(json(stopped).stoppedBy, 'signal')
+      assert.equal(json(stopped).deleted, 0)
+      assert.ok(json(stopped).stores[0].replicaWaitS >= 1, String(json(stopped).stores[0].replicaWaitS))
     } finally {
       await resumeReplica()
     }
