@@ -694,6 +694,11 @@ describe('sessions cleanup with a lagging PostgreSQL replica', function () {
       assert.deepEqual(await counts(primary), {expired: 4000, live: 16_000}, 'nothing is deleted while the replica is behind')
       // A signal ends the wait as promptly as the cap does.
       const waiting = startSessionctl(['sessions', 'cleanup', '--store', url, '--replica', replicaUrl, '--max-replica-lag', '1', '--json'])
+      // Its watch on the replica open (a client backend there besides ours), it is waiting.
+      await waitFor('the cleanup’s connection to the replica', async () => {
+        const {rows} = await replica!.query("SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        return Number(rows[0].n) > 0
+      })
       await sleep(1500)
       const signalled = Date.now()
       waiting.kill('SIGTERM')
