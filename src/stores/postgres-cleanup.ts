@@ -14,8 +14,9 @@ import {
 import {ReplicaWatch} from './replica-watch.js'
 
 const MAX_RETRIES = 5
+const CLEANUP_LOCK_TIMEOUT_S = 1
 /** Every cleanup statement runs under these (session settings of the cleanup's connections). */
-const CLEANUP_SETTINGS = ["SET lock_timeout = '1s'", "SET statement_timeout = '5s'"]
+const CLEANUP_SETTINGS = [`SET lock_timeout = '${CLEANUP_LOCK_TIMEOUT_S}s'`, "SET statement_timeout = '5s'"]
 /** Connections deleting page ranges in parallel (--workers). */
 const WORKERS = 2
 /** TID range scans (the page walk) came with PostgreSQL 14; older servers walk the expiry condition. */
@@ -98,7 +99,9 @@ export class PostgresCleanup {
       }
 
       const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / batches.length)), signal: stop.signal}
-      await Promise.all(batches.map(async batch => {
+      // A worker that fails stops the others at their next batch boundary; their statements under
+      // way still commit, so the run waits for them before it counts (and before it unlocks).
+      const outcomes = await Promise.allSettled(batches.map(async batch => {
         try {
           await runBatches(batch, batchOptions, summary, replicas)
         } catch (error) {
@@ -106,9 +109,15 @@ export class PostgresCleanup {
           throw error
         }
       }))
+      const failed = outcomes.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
       if (o.signal?.aborted) summary.stoppedBy = 'signal'
     } catch (error) {
-      throw PartialFailureError.during(pgError(error, this.c.label), summary.deleted, summary.expired)
+      // A batch statement gives up on a held lock only after its retries, each wait cut at the cleanup's own lock_timeout.
+      const failure = (error as {code?: string}).code === '55P03'
+        ? new StoreError(`a lock on ${this.c.label} stayed held by another transaction through ${MAX_RETRIES + 1} waits of ${CLEANUP_LOCK_TIMEOUT_S} s each (a long transaction, or an ALTER TABLE?): nothing more was done`, {cause: error})
+        : pgError(error, this.c.label)
+      throw PartialFailureError.during(failure, summary.deleted, summary.expired)
     } finally {
       o.signal?.removeEventListener('abort', abort)
       await replicas?.close()
@@ -121,18 +130,36 @@ export class PostgresCleanup {
     return {...summary, seconds: (Date.now() - started) / 1000}
   }
 
+  /**
+   * The statement deleting the expired rows `where` selects, and with them, when no cascading
+   * foreign key does, the child rows of the sessions deleted (Spring's attributes): `n` rows
+   * deleted, `orphans` child rows. Sets summary.orphans when there are child rows to delete.
+   */
+  private deleteStatement(where: string, summary: CleanupSummary): string {
+    const {store} = this.c
+    const {children} = store.columns
+    const orphans = children && !children.cascade
+    if (orphans) summary.orphans ??= {deleted: 0, found: 0, table: children.table}
+    return [
+      `WITH d AS (DELETE FROM ${store.table} WHERE ${where} AND ${this.c.condition}`,
+      `RETURNING ${orphans ? quoteIdent(children.references) : '1'} AS ref)`,
+      orphans ? `, o AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1)` : '',
+      `SELECT (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
+    ].join(' ')
+  }
+
   /** The next expired keys, down the expiry index (servers before 14, partitioned tables). */
   private keyWalk(summary: CleanupSummary): Batch {
     const {store} = this.c
     const {client} = this.c.connection
     const key = quoteIdent(store.columns.key)
     const limit = `$${this.c.params.length + 1}`
-    const sql = `DELETE FROM ${store.table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit})) AND ${this.c.condition}`
+    const sql = this.deleteStatement(`${key} = ANY(ARRAY(SELECT ${key} FROM ${store.table} WHERE ${this.c.condition} LIMIT ${limit}))`, summary)
     return async size => {
-      const [result, ms] = await retried(summary, () => client.query(sql, [...this.c.params, size]), () => {
+      const [result, ms] = await retried(summary, () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, size]), () => {
         size = Math.max(1, Math.floor(size / 2))
       })
-      return {deleted: result.rowCount || undefined, longestMs: ms}
+      return {deleted: countDeleted(summary, result.rows[0]) || undefined, longestMs: ms}
     }
   }
 
@@ -170,21 +197,12 @@ export class PostgresCleanup {
 
     let {pages} = await pagesNow()
     let extended = false
-    // Expired rows per page: the count over the pages to begin with, then what the batches found.
+    // Expired rows per page: the count over the pages to begin with, then what the batches found (or what is left).
     let density = Math.max(0.01, summary.expired / Math.max(1, pages))
     let seenPages = 0
     let seenRows = 0
     let position = 0
-    const {children} = store.columns
-    const range = `ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`
-    const orphans = children && !children.cascade
-    const sql = [
-      `WITH d AS (DELETE FROM ${store.table} WHERE ${range} AND ${this.c.condition}`,
-      `RETURNING ${orphans ? quoteIdent(children.references) : '1'} AS ref)`,
-      orphans ? `, o AS (DELETE FROM ${store.childTable()} WHERE ${quoteIdent(children.column)} IN (SELECT ref FROM d) RETURNING 1)` : '',
-      `SELECT (SELECT count(*) FROM d) AS n${orphans ? ', (SELECT count(*) FROM o) AS orphans' : ''}`,
-    ].join(' ')
-    if (orphans) summary.orphans = {deleted: 0, found: 0, table: children.table}
+    const sql = this.deleteStatement(`ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`, summary)
     return client => async size => {
       if (position >= pages) {
         // Pages added while the walk ran: walk them too, once.
@@ -199,16 +217,13 @@ export class PostgresCleanup {
       const span = Math.max(1, Math.min(pages - from, Math.round(size / density)))
       position += span
       const [result, ms] = await retried(summary, () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, `(${from},0)`, `(${from + span},0)`]))
-      const [row] = result.rows
-      const deleted = Number(row.n)
-      if (summary.orphans && row.orphans !== undefined) {
-        summary.orphans.deleted += Number(row.orphans)
-        summary.orphans.found += Number(row.orphans)
-      }
-
+      const deleted = countDeleted(summary, result.rows[0])
       seenPages += span
       seenRows += deleted
-      density = Math.max(0.01, seenRows / seenPages)
+      // What the batches found, but never below the expired rows still to find over the pages
+      // still to walk: pages found empty (cleaned by a run that stopped early) must not make the
+      // next range span the rest of the table.
+      density = Math.max(0.01, seenRows / seenPages, Math.max(0, summary.expired - seenRows) / Math.max(1, pages - position))
       return {deleted, longestMs: ms}
     }
   }
@@ -232,6 +247,16 @@ export class PostgresCleanup {
       // The hint is advice: a statistics view we may not read does not fail the cleanup.
     }
   }
+}
+
+/** A delete statement's row: the sessions it deleted; its child rows added to summary.orphans. */
+function countDeleted(summary: CleanupSummary, row: {n: string; orphans?: string}): number {
+  if (summary.orphans && row.orphans !== undefined) {
+    summary.orphans.deleted += Number(row.orphans)
+    summary.orphans.found += Number(row.orphans)
+  }
+
+  return Number(row.n)
 }
 
 /**
