@@ -8,7 +8,7 @@ import type {Columns} from './mysql.js'
 import {LockHeldError, PartialFailureError} from '../errors.js'
 import {openMysqlReplica} from './mysql-replicas.js'
 import {quote, storeError} from './mysql.js'
-import {type Batch, runBatches, sleep} from './pacing.js'
+import {type Batch, runWorkers, sleep} from './pacing.js'
 import {ReplicaWatch} from './replica-watch.js'
 
 const MAX_RETRIES = 5
@@ -91,9 +91,6 @@ export class MysqlCleanup {
     const workers: Batch[] = []
     const extra: Connection[] = []
     let replicas: ReplicaWatch | undefined
-    const stop = new AbortController()
-    const abort = (): void => stop.abort()
-    o.signal?.addEventListener('abort', abort)
     try {
       replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, url => openMysqlReplica(url, this.c.connectTimeoutMs)) : undefined
       const strategy = await this.strategy(summary.expired)
@@ -111,20 +108,12 @@ export class MysqlCleanup {
         workers.push(strategy.kind === 'expiry-walk' ? this.expiryWalk(summary) : this.keyList(summary))
       }
 
-      const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / workers.length)), signal: stop.signal}
-      await Promise.all(workers.map(async worker => {
-        try {
-          await runBatches(worker, batchOptions, summary, replicas)
-        } catch (error) {
-          stop.abort()
-          throw error
-        }
-      }))
+      // A worker that fails stops the others; the run counts once their statements under way are done.
+      await runWorkers(workers, o, summary, replicas)
       if (o.signal?.aborted) summary.stoppedBy = 'signal'
     } catch (error) {
       throw PartialFailureError.during(storeError(error, this.c.label), summary.deleted, summary.expired)
     } finally {
-      o.signal?.removeEventListener('abort', abort)
       await replicas?.close()
       await Promise.allSettled(extra.map(c => c.end()))
       await lock.release()

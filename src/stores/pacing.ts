@@ -78,3 +78,30 @@ export async function runBatches(batch: Batch, o: CleanupOptions, summary: Clean
     if (pause > 0) await sleep(pause, o.signal)
   }
 }
+
+/**
+ * Several workers' batch loops at once (one per connection), sharing the summary. A worker that
+ * fails stops the others at their next batch boundary; their statements under way still commit,
+ * so this waits for every one of them before it reports the first failure: the caller then counts
+ * (and unlocks) only once nothing is running.
+ */
+export async function runWorkers(batches: readonly Batch[], o: CleanupOptions, summary: CleanupSummary, replicas: ReplicaWatch | undefined): Promise<void> {
+  const stop = new AbortController()
+  const abort = (): void => stop.abort()
+  o.signal?.addEventListener('abort', abort)
+  try {
+    const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / batches.length)), signal: stop.signal}
+    const outcomes = await Promise.allSettled(batches.map(async batch => {
+      try {
+        await runBatches(batch, batchOptions, summary, replicas)
+      } catch (error) {
+        stop.abort()
+        throw error
+      }
+    }))
+    const failed = outcomes.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
+  } finally {
+    o.signal?.removeEventListener('abort', abort)
+  }
+}

@@ -7,7 +7,7 @@ import {safeUrl} from '../cli/redact.js'
 import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
-import {type Batch, runBatches, sleep} from './pacing.js'
+import {type Batch, runWorkers, sleep} from './pacing.js'
 import {
   connect, LOCK_TIMEOUT_S, parsePostgresUrl, type PgConnection, pgError, type PostgresStore, type PostgresTarget, quoteIdent,
 } from './postgres.js'
@@ -80,9 +80,6 @@ export class PostgresCleanup {
     await this.lock()
     let replicas: ReplicaWatch | undefined
     const extra: PgConnection[] = []
-    const stop = new AbortController()
-    const abort = (): void => stop.abort()
-    o.signal?.addEventListener('abort', abort)
     try {
       await client.query(CLEANUP_SETTINGS.join('; '))
       replicas = o.replicas?.length ? await ReplicaWatch.open(o.replicas, o.maxReplicaLagS ?? 1, url => openPostgresReplica(url, this.c.target.config.connectionTimeoutMillis)) : undefined
@@ -98,19 +95,7 @@ export class PostgresCleanup {
         batches.push(this.keyWalk(summary))
       }
 
-      const batchOptions = {...o, batchSize: Math.max(1, Math.round(o.batchSize / batches.length)), signal: stop.signal}
-      // A worker that fails stops the others at their next batch boundary; their statements under
-      // way still commit, so the run waits for them before it counts (and before it unlocks).
-      const outcomes = await Promise.allSettled(batches.map(async batch => {
-        try {
-          await runBatches(batch, batchOptions, summary, replicas)
-        } catch (error) {
-          stop.abort()
-          throw error
-        }
-      }))
-      const failed = outcomes.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed) throw failed.reason
+      await runWorkers(batches, o, summary, replicas)
       if (o.signal?.aborted) summary.stoppedBy = 'signal'
     } catch (error) {
       // A batch statement gives up on a held lock only after its retries, each wait cut at the cleanup's own lock_timeout.
@@ -119,7 +104,6 @@ export class PostgresCleanup {
         : pgError(error, this.c.label)
       throw PartialFailureError.during(failure, summary.deleted, summary.expired)
     } finally {
-      o.signal?.removeEventListener('abort', abort)
       await replicas?.close()
       await Promise.allSettled(extra.map(e => e.end().catch(() => e.destroy())))
       await client.query(`RESET statement_timeout; SET lock_timeout = '${LOCK_TIMEOUT_S}s'`).catch(() => {})

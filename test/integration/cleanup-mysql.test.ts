@@ -133,6 +133,43 @@ describe('sessions cleanup on MariaDB', function () {
     assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
   })
 
+  it('one worker’s connection killed while another waits on a held row: the other’s statement is waited for, and the count reported is what was deleted', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    const key = (n: number): string => `k${String(n).padStart(31, '0')}`
+    // Two expired rows held, far apart: two of the workers end up waiting on them.
+    const lockers = [await mysql.createConnection({uri: db.url}), await mysql.createConnection({uri: db.url})]
+    try {
+      for (const [i, locker] of lockers.entries()) {
+        await locker.query('BEGIN')
+        await locker.query('SELECT 1 FROM django_session WHERE session_key = ? FOR UPDATE', [key([10_000, 19_995][i])])
+      }
+
+      const run = sessionctl(['sessions', 'cleanup', '--store', db.url, '--workers', '2', '--batch-size', '50', '--target-ms', '5'])
+      // Both workers' DELETEs waiting on a held row (MariaDB shows no lock-wait graph: the process list does).
+      let waiting: number[] = []
+      for (let i = 0; i < 400 && waiting.length < 2; i++) {
+        await new Promise(resolve => {
+          setTimeout(resolve, 25)
+        })
+        const [rows] = await db.conn.query(`SELECT ID AS id FROM information_schema.PROCESSLIST
+          WHERE DB = ? AND INFO LIKE 'DELETE%' AND STATE = 'Updating' AND TIME >= 1`, [db.database])
+        waiting = (rows as Array<{id: number}>).map(r => r.id)
+      }
+
+      assert.equal(waiting.length, 2, 'both workers waited on a held row')
+      // One worker's connection goes; the rows are released at once, so the other's statement commits after the failure.
+      await db.conn.query(`KILL ${Number(waiting[0])}`)
+      await Promise.all(lockers.map(l => l.query('COMMIT')))
+      const r = await run
+      assert.equal(r.code, 4, r.stderr)
+      const m = /([\d,]+) of 4,000 sessions were deleted before the failure, the rest are intact/.exec(r.stderr)
+      assert.ok(m, r.stderr)
+      assert.equal(Number(m[1].replaceAll(',', '')), 4000 - (await counts(db.conn)).expired, 'the count is what was deleted')
+    } finally {
+      await Promise.all(lockers.map(l => l.end()))
+    }
+  })
+
   it('SIGTERM stops it after the current batch with what it deleted; the next run finishes', async () => {
     await fill(db.conn, 'django_session', 20_000)
     const run = startSessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep', '30', '--json'])
