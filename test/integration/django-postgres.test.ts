@@ -169,6 +169,19 @@ for (const zone of [undefined, 'America/New_York', 'Asia/Kolkata']) {
       })
     }
 
+    it('list --all shows each session of 42 with Django’s expire_date and Django’s live/expired state', async () => {
+      const live = new Set((await answer('42', 'live')).keys)
+      const expireDate = new Map([...seeded.values()].map(s => [s.key, s.expireDate]))
+      const {doc} = await cli(['sessions', 'list', '--all', '--user', '42'])
+      const sessions = doc.sessions as Array<{expiresAt: string; id: string; state: string}>
+      assert.equal(sessions.length, (await answer('42', 'all')).keys.length)
+      for (const s of sessions) {
+        assert.equal(s.state, live.has(s.id) ? 'live' : 'expired', s.id)
+        // Django's isoformat() has microseconds, sessionctl's ISO-8601 milliseconds.
+        assert.ok(Math.abs(Date.parse(s.expiresAt) - Date.parse(expireDate.get(s.id)!)) < 1, `${s.id}: ${s.expiresAt} vs ${expireDate.get(s.id)}`)
+      }
+    })
+
     it('the near-expiry rows fall on the side of now that Django puts them', async () => {
       const live = (await cli(['sessions', 'list', '--user', '42'])).doc
       const expired = (await cli(['sessions', 'list', '--user', '42', '--expired-only'])).doc

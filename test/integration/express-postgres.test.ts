@@ -92,7 +92,7 @@ const ids = (doc: {sessions: Array<{id: string}>}): string[] => doc.sessions.map
 interface Doc {
   deleted?: number
   kept?: number
-  sessions: Array<{id: string; userId: string}>
+  sessions: Array<{expiresAt: string; id: string; state: string; userId: string}>
 }
 
 async function cli(args: string[]): Promise<{code: null | number; doc: Doc; stderr: string}> {
@@ -108,6 +108,8 @@ for (const zone of [undefined, 'Pacific/Auckland', 'America/New_York']) {
     let store: PgStore
     /** what each seed was written with (the store no longer says for expired ones) */
     let written: Map<string, unknown>
+    /** sid → the expiry connect-pg-simple stores (ms, whole seconds), for cookies that have one */
+    let expires: Map<string, number>
 
     /** sid → what connect-pg-simple's get() serves, for every row of its table (null: not served). */
     async function served(): Promise<Map<string, unknown>> {
@@ -149,10 +151,12 @@ for (const zone of [undefined, 'Pacific/Auckland', 'America/New_York']) {
       client = await pgClient(url)
       store = new PGStore({conString: url, createTableIfMissing: true, pruneSessionInterval: false})
       written = new Map()
+      expires = new Map()
       for (const seed of SEEDS) {
         const data = {...seed.data, cookie: cookie(seed.expiresIn)} as session.SessionData
         await set(store, seed.sid, data)
         written.set(seed.sid, seed.data)
+        if (data.cookie.expires) expires.set(seed.sid, Math.ceil(data.cookie.expires.getTime() / 1000) * 1000)
       }
 
       for (const [sid, sess] of Object.entries(FOREIGN)) {
@@ -195,6 +199,11 @@ for (const zone of [undefined, 'Pacific/Auckland', 'America/New_York']) {
       assert.deepEqual(ids(expired.doc), own.expired)
       const all = await cli(['sessions', 'list', '--store', url, '--user', '42', '--all'])
       assert.deepEqual(ids(all.doc), [...own.live, ...own.expired].sort())
+      for (const s of all.doc.sessions) {
+        assert.equal(s.state, own.live.includes(s.id) ? 'live' : 'expired', s.id)
+        // connect-pg-simple stores the cookie's expiry rounded up to the second.
+        if (expires.has(s.id)) assert.equal(s.expiresAt, new Date(expires.get(s.id)!).toISOString(), s.id)
+      }
     })
 
     for (const user of ['7', '420', '4']) {
