@@ -275,3 +275,42 @@ for (const zone of [undefined, 'Pacific/Auckland', 'America/New_York']) {
     })
   })
 }
+
+describe('connect-pg-simple expiry times at daylight-saving changes', function () {
+  this.timeout(60_000)
+  // Wall times an offset change repeats (autumn) or skips (spring), and ones just beside them.
+  const CHANGES: Record<string, string[]> = {
+    'America/New_York': ['2026-11-01 00:59:59', '2026-11-01 01:30:00', '2026-11-01 02:00:00', '2027-03-14 01:59:59', '2027-03-14 02:30:00', '2027-03-14 03:00:00'],
+    'Europe/Paris': ['2026-10-25 02:30:00.5', '2027-03-28 02:30:00'],
+    'Pacific/Auckland': ['2027-04-04 02:30:00', '2026-09-27 02:30:00', '2027-04-04 03:00:00'],
+  }
+
+  for (const [zone, walls] of Object.entries(CHANGES)) {
+    it(`${zone}: list shows each expire as the instant PostgreSQL (so connect-pg-simple's expire >= now) reads it`, async () => {
+      const url = await createPgDatabase()
+      const admin = await pgClient(url)
+      await admin.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET timezone = '${zone}'`)
+      await admin.end()
+      const client = await pgClient(url)
+      try {
+        const store = new PGStore({conString: url, createTableIfMissing: true, pruneSessionInterval: false})
+        await set(store, 'created'.padEnd(32, 'x'), {cookie: cookie(HOUR), passport: {user: 7}} as unknown as session.SessionData)
+        await store.close()
+        for (const [i, wall] of walls.entries()) {
+          await client.query('INSERT INTO session (sid, sess, expire) VALUES ($1, $2, $3)', [`dst${i}`.padEnd(32, 'x'), '{"passport":{"user":42}}', wall])
+        }
+
+        // expire::timestamptz reads the naive value in the connection's zone, the database's.
+        const {rows} = await client.query<{at: string; sid: string}>(`SELECT sid,
+          to_char(expire::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+          FROM session WHERE sid LIKE 'dst%'`)
+        const {code, doc} = await cli(['sessions', 'list', '--store', url, '--user', '42', '--all'])
+        assert.equal(code, 0)
+        assert.equal(doc.sessions.length, walls.length)
+        for (const row of rows) assert.equal(doc.sessions.find(s => s.id === row.sid)?.expiresAt, row.at, `${zone} ${walls[Number(row.sid.slice(3, 4))]}`)
+      } finally {
+        await client.end()
+      }
+    })
+  }
+})

@@ -32,13 +32,27 @@ describe('naive DATETIME text and time zones', () => {
       const parsed = parseNaive(wall, 'Europe/Paris')!.getTime()
       if (instants.length === 1) assert.equal(parsed, instants[0], wall)
       else {
-        // 02:00-03:00 on the last Sunday of October happens twice; a naive value cannot say which.
+        // 02:00-03:00 on the last Sunday of October happens twice; read as the later, as PostgreSQL does.
         ambiguous++
-        assert.ok(instants.includes(parsed), wall)
+        assert.equal(parsed, Math.max(...instants), wall)
       }
     }
 
     assert.equal(ambiguous, 2)
+  })
+
+  it('reads a repeated wall time as the later instant and a skipped one with the offset before the change, east and west of UTC', () => {
+    const cases: Array<[string, string, string]> = [
+      ['America/New_York', '2026-11-01 01:30:00', '2026-11-01T06:30:00.000Z'], // EST, not EDT
+      ['America/New_York', '2027-03-14 02:30:00', '2027-03-14T07:30:00.000Z'], // skipped: read as EST
+      ['Europe/Paris', '2026-10-25 02:30:00.5', '2026-10-25T01:30:00.500Z'], // CET, not CEST
+      ['Europe/Paris', '2027-03-28 02:30:00', '2027-03-28T01:30:00.000Z'], // skipped: read as CET
+      ['Pacific/Auckland', '2027-04-04 02:30:00', '2027-04-03T14:30:00.000Z'], // NZST, not NZDT
+      ['Pacific/Auckland', '2026-09-27 02:30:00', '2026-09-26T14:30:00.000Z'], // skipped: read as NZST
+      ['America/New_York', '2026-11-01 00:59:59', '2026-11-01T04:59:59.000Z'], // just before: EDT
+      ['America/New_York', '2027-03-14 03:00:00', '2027-03-14T07:00:00.000Z'], // just after: EDT
+    ]
+    for (const [zone, wall, instant] of cases) assert.equal(parseNaive(wall, zone)!.toISOString(), instant, `${zone} ${wall}`)
   })
 
   it('rejects text that is not a DATETIME', () => {
