@@ -3,7 +3,8 @@
  * with USE_TZ=False it stores wall time in TIME_ZONE. These helpers convert between such text
  * ("2026-11-26 12:30:00.000000") and instants, for any IANA zone, without a dependency.
  */
-const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
+// PostgreSQL's timestamps go past year 9999 (to 294276).
+const NAIVE = /^(\d{4,6})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
 
 const DAY = 86_400_000
 
@@ -83,4 +84,15 @@ export function formatNaive(date: Date, timeZone = 'UTC', micros = 0): string {
 export function normalizeNaive(text: string): string {
   if (text.length === 19) return `${text}.000000`
   return text.length < 26 ? text.padEnd(26, '0') : text
+}
+
+/**
+ * A key that orders naive text as the times it stands for, for PostgreSQL's too: a year past
+ * 9999 after every 4-digit one, `infinity` after everything, `-infinity` and BC dates before.
+ */
+export function naiveOrderKey(text: string): string {
+  if (text === 'infinity') return '~'
+  if (text === '-infinity' || text.endsWith(' BC')) return '!'
+  const year = /^\d+/.exec(text)?.[0] ?? ''
+  return year.padStart(6, '0') + normalizeNaive(`0000${text.slice(year.length)}`).slice(4)
 }

@@ -276,6 +276,41 @@ for (const zone of [undefined, 'Pacific/Auckland', 'America/New_York']) {
   })
 }
 
+describe('connect-pg-simple expiry times past year 9999 and infinite', function () {
+  this.timeout(60_000)
+
+  it('list, --expired-only and --all agree with what connect-pg-simple serves, and show the expiry', async () => {
+    const url = await createPgDatabase()
+    const client = await pgClient(url)
+    const store = new PGStore({conString: url, createTableIfMissing: true, pruneSessionInterval: false})
+    try {
+      const far = new Date(Date.UTC(12_345, 0, 1))
+      const c = cookie(HOUR)
+      c.expires = far
+      await set(store, 'year12345'.padEnd(32, 'x'), {cookie: c, passport: {user: 42}} as unknown as session.SessionData)
+      await set(store, 'soon'.padEnd(32, 'x'), {cookie: cookie(HOUR), passport: {user: 42}} as unknown as session.SessionData)
+      for (const [sid, expire] of [['infinity', 'infinity'], ['minusinfinity', '-infinity'], ['bc', '0044-03-15 00:00:00 BC']]) {
+        await client.query('INSERT INTO session (sid, sess, expire) VALUES ($1, $2, $3)', [sid.padEnd(32, 'x'), '{"passport":{"user":42}}', expire])
+      }
+
+      const {rows} = await client.query<{sid: string}>('SELECT sid FROM session')
+      const live: string[] = []
+      for (const {sid} of rows) if (await get(store, sid)) live.push(sid)
+      assert.equal(live.length, 3)
+      const listed = await cli(['sessions', 'list', '--store', url, '--user', '42'])
+      assert.deepEqual(ids(listed.doc), live.sort())
+      const expired = await cli(['sessions', 'list', '--store', url, '--user', '42', '--expired-only'])
+      assert.deepEqual(ids(expired.doc), rows.map(r => r.sid).filter(sid => !live.includes(sid)).sort())
+      const all = await cli(['sessions', 'list', '--store', url, '--user', '42', '--all'])
+      for (const s of all.doc.sessions) assert.equal(s.state, live.includes(s.id) ? 'live' : 'expired', s.id)
+      assert.equal(all.doc.sessions.find(s => s.id.startsWith('year12345'))?.expiresAt, far.toISOString())
+    } finally {
+      await store.close()
+      await client.end()
+    }
+  })
+})
+
 describe('connect-pg-simple expiry times at daylight-saving changes', function () {
   this.timeout(60_000)
   // Wall times an offset change repeats (autumn) or skips (spring), and ones just beside them.

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 
-import {formatNaive, normalizeNaive, parseNaive} from '../../src/stores/sql-time.js'
+import {
+  formatNaive, naiveOrderKey, normalizeNaive, parseNaive,
+} from '../../src/stores/sql-time.js'
 
 describe('naive DATETIME text and time zones', () => {
   it('reads UTC wall time by default, with microseconds', () => {
@@ -53,6 +55,23 @@ describe('naive DATETIME text and time zones', () => {
       ['America/New_York', '2027-03-14 03:00:00', '2027-03-14T07:00:00.000Z'], // just after: EDT
     ]
     for (const [zone, wall, instant] of cases) assert.equal(parseNaive(wall, zone)!.toISOString(), instant, `${zone} ${wall}`)
+  })
+
+  it('orders PostgreSQL timestamp text as the times: past year 9999, infinity, -infinity, BC', () => {
+    assert.ok(naiveOrderKey('-infinity') < naiveOrderKey('0001-01-01 00:00:00'))
+    const ordered = [
+      '0044-03-15 00:00:00 BC',
+      '0001-01-01 00:00:00',
+      '2026-11-26 12:30:00',
+      '2026-11-26 12:30:00.5',
+      '9999-12-31 23:59:59.999999',
+      '10000-01-01 00:00:00',
+      '294276-12-31 23:59:59',
+      'infinity',
+    ]
+    for (let i = 1; i < ordered.length; i++) assert.ok(naiveOrderKey(ordered[i - 1]) < naiveOrderKey(ordered[i]), `${ordered[i - 1]} < ${ordered[i]}`)
+    assert.equal(naiveOrderKey('2026-11-26 12:30:00'), naiveOrderKey('2026-11-26 12:30:00.000000'))
+    assert.equal(parseNaive('12345-01-01 00:00:00')!.toISOString(), '+012345-01-01T00:00:00.000Z')
   })
 
   it('rejects text that is not a DATETIME', () => {
