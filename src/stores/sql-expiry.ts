@@ -1,6 +1,6 @@
 import type {ExpiryRule, ExpiryUnit, SessionState} from './contract.js'
 
-import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
+import {formatNaive, naiveOrderKey, parseNaive} from './sql-time.js'
 
 /** How the expiry column holds time, once read from the table (`auto` resolved). */
 export type ExpiryKind = Exclude<ExpiryUnit, 'auto'>
@@ -77,8 +77,14 @@ export class SqlExpiry {
     if (this.rule.offsetUnknown !== undefined) return false
     if (value === null) return this.nullExpired()
     const cutoff = this.cutoff(clock)
-    const stored = this.kind === 'datetime' ? normalizeNaive(String(value)) : Number(value)
-    return this.rule.liveWhen === 'not-before-now' ? stored < cutoff : stored <= cutoff
+    if (this.kind === 'datetime') {
+      const stored = naiveOrderKey(String(value))
+      const now = naiveOrderKey(String(cutoff))
+      return this.rule.liveWhen === 'not-before-now' ? stored < now : stored <= now
+    }
+
+    const stored = Number(value)
+    return this.rule.liveWhen === 'not-before-now' ? stored < Number(cutoff) : stored <= Number(cutoff)
   }
 
   /** The value the bare column is compared with: now minus the offset, in the column's encoding. */

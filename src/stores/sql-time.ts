@@ -3,7 +3,10 @@
  * with USE_TZ=False it stores wall time in TIME_ZONE. These helpers convert between such text
  * ("2026-11-26 12:30:00.000000") and instants, for any IANA zone, without a dependency.
  */
-const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
+// PostgreSQL's timestamps go past year 9999 (to 294276).
+const NAIVE = /^(\d{4,6})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
+
+const DAY = 86_400_000
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
@@ -54,10 +57,16 @@ export function parseNaive(text: string, timeZone = 'UTC'): Date | null {
   const ms = Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3))
   const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms)
   if (isUtc(timeZone)) return new Date(wall)
-  // The offset at the wall time read as UTC is a first guess; one correction settles DST edges.
-  let instant = wall - offsetAt(wall, timeZone)
-  instant = wall - offsetAt(instant, timeZone)
-  return new Date(instant)
+  const before = offsetAt(wall - DAY, timeZone)
+  const after = offsetAt(wall + DAY, timeZone)
+  if (before === after) return new Date(wall - before)
+  // The offset changes near this wall time. Read as PostgreSQL reads a timestamp in a zone (what
+  // connect-pg-simple's `expire >= now` compares): a wall time the change repeats is the later
+  // instant (the offset after it), one the change skips takes the offset before it (which is
+  // also the later reading). Both are the latest reading that is valid, else the latest.
+  const readings = [wall - before, wall - after]
+  const valid = readings.filter(instant => offsetAt(instant, timeZone) === wall - instant)
+  return new Date(Math.max(...(valid.length > 0 ? valid : readings)))
 }
 
 /** Formats an instant as naive DATETIME(6) text in `timeZone`. */
@@ -75,4 +84,15 @@ export function formatNaive(date: Date, timeZone = 'UTC', micros = 0): string {
 export function normalizeNaive(text: string): string {
   if (text.length === 19) return `${text}.000000`
   return text.length < 26 ? text.padEnd(26, '0') : text
+}
+
+/**
+ * A key that orders naive text as the times it stands for, for PostgreSQL's too: a year past
+ * 9999 after every 4-digit one, `infinity` after everything, `-infinity` and BC dates before.
+ */
+export function naiveOrderKey(text: string): string {
+  if (text === 'infinity') return '~'
+  if (text === '-infinity' || text.endsWith(' BC')) return '!'
+  const year = /^\d+/.exec(text)?.[0] ?? ''
+  return year.padStart(6, '0') + normalizeNaive(`0000${text.slice(year.length)}`).slice(4)
 }

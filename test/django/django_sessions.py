@@ -2,7 +2,7 @@
 """Real Django as a test oracle for sessionctl.
 
 Writes sessions with Django's own session stores (and the real ``django.contrib.auth.login``)
-into MySQL/MariaDB and Redis, and answers "which sessions belong to user U" the way Django
+into MySQL/MariaDB or PostgreSQL and Redis, and answers "which sessions belong to user U" the way Django
 itself sees them. No Django project on disk: settings are configured in code.
 
 Usage (JSON on stdin, JSON on stdout; errors as JSON on stderr with a non-zero exit):
@@ -24,7 +24,7 @@ import sys
 import time
 import warnings
 
-APT_LINE = 'apt-get install -y python3-django python3-mysqldb python3-django-redis python3-redis'
+APT_LINE = 'apt-get install -y python3-django python3-mysqldb python3-psycopg2 python3-django-redis python3-redis'
 
 # Exit codes: 2 = bad input / missing dependency, 1 = anything that failed while running.
 EXIT_BAD_INPUT = 2
@@ -101,20 +101,29 @@ def get(obj, key, kind, where, default=..., allow_none=False):
     return value
 
 
-def parse_mysql(obj, required=True):
-    m = obj.get('mysql')
-    if m is None:
+DEFAULT_PORTS = {'mysql': 3306, 'postgres': 5432}
+
+
+def parse_database(obj, required=True):
+    """The database target: a "mysql" or a "postgres" connection object (not both)."""
+    given = [vendor for vendor in DEFAULT_PORTS if obj.get(vendor) is not None]
+    if len(given) > 1:
+        raise InputError('give "mysql" or "postgres", not both')
+    if not given:
         if required:
-            raise InputError('missing "mysql" connection object')
+            raise InputError('missing "mysql" or "postgres" connection object')
         return None
+    vendor = given[0]
+    m = obj[vendor]
     if not isinstance(m, dict):
-        raise InputError('"mysql" must be an object')
+        raise InputError('"%s" must be an object' % vendor)
     return {
-        'host': get(m, 'host', str, 'mysql', '127.0.0.1'),
-        'port': get(m, 'port', int, 'mysql', 3306),
-        'user': get(m, 'user', str, 'mysql'),
-        'password': get(m, 'password', str, 'mysql', ''),
-        'database': get(m, 'database', str, 'mysql'),
+        'vendor': vendor,
+        'host': get(m, 'host', str, vendor, '127.0.0.1'),
+        'port': get(m, 'port', int, vendor, DEFAULT_PORTS[vendor]),
+        'user': get(m, 'user', str, vendor),
+        'password': get(m, 'password', str, vendor, ''),
+        'database': get(m, 'database', str, vendor),
     }
 
 
@@ -206,7 +215,7 @@ def cache_config(redis, cache_settings):
     }
 
 
-def configure(secret_key, mysql=None, redis=None, cache_settings_list=()):
+def configure(secret_key, database=None, redis=None, cache_settings_list=()):
     """settings.configure() + django.setup(). Returns {cache_settings_tuple: cache alias}.
 
     Every distinct (prefix, version, compressor) gets its own CACHES alias; sessions pick theirs
@@ -224,14 +233,24 @@ def configure(secret_key, mysql=None, redis=None, cache_settings_list=()):
                 aliases[cs] = 'sessions%d' % len(aliases)
                 caches[aliases[cs]] = cache_config(redis, cs)
     databases = {}
-    if mysql is not None:
+    if database is not None and database['vendor'] == 'mysql':
         require_module('MySQLdb')
         databases['default'] = {
             'ENGINE': 'django.db.backends.mysql',
-            'HOST': mysql['host'], 'PORT': mysql['port'],
-            'USER': mysql['user'], 'PASSWORD': mysql['password'],
-            'NAME': mysql['database'],
+            'HOST': database['host'], 'PORT': database['port'],
+            'USER': database['user'], 'PASSWORD': database['password'],
+            'NAME': database['database'],
             'OPTIONS': {'charset': 'utf8mb4'},
+        }
+    elif database is not None:
+        require_module('psycopg2')
+        # With USE_TZ=True Django sets the connection's TimeZone to UTC itself, whatever the
+        # server's or the database's default is; expire_date is timestamp with time zone.
+        databases['default'] = {
+            'ENGINE': 'django.db.backends.postgresql',
+            'HOST': database['host'], 'PORT': database['port'],
+            'USER': database['user'], 'PASSWORD': database['password'],
+            'NAME': database['database'],
         }
     settings.configure(
         DEBUG=False,
@@ -279,15 +298,32 @@ def use_table(table):
     Session._meta.db_table = table
 
 
-def ensure_database(mysql):
-    """Connect; create the database first if it does not exist yet (MySQL error 1049)."""
+def ensure_database(database):
+    """Connect; create the database first if it does not exist yet (MySQL error 1049, or
+    PostgreSQL's 'database "x" does not exist', which libpq reports without an SQLSTATE)."""
     from django.db import connection, OperationalError
     try:
         connection.ensure_connection()
         return
     except OperationalError as e:
-        if not (e.__cause__ is not None and getattr(e.__cause__, 'args', [None])[0] == 1049):
+        cause = e.__cause__
+        if database['vendor'] == 'postgres':
+            if not (cause is not None and re.search(r'database ".*" does not exist', str(cause))):
+                raise
+        elif not (cause is not None and getattr(cause, 'args', [None])[0] == 1049):
             raise
+    if database['vendor'] == 'postgres':
+        import psycopg2
+        raw = psycopg2.connect(host=database['host'], port=database['port'], user=database['user'],
+                               password=database['password'], dbname='postgres')
+        try:
+            raw.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+            raw.cursor().execute('CREATE DATABASE "%s"' % database['database'].replace('"', '""'))
+        finally:
+            raw.close()
+        connection.ensure_connection()
+        return
+    mysql = database
     import MySQLdb
     raw = MySQLdb.connect(host=mysql['host'], port=mysql['port'], user=mysql['user'],
                           passwd=mysql['password'], charset='utf8mb4')
@@ -432,7 +468,7 @@ class Seeder:
 
 def cmd_seed(obj):
     common = parse_common(obj)
-    mysql = parse_mysql(obj)
+    database = parse_database(obj)
     redis = parse_redis(obj)
     store_users = get(obj, 'storeUsers', bool, 'input', True)
     raw_sessions = get(obj, 'sessions', list, 'input')
@@ -442,13 +478,13 @@ def cmd_seed(obj):
         if bad:
             raise InputError('sessions %s use a cache engine but "redis" is null' % bad)
 
-    aliases = configure(common['secretKey'], mysql, redis,
+    aliases = configure(common['secretKey'], database, redis,
                         [s['cache'] for s in specs if s['engine'] != 'db'])
     from django.contrib.sessions.models import Session
     from django.test.utils import override_settings
 
     use_table(common['table'])
-    ensure_database(mysql)
+    ensure_database(database)
     any_user = store_users and any(s['user'] is not None for s in specs)
     ensure_tables(common['table'], with_auth=any_user)
 
@@ -568,7 +604,7 @@ def parse_lookup(obj, need_user):
     serializer = get(obj, 'serializer', str, 'input', 'json')
     if serializer not in SERIALIZERS:
         raise InputError('"serializer" must be json or pickle (the SESSION_SERIALIZER Django decodes with)')
-    mysql = parse_mysql(obj, required=engine != 'cache')
+    database = parse_database(obj, required=engine != 'cache')
     redis = parse_redis(obj)
     if engine == 'cache' and redis is None:
         raise InputError('engine "cache" needs "redis"')
@@ -576,10 +612,10 @@ def parse_lookup(obj, need_user):
     if need_user and user is None:
         raise InputError('missing "user"')
     cache_settings = parse_cache_settings(obj, 'input')
-    aliases = configure(common['secretKey'], mysql, redis, [cache_settings])
+    aliases = configure(common['secretKey'], database, redis, [cache_settings])
     from django.core.cache import caches
     cache = caches[aliases[cache_settings]] if redis is not None else None
-    return dict(common, engine=engine, state=state, serializer=serializer, mysql=mysql,
+    return dict(common, engine=engine, state=state, serializer=serializer, database=database,
                 redis=redis, user=user, cache=cache)
 
 
@@ -630,7 +666,7 @@ def cmd_answer(obj):
 def cmd_dump(obj):
     q = parse_lookup(obj, need_user=False)
     out = {'db': [], 'cache': {}}
-    if q['mysql'] is not None:
+    if q['database'] is not None:
         from django.db import connection
         if q['table'] in connection.introspection.table_names():
             store = make_store('db', q['serializer'])

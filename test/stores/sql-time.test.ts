@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 
-import {formatNaive, normalizeNaive, parseNaive} from '../../src/stores/sql-time.js'
+import {
+  formatNaive, naiveOrderKey, normalizeNaive, parseNaive,
+} from '../../src/stores/sql-time.js'
 
 describe('naive DATETIME text and time zones', () => {
   it('reads UTC wall time by default, with microseconds', () => {
@@ -32,13 +34,44 @@ describe('naive DATETIME text and time zones', () => {
       const parsed = parseNaive(wall, 'Europe/Paris')!.getTime()
       if (instants.length === 1) assert.equal(parsed, instants[0], wall)
       else {
-        // 02:00-03:00 on the last Sunday of October happens twice; a naive value cannot say which.
+        // 02:00-03:00 on the last Sunday of October happens twice; read as the later, as PostgreSQL does.
         ambiguous++
-        assert.ok(instants.includes(parsed), wall)
+        assert.equal(parsed, Math.max(...instants), wall)
       }
     }
 
     assert.equal(ambiguous, 2)
+  })
+
+  it('reads a repeated wall time as the later instant and a skipped one with the offset before the change, east and west of UTC', () => {
+    const cases: Array<[string, string, string]> = [
+      ['America/New_York', '2026-11-01 01:30:00', '2026-11-01T06:30:00.000Z'], // EST, not EDT
+      ['America/New_York', '2027-03-14 02:30:00', '2027-03-14T07:30:00.000Z'], // skipped: read as EST
+      ['Europe/Paris', '2026-10-25 02:30:00.5', '2026-10-25T01:30:00.500Z'], // CET, not CEST
+      ['Europe/Paris', '2027-03-28 02:30:00', '2027-03-28T01:30:00.000Z'], // skipped: read as CET
+      ['Pacific/Auckland', '2027-04-04 02:30:00', '2027-04-03T14:30:00.000Z'], // NZST, not NZDT
+      ['Pacific/Auckland', '2026-09-27 02:30:00', '2026-09-26T14:30:00.000Z'], // skipped: read as NZST
+      ['America/New_York', '2026-11-01 00:59:59', '2026-11-01T04:59:59.000Z'], // just before: EDT
+      ['America/New_York', '2027-03-14 03:00:00', '2027-03-14T07:00:00.000Z'], // just after: EDT
+    ]
+    for (const [zone, wall, instant] of cases) assert.equal(parseNaive(wall, zone)!.toISOString(), instant, `${zone} ${wall}`)
+  })
+
+  it('orders PostgreSQL timestamp text as the times: past year 9999, infinity, -infinity, BC', () => {
+    assert.ok(naiveOrderKey('-infinity') < naiveOrderKey('0001-01-01 00:00:00'))
+    const ordered = [
+      '0044-03-15 00:00:00 BC',
+      '0001-01-01 00:00:00',
+      '2026-11-26 12:30:00',
+      '2026-11-26 12:30:00.5',
+      '9999-12-31 23:59:59.999999',
+      '10000-01-01 00:00:00',
+      '294276-12-31 23:59:59',
+      'infinity',
+    ]
+    for (let i = 1; i < ordered.length; i++) assert.ok(naiveOrderKey(ordered[i - 1]) < naiveOrderKey(ordered[i]), `${ordered[i - 1]} < ${ordered[i]}`)
+    assert.equal(naiveOrderKey('2026-11-26 12:30:00'), naiveOrderKey('2026-11-26 12:30:00.000000'))
+    assert.equal(parseNaive('12345-01-01 00:00:00')!.toISOString(), '+012345-01-01T00:00:00.000Z')
   })
 
   it('rejects text that is not a DATETIME', () => {

@@ -10,14 +10,14 @@ import {fileURLToPath} from 'node:url'
 
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = fileURLToPath(new URL('../django/django_sessions.py', import.meta.url))
-export const DJANGO_APT_LINE = 'sudo apt-get install -y python3-django python3-mysqldb python3-django-redis python3-redis'
+export const DJANGO_APT_LINE = 'sudo apt-get install -y python3-django python3-mysqldb python3-psycopg2 python3-django-redis python3-redis'
 
 let available: boolean | undefined
 
 export function djangoAvailable(): boolean {
   if (available === undefined) {
     try {
-      execFileSync(PYTHON, ['-c', 'import django, MySQLdb, django_redis, redis'], {stdio: 'ignore'})
+      execFileSync(PYTHON, ['-c', 'import django, MySQLdb, psycopg2, django_redis, redis'], {stdio: 'ignore'})
       available = true
     } catch {
       available = false
@@ -47,6 +47,8 @@ export interface MysqlTarget {
   user: string
 }
 
+export type PostgresTarget = MysqlTarget
+
 export function mysqlTarget(url: string): MysqlTarget {
   const u = new URL(url)
   return {
@@ -55,6 +57,18 @@ export function mysqlTarget(url: string): MysqlTarget {
     password: decodeURIComponent(u.password),
     port: Number(u.port || 3306),
     user: decodeURIComponent(u.username || 'root'),
+  }
+}
+
+/** The `postgres` connection object of django_sessions.py, from a postgres:// URL. */
+export function postgresTarget(url: string): PostgresTarget {
+  const u = new URL(url)
+  return {
+    database: decodeURIComponent(u.pathname.slice(1)),
+    host: u.hostname,
+    password: decodeURIComponent(u.password),
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username || 'postgres'),
   }
 }
 
