@@ -455,6 +455,32 @@ describe('PostgreSQL store errors (built binary, a server that asks for password
     })
   })
 
+  describe('flags that mean nothing, or something else, for this store (exit 2, nothing touched)', () => {
+    const cases: Array<[string, () => string[], RegExp]> = [
+      ['--format rails without --lifetime (list)', () => list(url, '--format', 'rails'), /^sessionctl: --format rails on postgres:\/\/ops:\*\*\*\*@\S+ needs --lifetime MINUTES to tell live/],
+      ['--format rails without --lifetime (cleanup)', () => cleanup(url, '--format', 'rails'), /needs --lifetime MINUTES to know which sessions are expired/],
+      ['--lifetime with django', () => list(url, '--lifetime', '60'), /^sessionctl: --lifetime applies to --format laravel and --format rails only, and it is given for postgres:\/\/ops:\*\*\*\*@/],
+      ['--prefix (Redis only)', () => purge(url, '--prefix', 'sess:'), /^sessionctl: --prefix applies to Redis stores only, and it is given for postgres:/],
+      ['--fix-no-ttl (Redis only)', () => cleanup(url, '--fix-no-ttl'), /^sessionctl: --fix-no-ttl applies to Redis stores only \(SQL stores keep an expiry per row\)$/],
+      ['--user-column with spring (its owner column is the user)', () => purge(url, '--format', 'spring', '--user-column', 'uid'), /^sessionctl: --user-column: the spring format records the user in PRINCIPAL_NAME itself; drop --user-column$/],
+      ['a format that keeps nothing in PostgreSQL', () => list(url, '--format', 'django-cache'), /^sessionctl: the django-cache format keeps no sessions in PostgreSQL$/],
+      [
+        '--replica of another kind',
+        () => cleanup(url, '--replica', `mysql://ops:${encodeURIComponent(PASSWORD)}@127.0.0.1:1/app`),
+        /^sessionctl: invalid --replica "mysql:\/\/ops:\*\*\*\*@127\.0\.0\.1:1\/app": expected postgres:\/\/user@host:5432\/database$/,
+      ],
+      ['--replica without a database', () => cleanup(url, '--replica', 'postgres://ops@127.0.0.1:1'), /^sessionctl: invalid store URL "postgres:\/\/ops@127\.0\.0\.1:1\/?": no database/],
+      ['--replica with sslmode=prefer', () => cleanup(url, '--replica', 'postgres://ops@127.0.0.1:1/app?sslmode=prefer'), /invalid sslmode=prefer/],
+    ]
+    for (const [what, args, says] of cases) {
+      it(what, async () => {
+        const before = await state()
+        assertOneLineError(await sessionctl(args(), {env: ENV}), 2, says)
+        assert.equal(await state(), before)
+      })
+    }
+  })
+
   describe('URLs: refused before connecting (exit 2), the password masked', () => {
     const P = encodeURIComponent(PASSWORD)
     const cases: Array<[string, () => string, RegExp]> = [
