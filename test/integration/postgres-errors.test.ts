@@ -359,6 +359,44 @@ describe('PostgreSQL store errors (built binary, a server that asks for password
     })
   })
 
+  describe('row-level security', () => {
+    let rlsUrl: string
+    let bypassUrl: string
+
+    before(async () => {
+      const grant = (role: string): string => `GRANT SELECT, UPDATE, DELETE ON django_session TO ${role}`
+      rlsUrl = await createPgRole(adminUrl, {grants: [grant('rls')], password: PASSWORD, user: 'rls'})
+      bypassUrl = await createPgRole(adminUrl, {grants: [grant('bypass'), 'ALTER ROLE bypass BYPASSRLS'], password: PASSWORD, user: 'bypass'})
+      // The policy lets rls see two of user 42's four sessions, and none of user 7's.
+      await admin.query('ALTER TABLE django_session ENABLE ROW LEVEL SECURITY')
+      await admin.query(`CREATE POLICY some_rows ON django_session TO rls USING (session_key IN ('${key('a', 1)}', '${key('a', 4)}'))`)
+    })
+
+    after(async () => {
+      await admin.query('DROP POLICY some_rows ON django_session')
+      await admin.query('ALTER TABLE django_session DISABLE ROW LEVEL SECURITY')
+    })
+
+    it('hiding some of the user’s sessions from the role: list, purge and cleanup refuse in one line, nothing deleted', async () => {
+      const before = await state()
+      for (const args of [list(rlsUrl), purge(rlsUrl), purge(rlsUrl, '--dry-run'), cleanup(rlsUrl), cleanup(rlsUrl, '--dry-run')]) {
+        assertOneLineError(
+          await sessionctl(args, {env: ENV}),
+          1,
+          /^sessionctl: postgres:\/\/rls:\*\*\*\*@\S+ \(table public\.django_session\): row-level security hides rows from this role, .* \(.*\); use a role that bypasses it/,
+        )
+      }
+
+      assert.equal(await state(), before)
+    })
+
+    it('a role that bypasses it sees every session', async () => {
+      const r = await sessionctl([...list(bypassUrl), '--all'], {env: ENV})
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /\n4 sessions of user 42 \(scanned 6 in /)
+    })
+  })
+
   describe('identifiers: validated before connecting, never interpolated (exit 2)', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['--table', 'x"; DROP TABLE django_session; --', /invalid table name "x"; DROP TABLE django_session; --": use 1-63 letters/],
@@ -462,7 +500,11 @@ describe('PostgreSQL store errors (built binary, a server that asks for password
       ['--lifetime with django', () => list(url, '--lifetime', '60'), /^sessionctl: --lifetime applies to --format laravel and --format rails only, and it is given for postgres:\/\/ops:\*\*\*\*@/],
       ['--prefix (Redis only)', () => purge(url, '--prefix', 'sess:'), /^sessionctl: --prefix applies to Redis stores only, and it is given for postgres:/],
       ['--fix-no-ttl (Redis only)', () => cleanup(url, '--fix-no-ttl'), /^sessionctl: --fix-no-ttl applies to Redis stores only \(SQL stores keep an expiry per row\)$/],
-      ['--user-column with spring (its owner column is the user)', () => purge(url, '--format', 'spring', '--user-column', 'uid'), /^sessionctl: --user-column: the spring format records the user in PRINCIPAL_NAME itself; drop --user-column$/],
+      [
+        '--user-column with spring (its owner column is the user)',
+        () => purge(url, '--format', 'spring', '--user-column', 'uid'),
+        /^sessionctl: --user-column: the spring format records the user in PRINCIPAL_NAME itself; drop --user-column$/,
+      ],
       ['a format that keeps nothing in PostgreSQL', () => list(url, '--format', 'django-cache'), /^sessionctl: the django-cache format keeps no sessions in PostgreSQL$/],
       [
         '--replica of another kind',
