@@ -352,6 +352,36 @@ describe('PostgreSQL store errors (built binary, a server that asks for password
       assert.equal(await state(), before)
     })
 
+    it('a role whose transactions are read-only (as on a hot standby): list works; purge and cleanup fail in one line, nothing deleted', async () => {
+      const readOnlyUrl = await createPgRole(adminUrl, {
+        grants: ['GRANT SELECT, UPDATE, DELETE ON django_session TO readonly', 'ALTER ROLE readonly SET default_transaction_read_only = on'], password: PASSWORD, user: 'readonly',
+      })
+      const listed = await sessionctl(list(readOnlyUrl), {env: ENV})
+      assert.equal(listed.code, 0, listed.stderr)
+      const before = await state()
+      const readOnly = /^sessionctl: postgres:\/\/readonly:\*\*\*\*@\S+ \(table public\.django_session\): cannot execute SELECT( FOR UPDATE)? in a read-only transaction; 0 of [14] sessions? /
+      assertOneLineError(await sessionctl(purge(readOnlyUrl), {env: ENV}), 1, readOnly, {stdout: NONE_DELETED})
+      assertOneLineError(await sessionctl(cleanup(readOnlyUrl), {env: ENV}), 1, readOnly)
+      assert.equal(await state(), before)
+    })
+
+    it('a role limited to one connection: cleanup (two workers by default) fails in one line before deleting; --workers 1 works', async () => {
+      const oneUrl = await createPgRole(adminUrl, {
+        grants: ['GRANT SELECT, UPDATE, DELETE ON django_session TO single', 'ALTER ROLE single CONNECTION LIMIT 1'], password: PASSWORD, user: 'single',
+      })
+      const before = await state()
+      const tooMany = new RegExp(`^sessionctl: ${host} refused the connection: too many connections \\(too many connections for role "single"\\); 0 of 1 sessions were deleted`)
+      assertOneLineError(await sessionctl(cleanup(oneUrl), {env: ENV}), 1, tooMany)
+      assert.equal(await state(), before)
+      await admin.query('CREATE TEMP TABLE expired_copy AS SELECT * FROM django_session WHERE expire_date < now()')
+      const one = await sessionctl(cleanup(oneUrl, '--workers', '1'), {env: ENV})
+      assert.equal(one.code, 0, one.stderr)
+      assert.match(one.stdout, /: deleted 1 expired session in /)
+      // Put it back for the cases that follow.
+      await admin.query('INSERT INTO django_session SELECT * FROM expired_copy; DROP TABLE expired_copy')
+      assert.equal(await state(), before)
+    })
+
     it('a role without SELECT: list, purge and cleanup fail in one line', async () => {
       for (const args of [list(blindUrl), purge(blindUrl), cleanup(blindUrl), cleanup(blindUrl, '--dry-run')]) {
         assertOneLineError(await sessionctl(args, {env: ENV}), 1, /^sessionctl: permission denied on postgres:\/\/blind:\*\*\*\*@.*: permission denied for table django_session\b/)

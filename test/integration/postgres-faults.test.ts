@@ -41,6 +41,12 @@ function sleep(ms: number): Promise<void> {
   })
 }
 
+/**
+ * A backend terminated (pg_terminate_backend, a fast shutdown) while it ran a statement: the
+ * server's reason is in the line. One terminated while idle between statements sends it to a
+ * client that is not waiting for a reply: the line then says only that the connection was lost.
+ */
+const TERMINATED = /^sessionctl: lost the connection to postgres:\/\/\S+ \(table public\.django_session\)(: terminating connection due to administrator command)?(;|$)/
 const n = (x: number): string => x.toLocaleString('en-US')
 const num = (text: string): number => Number(text.replaceAll(',', ''))
 /** Ten keys in the middle of a prefix's range. */
@@ -344,6 +350,19 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
       await crashAndRestart()
       await cleanupFinishes(await run, /^sessionctl: lost the connection to postgres:/, live)
     })
+
+    it('shut down (fast shutdown, as a service restart does) during purge: exit 4 with the count; a rerun finishes', async () => {
+      const outside = await snapshot(NOT_USER_42)
+      const run = sessionctl(purgeArgs(20), env)
+      await waitFor(purgeUnderWay, 'the purge to delete 500 sessions', run)
+      await server.kill('SIGINT')
+      counters.kill++
+      await admin.end().catch(() => {})
+      await server.restart()
+      await connectAdmin()
+      const reported = partialPurge(await run, TERMINATED)
+      await purgeFinishes(reported, outside, 20)
+    })
   })
 
   describe('the server frozen (SIGSTOP): no hang, a clear error within a bounded time', () => {
@@ -395,14 +414,14 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
       counters.terminate++
     }
 
-    it('mid-list: exit 1 with the server\'s reason, nothing deleted', async () => {
+    it('mid-list: exit 1, nothing deleted', async () => {
       const before = await snapshot('TRUE')
       const run = sessionctl(listArgs(), env)
       await waitFor(scanning, 'the scan', run)
       await terminateToolBackend()
       const r = await run
       assert.equal(r.code, 1, r.stderr)
-      assert.match(failure(r), /^sessionctl: lost the connection to postgres:.*: terminating connection due to administrator command$/)
+      assert.match(failure(r), TERMINATED)
       assert.equal(await snapshot('TRUE'), before)
     })
 
@@ -411,7 +430,7 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
       const run = sessionctl(purgeArgs(20), env)
       await waitFor(purgeUnderWay, 'the purge to delete 500 sessions', run)
       await terminateToolBackend()
-      const reported = partialPurge(await run, /^sessionctl: lost the connection to postgres:.*: terminating connection due to administrator command;/)
+      const reported = partialPurge(await run, TERMINATED)
       await purgeFinishes(reported, outside, 20)
     })
 
@@ -420,8 +439,7 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
       const run = sessionctl(cleanupArgs(), env)
       await waitFor(cleanupUnderWay, 'the cleanup to delete 300 sessions', run)
       await terminateToolBackend()
-      // The backend terminated may be one idle between statements: its error comes as the connection's, without the server's words.
-      await cleanupFinishes(await run, /^sessionctl: lost the connection to postgres:/, live)
+      await cleanupFinishes(await run, TERMINATED, live)
     })
   })
 
@@ -521,6 +539,38 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
       assert.equal(rows.length, 10)
       await locker.query('ROLLBACK')
       await cleanupFinishes(r, /^sessionctl: a lock on postgres:.* stayed held by another transaction/, live)
+    })
+  })
+
+  describe('the table locked by another transaction (ACCESS EXCLUSIVE, as an ALTER TABLE takes)', () => {
+    it('list, purge and cleanup wait at most lock_timeout (10 s), fail in one line, delete nothing', async () => {
+      const before = await snapshot('TRUE')
+      const locker = await pgClient(adminUrl)
+      try {
+        await locker.query('BEGIN')
+        await locker.query('LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE')
+        counters.lock++
+        const started = Date.now()
+        const runs = await Promise.all([sessionctl(listArgs(), env), sessionctl(purgeArgs(500), env), sessionctl(cleanupArgs(), env)])
+        assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`)
+        for (const r of runs) {
+          assert.equal(r.code, 1, r.stderr)
+          assert.ok(r.ms > 9000, `${r.ms} ms`)
+          assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+          assert.match(failure(r), /^sessionctl: a lock on postgres:.* stayed held by another transaction for 10 s \(a long transaction, or an ALTER TABLE\?\): nothing more was done$/)
+        }
+
+        // The purge, which failed selecting, wrote no `started` line (the cleanup writes one before it begins); both say failed, nothing deleted.
+        const lines = audit()
+        const finished = lines.filter(l => l.event === 'finished').map(l => [l.command, l.outcome, l.exitCode, l.deleted]).sort()
+        assert.deepEqual(finished, [['sessions cleanup', 'failed', 1, 0], ['sessions purge', 'failed', 1, 0]])
+        assert.deepEqual(lines.filter(l => l.event === 'started').map(l => l.command), ['sessions cleanup'])
+      } finally {
+        await locker.query('ROLLBACK').catch(() => {})
+        await locker.end().catch(() => {})
+      }
+
+      assert.equal(await snapshot('TRUE'), before)
     })
   })
 
