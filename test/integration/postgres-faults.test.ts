@@ -603,6 +603,31 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
       await purgeFinishes(num(m[1]), outside, 0)
     })
 
+    it('SIGINT during a cleanup stops its workers after their batches, exit 6, exactly the count reported gone; a rerun finishes', async () => {
+      const live = await snapshot(LIVE_ROWS)
+      const run = startSessionctl(cleanupArgs(), env)
+      await waitFor(cleanupUnderWay, 'the cleanup to delete 300 sessions', run)
+      run.kill('SIGINT')
+      counters.signal++
+      const r = await run
+      assert.equal(r.code, 6, r.stderr)
+      const m = /: deleted ([\d,]+) expired sessions in [\d,]+ batch(es)?, .*; stopped by signal\n$/.exec(r.stdout)
+      assert.ok(m, r.stdout)
+      assert.equal(r.stderr, `sessionctl: stopped by SIGINT after ${m[1]} deleted sessions; rerun to continue\n`)
+      const reported = num(m[1])
+      audited({
+        deleted: reported, error: /stopped by SIGINT/, exitCode: 6, outcome: 'stopped',
+      })
+      await settled()
+      assert.equal(await count(EXPIRED_ROWS), EXPIRED - reported, 'stopped between batches: exactly what it reports is gone')
+      assert.equal(await snapshot(LIVE_ROWS), live)
+      const again = await sessionctl(cleanupArgs(), env)
+      assert.equal(again.code, 0, again.stderr)
+      assert.match(again.stdout, new RegExp(`: deleted ${n(EXPIRED - reported)} expired sessions? in `))
+      assert.equal(await count(EXPIRED_ROWS), 0)
+      assert.equal(await snapshot(LIVE_ROWS), live)
+    })
+
     it('a second SIGINT while the first waits for a blocked batch: exit 130 at once, the batch rolls back, the audit line counts what was done', async () => {
       const outside = await snapshot(NOT_USER_42)
       // Ten of user 42's rows held by another transaction: the batch that reaches them waits,
