@@ -10,7 +10,9 @@
 import type pg from 'pg'
 
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {
+  existsSync, mkdtempSync, readFileSync, rmSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -386,6 +388,28 @@ describe('PostgreSQL faults in the middle of a run (built binary)', function () 
         server.resume()
       }
     }
+
+    it('before the tool connects: exit 1, "timed out", within --connect-timeout, for list, purge and cleanup', async () => {
+      const before = await snapshot('TRUE')
+      server.pause()
+      counters.pause++
+      try {
+        for (const args of [listArgs(), purgeArgs(500), cleanupArgs()]) {
+          const r = await sessionctl([...args, ...QUICK], env)
+          assert.equal(r.code, 1, r.stderr)
+          assert.equal(r.stdout, '')
+          assert.equal(r.stderr, `sessionctl: cannot connect to 127.0.0.1:${server.port}: timed out\n`)
+          assert.ok(!r.stderr.includes(PASSWORD))
+          assert.ok(r.ms < 4000, `${r.ms} ms`)
+        }
+      } finally {
+        server.resume()
+      }
+
+      assert.equal(await snapshot('TRUE'), before)
+      // The stores are opened before the audit log: a run that never reached its store writes no line.
+      assert.equal(existsSync(auditLog), false)
+    })
 
     it('during list: exit 1, "stopped answering"', async () => {
       const before = await snapshot('TRUE')
