@@ -34,13 +34,20 @@ export class BoundedCursor<Row> extends Cursor<Row> {
     return this as unknown as CursorInternals<Row>
   }
 
-  /** Stops reading: rows still arriving for the current Execute are dropped, not kept. */
+  /**
+   * Stops reading: rows still arriving for the current Execute are dropped, not kept. A
+   * connection that goes (the server killed or terminating the backend, a frozen server's socket
+   * destroyed) has no portal left to close: pg-cursor would wait for a ReadyForQuery that never
+   * comes, the scan's error would never be reported, and the process would end with exit 13.
+   */
   override close(): Promise<void>
   override close(callback: (err: Error) => void): undefined
   override close(callback?: (err: Error) => void): Promise<void> | undefined {
     this.closing = true
-    this.internals.connection?.stream.resume()
-    return callback ? super.close(callback) : super.close()
+    const closed = this.closePortal()
+    if (!callback) return closed
+    closed.then(() => (callback as () => void)(), callback)
+    return undefined
   }
 
   /** pg-cursor's row handler, then the byte count: at the budget, the rows go to the waiting `next`. */
@@ -82,5 +89,22 @@ export class BoundedCursor<Row> extends Cursor<Row> {
     this.reading = undefined
     this.bytes = 0
     return done
+  }
+
+  /** pg-cursor's close, or as soon as the connection is gone. */
+  private async closePortal(): Promise<void> {
+    const stream = this.internals.connection?.stream
+    if (!stream) return super.close()
+    if (stream.destroyed || !stream.writable) return
+    stream.resume()
+    let gone: () => void = () => {}
+    try {
+      await Promise.race([super.close(), new Promise<void>(resolve => {
+        gone = () => resolve()
+        stream.once('close', gone)
+      })])
+    } finally {
+      stream.removeListener('close', gone)
+    }
   }
 }

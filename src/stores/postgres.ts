@@ -279,6 +279,10 @@ export async function connect(target: PostgresTarget, settings: readonly string[
       "SET IntervalStyle = 'postgres'",
       "SET bytea_output = 'hex'",
       `SET lock_timeout = '${LOCK_TIMEOUT_S}s'`,
+      // Rows a row-level security policy hid would be neither listed nor deleted, and a purge
+      // would say done with the user's sessions still there: with this off, a query RLS would
+      // filter fails instead (roles that bypass RLS, such as the table's owner, are unaffected).
+      'SET row_security = off',
       ...settings,
     ].join('; '))
     return {
@@ -778,6 +782,11 @@ export function pgError(error: unknown, label: string, target?: PostgresTarget):
   }
 
   case '42501': {
+    if (/row-level security/i.test(message)) {
+      const why = 'row-level security hides rows from this role, so sessions it cannot see would be neither listed nor deleted'
+      return new StoreError(`${label}: ${why} (${message}); use a role that bypasses it (the table's owner, or one with BYPASSRLS)`, {cause: error})
+    }
+
     return new StoreError(`permission denied on ${label}: ${message}`, {cause: error})
   }
 

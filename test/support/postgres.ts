@@ -3,9 +3,12 @@
  * (SESSIONCTL_TEST_POSTGRES_URL), a pg client on it, and the frameworks' exact DDL.
  */
 import {randomBytes} from 'node:crypto'
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
 import pg from 'pg'
 
-import {testPostgresUrl} from './servers.js'
+import {registerSecret} from './secrets.js'
+import {type PostgresServer, testPostgresUrl} from './servers.js'
 
 /** A client on `url` that reads every value as the server's text (no type parsing). */
 export async function pgClient(url: string): Promise<pg.Client> {
@@ -44,3 +47,50 @@ CREATE INDEX "${table}_session_key_c0390e0f_like" ON "${table}" ("session_key" v
 export const connectPgSimpleDdl = (table = 'session'): string => `CREATE TABLE "${table}" ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL, "expire" timestamp(6) NOT NULL) WITH (OIDS=FALSE);
 ALTER TABLE "${table}" ADD CONSTRAINT "${table}_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
 CREATE INDEX "IDX_${table}_expire" ON "${table}" ("expire");`
+
+/**
+ * Makes `server` (one a test started itself) ask every TCP client but postgres for a password
+ * (SCRAM): initdb's --auth=trust lets anyone in whatever password it gives, so a wrong password
+ * would go unnoticed. postgres itself keeps trust (the helpers and the replicas connect as it).
+ */
+export async function requirePasswords(server: PostgresServer): Promise<void> {
+  writeFileSync(path.join(server.dataDir, 'pg_hba.conf'), [
+    'local all all trust',
+    'host all postgres 127.0.0.1/32 trust',
+    'host replication postgres 127.0.0.1/32 trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+  ].join('\n'))
+  const client = await pgClient(server.url)
+  try {
+    await client.query('SELECT pg_reload_conf()')
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * Creates (or re-creates) the login role `user` with `password`, allowed to connect to the
+ * database in `url`, and runs `grants` there (e.g. GRANT SELECT, DELETE ON django_session TO ops);
+ * returns `url` with those credentials. The password is registered for the secrets grep.
+ */
+export async function createPgRole(url: string, spec: {grants?: string[]; password: string; user: string}): Promise<string> {
+  registerSecret(spec.password)
+  if (!/^[a-z_]\w{0,62}$/.test(spec.user)) throw new Error(`invalid role name: ${spec.user}`)
+  const database = decodeURIComponent(new URL(url).pathname.slice(1))
+  const client = await pgClient(url)
+  try {
+    await client.query(`DROP OWNED BY ${spec.user}`).catch(() => {})
+    await client.query(`DROP ROLE IF EXISTS ${spec.user}`)
+    await client.query(`CREATE ROLE ${spec.user} LOGIN PASSWORD ${pg.escapeLiteral(spec.password)}`)
+    await client.query(`GRANT CONNECT ON DATABASE "${database}" TO ${spec.user}`)
+    for (const grant of spec.grants ?? []) await client.query(grant)
+  } finally {
+    await client.end()
+  }
+
+  const u = new URL(url)
+  u.username = spec.user
+  u.password = encodeURIComponent(spec.password)
+  return u.toString()
+}
