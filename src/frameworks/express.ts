@@ -37,6 +37,8 @@ export default defineFramework({
     table: 'session',
     keyColumn: 'sid',
     dataColumn: 'sess',
+    // get(): `typeof sess === 'string' ? JSON.parse(sess) : sess`, after pg has parsed the json column.
+    jsonStringHoldsSession: true,
     expiry: {
       column: 'expire', liveWhen: 'not-before-now', naiveZone: 'session', unit: 'datetime',
     },

@@ -306,6 +306,12 @@ export interface SqlLayout {
    * user filter reads it by index, and the payload still has to name the same user.
    */
   userColumn?: string
+  /**
+   * A json/jsonb data column whose value is a JSON *string* holds the session's JSON in that string
+   * (connect-pg-simple JSON.parses a string the driver hands it once more, and serves the result):
+   * it is read as the store reads it. Other column types are read as they are.
+   */
+  jsonStringHoldsSession?: true
   /** When a row expires, by the framework's rule: state filters and cleanup derive their SQL from it. */
   expiry: ExpiryRule
   /**

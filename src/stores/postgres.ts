@@ -170,8 +170,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`
 }
 
-/** How a column's text is turned into the bytes the codec reads. */
-type ValueKind = 'bytea' | 'text'
+/**
+ * How a column's text is turned into the bytes the codec reads: `json-string`, a json/jsonb column
+ * whose JSON-string values hold the session's JSON (SqlLayout.jsonStringHoldsSession).
+ */
+type ValueKind = 'bytea' | 'json-string' | 'text'
 
 export interface PgColumns {
   data: string
@@ -434,6 +437,7 @@ async function inspectTable(client: pg.Client, found: FoundTable, layout: SqlLay
   const data = owner ? find(layout.ownerColumn!, 'user column') : find(layout.dataColumn, 'data column')
   let dataKind: ValueKind
   if (data.type === 'bytea') dataKind = 'bytea'
+  else if (layout.jsonStringHoldsSession && (data.type === 'json' || data.type === 'jsonb')) dataKind = 'json-string'
   else if (TEXT_TYPES_NAMES.has(data.type)) dataKind = 'text'
   else throw new StoreError(`${name}.${data.name} has type ${data.type}, which cannot hold a session (text, varchar, json, jsonb or bytea)`)
   const expiry = find(layout.expiry.column, 'expiry column')
@@ -710,7 +714,14 @@ export class PostgresStore implements SessionStore {
 
   private bytes(text: null | string): Buffer {
     if (text === null) return EMPTY
-    return this.columns.dataKind === 'bytea' ? Buffer.from(text.slice(2), 'hex') : Buffer.from(text, 'utf8')
+    if (this.columns.dataKind === 'bytea') return Buffer.from(text.slice(2), 'hex')
+    if (this.columns.dataKind === 'json-string' && text.trimStart().startsWith('"')) {
+      // The server checked it is JSON: a JSON string, whose text is what the store parses.
+      const inner: unknown = JSON.parse(text)
+      if (typeof inner === 'string') return Buffer.from(inner, 'utf8')
+    }
+
+    return Buffer.from(text, 'utf8')
   }
 
   /** Whether the user column's type takes this user id (its input function, asked by the server): text always does. */

@@ -261,6 +261,24 @@ for (const zone of [undefined, 'Pacific/Auckland', 'America/New_York']) {
       assert.equal((await client.query('SELECT sid FROM session WHERE sid = $1', [sid])).rows.length, 0)
     })
 
+    it('a sess that is a JSON string holding a session is read as connect-pg-simple reads it: listed and purged as 42’s', async () => {
+      const sid = 'jsonstringsessionuuuuuuuuuuuuuuu'
+      const inner = JSON.stringify({
+        cookie: {
+          expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, originalMaxAge: HOUR, path: '/',
+        }, passport: {user: 42},
+      })
+      await client.query("INSERT INTO session (sid, sess, expire) VALUES ($1, to_json($2::text), now() + interval '1 hour')", [sid, inner])
+      // The store serves it: connect-pg-simple parses the string pg hands it once more.
+      assert.deepEqual((await get(store, sid) as unknown as {passport: {user: number}}).passport, {user: 42})
+      const live = await cli(['sessions', 'list', '--store', url, '--user', '42'])
+      assert.ok(ids(live.doc).includes(sid), 'listed as user 42’s')
+      const purge = await cli(['sessions', 'purge', '--store', url, '--user', '42', '--yes'])
+      assert.equal(purge.code, 0, purge.stderr)
+      assert.equal(await get(store, sid), undefined)
+      assert.deepEqual(await ownAnswer('42'), {expired: [], live: []})
+    })
+
     it('purge --expired-only deletes only 42’s expired rows; the live ones are still served', async () => {
       const own = await ownAnswer('42')
       const before = await rawRows()
