@@ -408,7 +408,7 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<{exact: bo
       await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
       const {seededAt, sizes} = await ensureSeed(client, o.rows, o.fresh)
       log(`postgres: session_data sizes as seeded: p50 ${sizes.p50} B, p90 ${sizes.p90} B, p99 ${sizes.p99} B, max ${n(sizes.max)} B`)
-      const {rows: [version]} = await client.query<{v: string}>('SHOW server_version')
+      const {rows: [version]} = await client.query<{v: string}>("SELECT current_setting('server_version') AS v")
       const s = await scan(o, client, server, url, seededAt)
       const c = await cleanup(o, client, server, url, seededAt)
       return {
