@@ -25,7 +25,8 @@ const TID_RANGE_VERSION = 140_000
 const VACUUM_HINT_ROWS = 10_000
 /** The advisory lock's two keys: our namespace, then the table's name (apps' own one-key locks never collide with it). */
 const LOCK_KEYS = "hashtext('sessionctl'), hashtext($1)"
-const RETRYABLE = new Set(['40P01', '55P03', '40001', '57014'])
+const STATEMENT_TIMEOUT = '57014'
+const RETRYABLE = new Set(['40P01', '55P03', '40001', STATEMENT_TIMEOUT])
 
 export interface PgCleanupContext {
   connection: PgConnection
@@ -187,6 +188,28 @@ export class PostgresCleanup {
     let seenRows = 0
     let position = 0
     const sql = this.deleteStatement(`ctid >= $${this.c.params.length + 1}::tid AND ctid < $${this.c.params.length + 2}::tid`, summary)
+    // A range whose statement runs into statement_timeout is deleted in halves (a retry of the
+    // whole range would time out again); other failures are retried as they are.
+    const deleteRange = async (client: pg.Client, from: number, to: number): Promise<[number, number]> => {
+      const splittable = to - from > 1
+      try {
+        const [result, ms] = await retried(
+          summary,
+          () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, `(${from},0)`, `(${to},0)`]),
+          undefined,
+          code => !(splittable && code === STATEMENT_TIMEOUT),
+        )
+        return [countDeleted(summary, result.rows[0]), ms]
+      } catch (error) {
+        if (!splittable || (error as {code?: string}).code !== STATEMENT_TIMEOUT) throw error
+        summary.retries++
+        const middle = from + Math.floor((to - from) / 2)
+        const [first, firstMs] = await deleteRange(client, from, middle)
+        const [second, secondMs] = await deleteRange(client, middle, to)
+        return [first + second, Math.max(firstMs, secondMs)]
+      }
+    }
+
     return client => async size => {
       if (position >= pages) {
         // Pages added while the walk ran: walk them too, once.
@@ -200,8 +223,7 @@ export class PostgresCleanup {
       const from = position
       const span = Math.max(1, Math.min(pages - from, Math.round(size / density)))
       position += span
-      const [result, ms] = await retried(summary, () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, `(${from},0)`, `(${from + span},0)`]))
-      const deleted = countDeleted(summary, result.rows[0])
+      const [deleted, ms] = await deleteRange(client, from, from + span)
       seenPages += span
       seenRows += deleted
       // What the batches found, but never below the expired rows still to find over the pages
@@ -248,7 +270,7 @@ function countDeleted(summary: CleanupSummary, row: {n: string; orphans?: string
  * deadlock or a serialization failure is retried after a backoff, with a smaller batch (`shrink`),
  * at most MAX_RETRIES times.
  */
-async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink?: () => void): Promise<[T, number]> {
+async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink?: () => void, retryable = (code: string) => RETRYABLE.has(code)): Promise<[T, number]> {
   for (let attempt = 0; ; attempt++) {
     const t0 = performance.now()
     try {
@@ -258,7 +280,8 @@ async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, 
       return [result, ms]
     } catch (error) {
       summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
-      if (!RETRYABLE.has(String((error as {code?: string}).code)) || attempt >= MAX_RETRIES) throw error
+      const code = String((error as {code?: string}).code)
+      if (!RETRYABLE.has(code) || !retryable(code) || attempt >= MAX_RETRIES) throw error
       summary.retries++
       shrink?.()
       await sleep(100 * (2 ** attempt))
