@@ -572,7 +572,12 @@ export class PostgresStore implements SessionStore {
       target: this.target,
     })
     try {
-      return await cleanup.run(o)
+      const summary = await cleanup.run(o)
+      const {children} = this.columns
+      // Without a cascading foreign key, rows whose session went some other way (the framework's
+      // own deletes, an older cleanup) are swept too, as on MySQL.
+      if (children && !children.cascade && summary.stoppedBy === 'done') summary.orphans = await this.sweepOrphans(o, summary.orphans)
+      return summary
     } catch (error) {
       throw error instanceof SessionctlError ? error : pgError(error, this.label)
     }
@@ -738,6 +743,36 @@ export class PostgresStore implements SessionStore {
     }
   }
 
+  /**
+   * Child rows whose session is gone, in short statements: the child table walked in the order of
+   * its session column ORPHAN_RANGE rows at a time, each range's orphans deleted only while still orphans.
+   */
+  private async sweepOrphans(o: CleanupOptions, sofar: CleanupSummary['orphans']): Promise<NonNullable<CleanupSummary['orphans']>> {
+    const {children} = this.columns
+    const column = quoteIdent(children!.column)
+    const orphan = `NOT EXISTS (SELECT 1 FROM ${this.table} p WHERE p.${quoteIdent(children!.references)} = c.${column})`
+    const out = sofar ?? {deleted: 0, found: 0, table: children!.table}
+    let last: null | string = null
+    while (!o.signal?.aborted) {
+      const ends: pg.QueryResult<{end: null | string}> = await this.client.query<{end: null | string}>(
+        `SELECT max(k)::text AS end FROM (SELECT ${column} AS k FROM ${this.childTable()}${last === null ? '' : ` WHERE ${column} > $1`} ORDER BY ${column} LIMIT ${ORPHAN_RANGE}) r`,
+        last === null ? [] : [last],
+      )
+      const {end} = ends.rows[0]
+      if (end === null) break
+      const range = `${last === null ? '' : `c.${column} > $2 AND `}c.${column} <= $1`
+      const params = last === null ? [end] : [end, last]
+      const {rows: [{n}]} = await this.client.query<{n: string}>(o.dryRun
+        ? `SELECT count(*) AS n FROM ${this.childTable()} c WHERE ${range} AND ${orphan}`
+        : `WITH d AS (DELETE FROM ${this.childTable()} c WHERE ${range} AND ${orphan} RETURNING 1) SELECT count(*) AS n FROM d`, params)
+      out.found += Number(n)
+      if (!o.dryRun) out.deleted += Number(n)
+      last = end
+    }
+
+    return out
+  }
+
   private toRaw(row: ScanRow, clock: ExpiryClock, state: SessionFilter['state']): RawSession {
     const [key, text, expiry] = row
     const value = this.bytes(text)
@@ -761,6 +796,8 @@ export class PostgresStore implements SessionStore {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Child rows per statement of the orphan sweep. */
+const ORPHAN_RANGE = 2000
 
 /** A character(n) column's value without the blanks PostgreSQL pads it with (and ignores when comparing). */
 function padless(column: string, padded: true | undefined): string {

@@ -819,6 +819,8 @@ describe('sessions cleanup of Spring Session JDBC tables on PostgreSQL', functio
              FROM generate_series(1, 2000) g, (SELECT (extract(epoch FROM now()) * 1000)::bigint AS now_ms) n`)
           await db.client.query(`INSERT INTO SPRING_SESSION_ATTRIBUTES SELECT PRIMARY_ID, a, convert_to(a || ':' || SESSION_ID, 'UTF8') || '\\xaced0005'::bytea
              FROM SPRING_SESSION, unnest(ARRAY['SPRING_SECURITY_CONTEXT', 'loginTime', 'cart']) a`)
+          // Without a foreign key, attributes can outlive their session (deleted some other way): the cleanup sweeps them too.
+          if (foreignKey === 'none') await db.client.query(String.raw`INSERT INTO SPRING_SESSION_ATTRIBUTES SELECT md5('gone' || g)::uuid::text, 'cart', '\xaced0005'::bytea FROM generate_series(1, 30) g`)
           const live = '(SELECT PRIMARY_ID FROM SPRING_SESSION WHERE EXPIRY_TIME >= (extract(epoch FROM now()) * 1000)::bigint)'
           const sessions = await keepRows(db.client, 'spring_session', `PRIMARY_ID IN ${live}`, {keyColumn: 'primary_id'})
           const attributes = await keepRows(db.client, 'spring_session_attributes', `SESSION_PRIMARY_ID IN ${live}`, {keyColumn: 'session_primary_id'})
@@ -827,7 +829,8 @@ describe('sessions cleanup of Spring Session JDBC tables on PostgreSQL', functio
           const doc = json(r)
           assert.equal(doc.deleted, 500)
           if (foreignKey === 'cascade') assert.equal(doc.stores[0].orphans, undefined, 'the foreign key removes them')
-          else assert.deepEqual(doc.stores[0].orphans, {deleted: 1500, found: 1500, table: 'spring_session_attributes'})
+          else if (foreignKey === 'no-action') assert.deepEqual(doc.stores[0].orphans, {deleted: 1500, found: 1500, table: 'spring_session_attributes'})
+          else assert.deepEqual(doc.stores[0].orphans, {deleted: 1530, found: 1530, table: 'spring_session_attributes'})
           assert.deepEqual(await sessions(), {extra: 0, missing: 0})
           assert.deepEqual(await attributes(), {extra: 0, missing: 0})
           const {rows} = await db.client.query(`SELECT (SELECT count(*) FROM SPRING_SESSION) AS sessions, (SELECT count(*) FROM SPRING_SESSION_ATTRIBUTES) AS attributes,
