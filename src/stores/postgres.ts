@@ -679,7 +679,15 @@ export class PostgresStore implements SessionStore {
     try {
       // Small rows: the next batch is read while this one decodes. A batch full by bytes is
       // decoded before anything more is read: large rows are in memory one batch at a time.
-      let pending: Promise<ScanRow[]> | undefined = cursor.next(SCAN_ROWS)
+      // A read that fails while the previous batch decodes is awaited (and thrown) afterwards: it
+      // is marked handled at once, so Node does not take it for an unhandled rejection meanwhile.
+      const read = (): Promise<ScanRow[]> => {
+        const next = cursor.next(SCAN_ROWS)
+        next.catch(() => {})
+        return next
+      }
+
+      let pending: Promise<ScanRow[]> | undefined = read()
       while (pending) {
         const batch: ScanRow[] = await pending
         pending = undefined
@@ -693,11 +701,11 @@ export class PostgresStore implements SessionStore {
         // The driver's strings are garbage once turned into bytes (a large row would be held twice).
         batch.length = 0
         const small = bytes < SCAN_BATCH_BYTES / 2
-        if (small && !filter.signal?.aborted) pending = cursor.next(SCAN_ROWS)
+        if (small && !filter.signal?.aborted) pending = read()
         await selector.submit(raws)
         sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
         if (filter.signal?.aborted) break
-        if (!small) pending = cursor.next(SCAN_ROWS)
+        if (!small) pending = read()
       }
 
       const summary = await selector.finish()
