@@ -372,7 +372,9 @@ export interface ExpiryRule {
   /**
    * Naive time columns: the framework writes them in the database session's time zone
    * (connect-pg-simple's `to_timestamp()` into a `timestamp` column), so they are read in the
-   * server's TimeZone setting unless --time-zone says otherwise. Absent: UTC unless --time-zone.
+   * server's TimeZone setting unless --time-zone says otherwise, and compared as PostgreSQL compares
+   * them with a timestamptz (an hour the clocks repeat is read as its second pass). Absent: UTC
+   * unless --time-zone, compared as wall-clock text.
    */
   naiveZone?: 'session'
 }

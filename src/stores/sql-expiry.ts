@@ -1,6 +1,8 @@
 import type {ExpiryRule, ExpiryUnit, SessionState} from './contract.js'
 
-import {formatNaive, naiveOrderKey, parseNaive} from './sql-time.js'
+import {
+  formatNaive, naiveAtOrAfter, naiveOrderKey, parseNaive,
+} from './sql-time.js'
 
 /** How the expiry column holds time, once read from the table (`auto` resolved). */
 export type ExpiryKind = Exclude<ExpiryUnit, 'auto'>
@@ -91,9 +93,13 @@ export class SqlExpiry {
   private cutoff(clock: ExpiryClock): number | string {
     switch (this.kind) {
     case 'datetime': {
+      const micros = Number(clock.wallNow.slice(23, 26) || 0)
+      // Naive times in the session's zone are compared by PostgreSQL as instants (connect-pg-simple):
+      // read as it reads them, a repeated hour included.
+      if (this.rule.naiveZone === 'session') return naiveAtOrAfter(new Date(clock.now.getTime() - this.offsetMs), clock.timeZone, micros)
       if (this.offsetMs === 0) return clock.wallNow
       // The microseconds of the server's clock are kept: the offset is whole seconds.
-      return formatNaive(new Date(clock.now.getTime() - this.offsetMs), clock.timeZone, Number(clock.wallNow.slice(23, 26) || 0))
+      return formatNaive(new Date(clock.now.getTime() - this.offsetMs), clock.timeZone, micros)
     }
 
     case 'unix-ms': {

@@ -78,6 +78,32 @@ export function formatNaive(date: Date, timeZone = 'UTC', micros = 0): string {
 }
 
 /**
+ * The least naive text in `timeZone` that PostgreSQL reads (parseNaive) as `date` or later: what
+ * a bare naive column is compared with (`column >= text`) so that it selects exactly the rows
+ * PostgreSQL itself puts at or after `date` when it compares the column with a timestamptz
+ * (connect-pg-simple's `expire >= to_timestamp(now)`). That is the wall time of `date`, except in
+ * the first pass of an hour the clocks repeat: PostgreSQL reads those wall times as the second
+ * pass, so every one of them from the repeat's start on is after `date`.
+ */
+export function naiveAtOrAfter(date: Date, timeZone = 'UTC', micros = 0): string {
+  const text = formatNaive(date, timeZone, micros)
+  if (isUtc(timeZone)) return text
+  const read = parseNaive(text, timeZone)
+  if (read === null || read.getTime() <= date.getTime()) return text
+  // The offset changes within a day of `date`: find the instant it does; its wall time starts the repeat.
+  const offset = offsetAt(date.getTime(), timeZone)
+  let before = date.getTime()
+  let after = before + DAY
+  while (after - before > 1) {
+    const middle = Math.floor((before + after) / 2)
+    if (offsetAt(middle, timeZone) === offset) before = middle
+    else after = middle
+  }
+
+  return formatNaive(new Date(after), timeZone)
+}
+
+/**
  * Naive DATETIME text padded to microseconds, so two values compare correctly as strings
  * ("…:00" and "…:00.000000" are the same instant).
  */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 
 import {
-  formatNaive, naiveOrderKey, normalizeNaive, parseNaive,
+  formatNaive, naiveAtOrAfter, naiveOrderKey, normalizeNaive, parseNaive,
 } from '../../src/stores/sql-time.js'
 
 describe('naive DATETIME text and time zones', () => {
@@ -55,6 +55,45 @@ describe('naive DATETIME text and time zones', () => {
       ['America/New_York', '2027-03-14 03:00:00', '2027-03-14T07:00:00.000Z'], // just after: EDT
     ]
     for (const [zone, wall, instant] of cases) assert.equal(parseNaive(wall, zone)!.toISOString(), instant, `${zone} ${wall}`)
+  })
+
+  it('the cutoff for naive times PostgreSQL compares as instants: in the first pass of a repeated hour, the repeat’s start', () => {
+    const cases: Array<[string, string, string]> = [
+      ['America/New_York', '2026-11-01T05:30:00.000Z', '2026-11-01 01:00:00.000000'], // 01:30 EDT: every 01:xx is read as EST, later
+      ['America/New_York', '2026-11-01T06:30:00.000Z', '2026-11-01 01:30:00.000000'], // 01:30 EST: its own wall time
+      ['America/New_York', '2026-11-01T04:59:59.000Z', '2026-11-01 00:59:59.000000'],
+      ['Europe/Berlin', '2026-10-25T00:30:00.000Z', '2026-10-25 02:00:00.000000'], // 02:30 CEST
+      ['Europe/Berlin', '2026-10-25T01:30:00.000Z', '2026-10-25 02:30:00.000000'], // 02:30 CET
+      ['Europe/Berlin', '2026-07-01T12:00:00.000Z', '2026-07-01 14:00:00.000000'],
+      ['UTC', '2026-11-01T05:30:00.000Z', '2026-11-01 05:30:00.000000'],
+    ]
+    for (const [zone, now, cutoff] of cases) assert.equal(naiveAtOrAfter(new Date(now), zone), cutoff, `${zone} ${now}`)
+  })
+
+  it('column >= that cutoff selects exactly the wall times PostgreSQL reads at or after now, around every change, east and west of UTC', () => {
+    const changes: Array<[string, string]> = [
+      ['America/New_York', '2026-11-01T06:00:00Z'],
+      ['America/New_York', '2027-03-14T07:00:00Z'],
+      ['Europe/Berlin', '2026-10-25T01:00:00Z'],
+      ['Pacific/Auckland', '2027-04-03T14:00:00Z'],
+      ['Australia/Lord_Howe', '2027-04-03T15:00:00Z'],
+    ]
+    let checked = 0
+    for (const [zone, change] of changes) {
+      const at = Date.parse(change)
+      // The walls the store writes: instants every 7.5 minutes around the change, formatted in the zone.
+      const walls = Array.from({length: 97}, (_, i) => formatNaive(new Date(at + ((i - 48) * 450_000)), zone))
+      for (let i = -40; i <= 40; i++) {
+        const now = new Date(at + (i * 270_000) + 123)
+        const cutoff = naiveAtOrAfter(now, zone, 0)
+        for (const wall of walls) {
+          assert.equal(normalizeNaive(wall) >= normalizeNaive(cutoff), parseNaive(wall, zone)!.getTime() >= now.getTime(), `${zone}: ${wall} at ${now.toISOString()} (cutoff ${cutoff})`)
+          checked++
+        }
+      }
+    }
+
+    assert.ok(checked > 30_000)
   })
 
   it('orders PostgreSQL timestamp text as the times: past year 9999, infinity, -infinity, BC', () => {
