@@ -26,6 +26,7 @@ const VACUUM_HINT_ROWS = 10_000
 /** The advisory lock's two keys: our namespace, then the table's name (apps' own one-key locks never collide with it). */
 const LOCK_KEYS = "hashtext('sessionctl'), hashtext($1)"
 const STATEMENT_TIMEOUT = '57014'
+const TOO_MANY_CONNECTIONS = '53300'
 const RETRYABLE = new Set(['40P01', '55P03', '40001', STATEMENT_TIMEOUT])
 
 export interface PgCleanupContext {
@@ -90,7 +91,17 @@ export class PostgresCleanup {
         // core, and the single DELETE it is measured against may not.
         const walk = await this.pageWalk(summary)
         const count = Math.max(1, o.workers ?? WORKERS)
-        for (let i = 1; i < count; i++) extra.push(await connect(this.c.target, CLEANUP_SETTINGS))
+        for (let i = 1; i < count; i++) {
+          try {
+            extra.push(await connect(this.c.target, CLEANUP_SETTINGS))
+          } catch (error) {
+            const {cause, code} = error as {cause?: {code?: string}; code?: string}
+            if ((code ?? cause?.code) !== TOO_MANY_CONNECTIONS) throw error
+            const failure = pgError(error, this.c.label)
+            throw new StoreError(`${failure.message}: cleanup deletes on ${count} connections (--workers); rerun with --workers ${i}`, {cause: error})
+          }
+        }
+
         for (const c of [client, ...extra.map(e => e.client)]) batches.push(walk(c))
       } else {
         batches.push(this.keyWalk(summary))
