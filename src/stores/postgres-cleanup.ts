@@ -323,7 +323,9 @@ export async function openPostgresReplica(url: string, connectTimeoutMs?: number
   try {
     connection = await connect(target)
   } catch (error) {
-    throw pgError(error, label, target)
+    // Connection errors name the host and port: say which of the URLs it is.
+    const failure = pgError(error, label, target)
+    throw failure.message.includes(label) ? failure : new StoreError(`replica ${failure.message}`, {cause: error})
   }
 
   return {

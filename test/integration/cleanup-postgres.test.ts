@@ -592,7 +592,7 @@ describe('sessions cleanup on PostgreSQL', function () {
     const port = await freePort()
     const unreachable = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', `postgres://monitor:Repl1ca-Pa55@127.0.0.1:${port}/postgres`])
     assert.equal(unreachable.code, 1, unreachable.stderr)
-    assert.match(unreachable.stderr, new RegExp(`^sessionctl: cannot connect to 127\\.0\\.0\\.1:${port}: connection refused .*; 0 of 1,000 sessions were deleted before the failure, the rest are intact: rerun to finish\\n$`))
+    assert.match(unreachable.stderr, new RegExp(`^sessionctl: replica cannot connect to 127\\.0\\.0\\.1:${port}: connection refused .*; 0 of 1,000 sessions were deleted before the failure, the rest are intact: rerun to finish\\n$`))
     const primary = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--replica', db.url])
     assert.equal(primary.code, 1, primary.stderr)
     assert.match(primary.stderr, /^sessionctl: replica postgres:\/\/.*: it is not a replica \(pg_is_in_recovery\(\) is false\); 0 of 1,000 sessions were deleted before the failure/)
