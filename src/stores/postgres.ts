@@ -846,6 +846,10 @@ export function pgError(error: unknown, label: string, target?: PostgresTarget):
     return new StoreError(`permission denied on ${label}: ${message}`, {cause: error})
   }
 
+  case '25006': {
+    return new StoreError(`${label}: ${message} (a hot standby, or default_transaction_read_only): point --store at the primary`, {cause: error})
+  }
+
   case '53300': {
     return new StoreError(`${where} refused the connection: too many connections (${message})`, {cause: error})
   }

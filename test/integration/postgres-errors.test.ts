@@ -359,7 +359,7 @@ describe('PostgreSQL store errors (built binary, a server that asks for password
       const listed = await sessionctl(list(readOnlyUrl), {env: ENV})
       assert.equal(listed.code, 0, listed.stderr)
       const before = await state()
-      const readOnly = /^sessionctl: postgres:\/\/readonly:\*\*\*\*@\S+ \(table public\.django_session\): cannot execute SELECT( FOR UPDATE)? in a read-only transaction; 0 of [14] sessions? /
+      const readOnly = /^sessionctl: postgres:\/\/readonly:\*\*\*\*@\S+ \(table public\.django_session\): cannot execute SELECT( FOR UPDATE)? in a read-only transaction \(a hot standby, or default_transaction_read_only\): point --store at the primary; 0 of [14] sessions? /
       assertOneLineError(await sessionctl(purge(readOnlyUrl), {env: ENV}), 1, readOnly, {stdout: NONE_DELETED})
       assertOneLineError(await sessionctl(cleanup(readOnlyUrl), {env: ENV}), 1, readOnly)
       assert.equal(await state(), before)
