@@ -22,6 +22,8 @@ export interface ExpiryClock {
  * on it serves them; NULL is spelled out only where the column can hold one.
  */
 export class SqlExpiry {
+  /** The last clock's cutoff (and its ordering key): isExpired runs for every row a scan reads. */
+  private last: undefined | {clock: ExpiryClock; cutoff: number | string; key: string}
   private readonly offsetMs: number
 
   /**
@@ -78,19 +80,17 @@ export class SqlExpiry {
   isExpired(value: null | number | string, clock: ExpiryClock): boolean {
     if (this.rule.offsetUnknown !== undefined) return false
     if (value === null) return this.nullExpired()
-    const cutoff = this.cutoff(clock)
+    const {cutoff, key} = this.cutoffOf(clock)
     if (this.kind === 'datetime') {
       const stored = naiveOrderKey(String(value))
-      const now = naiveOrderKey(String(cutoff))
-      return this.rule.liveWhen === 'not-before-now' ? stored < now : stored <= now
+      return this.rule.liveWhen === 'not-before-now' ? stored < key : stored <= key
     }
 
     const stored = Number(value)
     return this.rule.liveWhen === 'not-before-now' ? stored < Number(cutoff) : stored <= Number(cutoff)
   }
 
-  /** The value the bare column is compared with: now minus the offset, in the column's encoding. */
-  private cutoff(clock: ExpiryClock): number | string {
+  private computeCutoff(clock: ExpiryClock): number | string {
     switch (this.kind) {
     case 'datetime': {
       const micros = Number(clock.wallNow.slice(23, 26) || 0)
@@ -111,6 +111,21 @@ export class SqlExpiry {
       return (this.rule.nowSeconds === 'floor' ? Math.floor(seconds) : Math.round(seconds)) - (this.offsetMs / 1000)
     }
     }
+  }
+
+  /** The value the bare column is compared with: now minus the offset, in the column's encoding. */
+  private cutoff(clock: ExpiryClock): number | string {
+    return this.cutoffOf(clock).cutoff
+  }
+
+  /** cutoff, worked out once per clock (a naive one in a zone takes time-zone arithmetic). */
+  private cutoffOf(clock: ExpiryClock): {cutoff: number | string; key: string} {
+    if (this.last?.clock !== clock) {
+      const cutoff = this.computeCutoff(clock)
+      this.last = {clock, cutoff, key: this.kind === 'datetime' ? naiveOrderKey(String(cutoff)) : ''}
+    }
+
+    return this.last
   }
 
   private expiredOp(): '<' | '<=' {
