@@ -95,10 +95,9 @@ export class PostgresCleanup {
           try {
             extra.push(await connect(this.c.target, CLEANUP_SETTINGS))
           } catch (error) {
-            const {cause, code} = error as {cause?: {code?: string}; code?: string}
-            if ((code ?? cause?.code) !== TOO_MANY_CONNECTIONS) throw error
-            const failure = pgError(error, this.c.label)
-            throw new StoreError(`${failure.message}: cleanup deletes on ${count} connections (--workers); rerun with --workers ${i}`, {cause: error})
+            // connect() reports a StoreError; the server's code is its cause's.
+            if ((error as {cause?: {code?: string}}).cause?.code !== TOO_MANY_CONNECTIONS) throw error
+            throw new StoreError(`${(error as Error).message}: cleanup deletes on ${count} connections (--workers); rerun with --workers ${i}`, {cause: error})
           }
         }
 
@@ -183,15 +182,15 @@ export class PostgresCleanup {
    */
   private async pageWalk(summary: CleanupSummary): Promise<(client: pg.Client) => Batch> {
     const {store} = this.c
-    const pagesNow = async (): Promise<{pages: number; tuples: number}> => {
-      const {rows} = await this.c.connection.client.query<{pages: string; tuples: string}>(
-        "SELECT pg_relation_size($1::oid) / current_setting('block_size')::int AS pages, GREATEST(c.reltuples, 0) AS tuples FROM pg_class c WHERE c.oid = $1::oid",
+    const pagesNow = async (): Promise<number> => {
+      const {rows} = await this.c.connection.client.query<{pages: string}>(
+        "SELECT pg_relation_size($1::oid) / current_setting('block_size')::int AS pages",
         [store.name.oid],
       )
-      return {pages: Number(rows[0].pages), tuples: Number(rows[0].tuples)}
+      return Number(rows[0].pages)
     }
 
-    let {pages} = await pagesNow()
+    let pages = await pagesNow()
     let extended = false
     // Expired rows per page: the count over the pages to begin with, then what the batches found (or what is left).
     let density = Math.max(0.01, summary.expired / Math.max(1, pages))
@@ -208,7 +207,7 @@ export class PostgresCleanup {
           summary,
           () => client.query<{n: string; orphans?: string}>(sql, [...this.c.params, `(${from},0)`, `(${to},0)`]),
           undefined,
-          code => !(splittable && code === STATEMENT_TIMEOUT),
+          splittable ? STATEMENT_TIMEOUT : undefined,
         )
         return [countDeleted(summary, result.rows[0]), ms]
       } catch (error) {
@@ -226,7 +225,7 @@ export class PostgresCleanup {
         // Pages added while the walk ran: walk them too, once.
         if (extended) return {deleted: undefined, longestMs: 0}
         extended = true
-        pages = (await pagesNow()).pages
+        pages = await pagesNow()
         if (position >= pages) return {deleted: undefined, longestMs: 0}
       }
 
@@ -279,9 +278,10 @@ function countDeleted(summary: CleanupSummary, row: {n: string; orphans?: string
 /**
  * Runs one cleanup statement, timed (summary.maxStatementMs): a lock or statement timeout, a
  * deadlock or a serialization failure is retried after a backoff, with a smaller batch (`shrink`),
- * at most MAX_RETRIES times.
+ * at most MAX_RETRIES times; an error with the code `notRetried` is thrown at once (the caller
+ * handles it otherwise).
  */
-async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink?: () => void, retryable = (code: string) => RETRYABLE.has(code)): Promise<[T, number]> {
+async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, shrink?: () => void, notRetried?: string): Promise<[T, number]> {
   for (let attempt = 0; ; attempt++) {
     const t0 = performance.now()
     try {
@@ -292,7 +292,7 @@ async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, 
     } catch (error) {
       summary.maxStatementMs = Math.max(summary.maxStatementMs, performance.now() - t0)
       const code = String((error as {code?: string}).code)
-      if (!RETRYABLE.has(code) || !retryable(code) || attempt >= MAX_RETRIES) throw error
+      if (!RETRYABLE.has(code) || code === notRetried || attempt >= MAX_RETRIES) throw error
       summary.retries++
       shrink?.()
       await sleep(100 * (2 ** attempt))
