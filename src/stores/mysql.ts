@@ -34,7 +34,7 @@ import {deleteInBatches} from './delete-batches.js'
 import {MysqlCleanup} from './mysql-cleanup.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
 import {
-  detailsOf, integerExpiryUnit, layoutIdentifiers, noteIndexedLookup, stillSelected,
+  detailsOf, integerExpiryUnit, layoutIdentifiers, noteIndexedLookup, ORPHAN_RANGE, stillSelected, sweepOrphanRanges,
 } from './sql-rows.js'
 import {formatNaive, normalizeNaive, parseNaive} from './sql-time.js'
 import {
@@ -609,12 +609,9 @@ class MysqlStore implements SessionStore {
   }
 }
 
-const ORPHAN_RANGE = 2000
-
 /**
- * Rows of a child table whose session is gone (a schema without the cascading foreign key, after
- * cleanup or the framework's own deletes), removed in short statements: the child table walked in
- * key order ORPHAN_RANGE rows at a time, each range's orphans deleted only while still orphans.
+ * Rows of a child table whose session is gone (sweepOrphanRanges): each range's orphans counted,
+ * then deleted only while still orphans.
  */
 async function sweepOrphans(o: {
   child: string; column: string; conn: PromiseConnection; dryRun: boolean; parent: string; references: string; signal?: AbortSignal; table: string
@@ -622,30 +619,21 @@ async function sweepOrphans(o: {
   const col = quote(o.column)
   const ref = quote(o.references)
   const orphan = `NOT EXISTS (SELECT 1 FROM ${o.parent} p WHERE p.${ref} = c.${col})`
-  const out = {deleted: 0, found: 0, table: o.table}
-  let last: null | string = null
-  for (;;) {
-    if (o.signal?.aborted) break
+  const inRange = (after: null | string, end: string): [string, string[]] => [`${after === null ? '' : `c.${col} > ? AND `}c.${col} <= ?`, after === null ? [end] : [after, end]]
+  return sweepOrphanRanges(o, {deleted: 0, found: 0, table: o.table}, async after => {
     const [ends] = await o.conn.query<RowDataPacket[]>(
-      `SELECT MAX(k) AS k FROM (SELECT ${col} AS k FROM ${o.child} WHERE ${last === null ? '1' : `${col} > ?`} ORDER BY ${col} LIMIT ${ORPHAN_RANGE}) r`,
-      last === null ? [] : [last],
+      `SELECT MAX(k) AS k FROM (SELECT ${col} AS k FROM ${o.child} WHERE ${after === null ? '1' : `${col} > ?`} ORDER BY ${col} LIMIT ${ORPHAN_RANGE}) r`,
+      after === null ? [] : [after],
     )
-    const end = ends[0]?.k as null | string
-    if (end === null || end === undefined) break
-    const range = `${last === null ? '' : `c.${col} > ? AND `}c.${col} <= ?`
-    const params = last === null ? [end] : [last, end]
+    return (ends[0]?.k as null | string | undefined) ?? null
+  }, async (after, end) => {
+    const [range, params] = inRange(after, end)
     const [found] = await o.conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${o.child} c WHERE ${range} AND ${orphan}`, params)
     const n = Number(found[0].n)
-    out.found += n
-    if (n > 0 && !o.dryRun) {
-      const [result] = await o.conn.query<ResultSetHeader>(`DELETE c FROM ${o.child} c WHERE ${range} AND ${orphan}`, params)
-      out.deleted += result.affectedRows
-    }
-
-    last = end
-  }
-
-  return out
+    if (n === 0 || o.dryRun) return {deleted: 0, found: n}
+    const [result] = await o.conn.query<ResultSetHeader>(`DELETE c FROM ${o.child} c WHERE ${range} AND ${orphan}`, params)
+    return {deleted: result.affectedRows, found: n}
+  })
 }
 
 type ScanRow = [string, Buffer | null, null | number | string, ...Array<null | number | string>]

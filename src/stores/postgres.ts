@@ -31,7 +31,7 @@ import {PostgresCleanup} from './postgres-cleanup.js'
 import {BoundedCursor} from './postgres-cursor.js'
 import {type ExpiryClock, type ExpiryKind, SqlExpiry} from './sql-expiry.js'
 import {
-  detailsOf, integerExpiryUnit, layoutIdentifiers, noteIndexedLookup, stillSelected,
+  detailsOf, integerExpiryUnit, layoutIdentifiers, noteIndexedLookup, ORPHAN_RANGE, stillSelected, sweepOrphanRanges,
 } from './sql-rows.js'
 import {assertTimeZone, formatNaive, parseNaive} from './sql-time.js'
 import {
@@ -751,34 +751,24 @@ export class PostgresStore implements SessionStore {
     }
   }
 
-  /**
-   * Child rows whose session is gone, in short statements: the child table walked in the order of
-   * its session column ORPHAN_RANGE rows at a time, each range's orphans deleted only while still orphans.
-   */
+  /** Child rows whose session is gone (sweepOrphanRanges): each range's orphans deleted only while still orphans. */
   private async sweepOrphans(o: CleanupOptions, sofar: CleanupSummary['orphans']): Promise<NonNullable<CleanupSummary['orphans']>> {
     const {children} = this.columns
     const column = quoteIdent(children!.column)
     const orphan = `NOT EXISTS (SELECT 1 FROM ${this.table} p WHERE p.${quoteIdent(children!.references)} = c.${column})`
-    const out = sofar ?? {deleted: 0, found: 0, table: children!.table}
-    let last: null | string = null
-    while (!o.signal?.aborted) {
-      const ends: pg.QueryResult<{end: null | string}> = await this.client.query<{end: null | string}>(
-        `SELECT max(k)::text AS end FROM (SELECT ${column} AS k FROM ${this.childTable()}${last === null ? '' : ` WHERE ${column} > $1`} ORDER BY ${column} LIMIT ${ORPHAN_RANGE}) r`,
-        last === null ? [] : [last],
+    return sweepOrphanRanges(o, sofar ?? {deleted: 0, found: 0, table: children!.table}, async after => {
+      const {rows} = await this.client.query<{end: null | string}>(
+        `SELECT max(k)::text AS end FROM (SELECT ${column} AS k FROM ${this.childTable()}${after === null ? '' : ` WHERE ${column} > $1`} ORDER BY ${column} LIMIT ${ORPHAN_RANGE}) r`,
+        after === null ? [] : [after],
       )
-      const {end} = ends.rows[0]
-      if (end === null) break
-      const range = `${last === null ? '' : `c.${column} > $2 AND `}c.${column} <= $1`
-      const params = last === null ? [end] : [end, last]
+      return rows[0].end
+    }, async (after, end) => {
+      const range = `${after === null ? '' : `c.${column} > $2 AND `}c.${column} <= $1`
       const {rows: [{n}]} = await this.client.query<{n: string}>(o.dryRun
         ? `SELECT count(*) AS n FROM ${this.childTable()} c WHERE ${range} AND ${orphan}`
-        : `WITH d AS (DELETE FROM ${this.childTable()} c WHERE ${range} AND ${orphan} RETURNING 1) SELECT count(*) AS n FROM d`, params)
-      out.found += Number(n)
-      if (!o.dryRun) out.deleted += Number(n)
-      last = end
-    }
-
-    return out
+        : `WITH d AS (DELETE FROM ${this.childTable()} c WHERE ${range} AND ${orphan} RETURNING 1) SELECT count(*) AS n FROM d`, after === null ? [end] : [end, after])
+      return {deleted: o.dryRun ? 0 : Number(n), found: Number(n)}
+    })
   }
 
   private toRaw(row: ScanRow, clock: ExpiryClock, state: SessionFilter['state']): RawSession {
@@ -804,8 +794,6 @@ export class PostgresStore implements SessionStore {
 }
 
 const EMPTY = Buffer.alloc(0)
-/** Child rows per statement of the orphan sweep. */
-const ORPHAN_RANGE = 2000
 
 /** A character(n) column's value without the blanks PostgreSQL pads it with (and ignores when comparing). */
 function padless(column: string, padded: true | undefined): string {

@@ -1,9 +1,10 @@
 /**
  * What the SQL adapters (MySQL, PostgreSQL) do alike with the rows they read: detail columns as
- * text, compare-and-delete's decision, and what an indexed user lookup adds to a scan's summary.
+ * text, compare-and-delete's decision, what an indexed user lookup adds to a scan's summary, and
+ * the orphan sweep's walk.
  */
 import type {
-  DeleteSummary, DetailColumn, ExpiryUnit, ScanSummary, SqlLayout,
+  CleanupSummary, DeleteSummary, DetailColumn, ExpiryUnit, ScanSummary, SqlLayout,
 } from './contract.js'
 
 import {UsageError} from '../errors.js'
@@ -70,4 +71,34 @@ export function integerExpiryUnit(unit: ExpiryUnit, column: string): 'unix-ms' |
   if (unit === 'datetime') throw new UsageError(`${column} is an integer column, not a datetime: use --expiry-unit unix-seconds or unix-ms`)
   if (unit === 'auto') throw new UsageError(`${column} is an integer column: say whether it holds unix-seconds or unix-ms (--expiry-unit)`)
   return unit
+}
+
+/** Child rows per range of the orphan sweep. */
+export const ORPHAN_RANGE = 2000
+
+/**
+ * The sweep both SQL adapters run after a cleanup where no cascading foreign key removes a
+ * session's child rows (Spring's attributes): rows whose session is gone, however it went. The
+ * child table is walked in the order of its session column, ORPHAN_RANGE rows at a time
+ * (`rangeEnd`: the last value of the range after `after`, null at the end), and each range's
+ * orphans are counted and, unless a dry run, deleted while still orphans (`sweep`); a signal
+ * stops it between ranges. Adds to `out`.
+ */
+export async function sweepOrphanRanges(
+  o: {dryRun: boolean; signal?: AbortSignal},
+  out: NonNullable<CleanupSummary['orphans']>,
+  rangeEnd: (after: null | string) => Promise<null | string>,
+  sweep: (after: null | string, end: string) => Promise<{deleted: number; found: number}>,
+): Promise<NonNullable<CleanupSummary['orphans']>> {
+  let after: null | string = null
+  while (!o.signal?.aborted) {
+    const end: null | string = await rangeEnd(after)
+    if (end === null) break
+    const {deleted, found} = await sweep(after, end)
+    out.found += found
+    out.deleted += deleted
+    after = end
+  }
+
+  return out
 }
