@@ -8,6 +8,8 @@ import {execFileSync, spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
+import {mysqlParams, pgsqlParams} from './php.js'
+
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = fileURLToPath(new URL('../django/django_sessions.py', import.meta.url))
 export const DJANGO_APT_LINE = 'sudo apt-get install -y python3-django python3-mysqldb python3-psycopg2 python3-django-redis python3-redis'
@@ -50,26 +52,16 @@ export interface MysqlTarget {
 export type PostgresTarget = MysqlTarget
 
 export function mysqlTarget(url: string): MysqlTarget {
-  const u = new URL(url)
+  const {database, host, password, port, user} = mysqlParams(url)
   return {
-    database: decodeURIComponent(u.pathname.slice(1)),
-    host: u.hostname,
-    password: decodeURIComponent(u.password),
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
+    database, host, password: password ?? '', port, user: user ?? 'root',
   }
 }
 
 /** The `postgres` connection object of django_sessions.py, from a postgres:// URL. */
 export function postgresTarget(url: string): PostgresTarget {
-  const u = new URL(url)
-  return {
-    database: decodeURIComponent(u.pathname.slice(1)),
-    host: u.hostname,
-    password: decodeURIComponent(u.password),
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username || 'postgres'),
-  }
+  const params = pgsqlParams(url)
+  return {...params, password: params.password ?? ''}
 }
 
 export function django<T = Record<string, unknown>>(command: 'answer' | 'dump' | 'formats' | 'seed', input: unknown): Promise<T> {

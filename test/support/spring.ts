@@ -21,7 +21,7 @@ import {fileURLToPath} from 'node:url'
 
 import {springFixtures} from './java-serialization.js'
 import {runOracle} from './oracle.js'
-import {mysqlParams as phpMysqlParams} from './php.js'
+import {pgsqlParams, mysqlParams as phpMysqlParams} from './php.js'
 
 const JAVAC = '/usr/bin/javac'
 const JAVA = '/usr/bin/java'
@@ -234,16 +234,8 @@ export function springMysqlParams(url: string): {database: string; host: string;
 /** The JDBC connection SpringStore opens for a store URL: `postgres` (jdbc:postgresql) for postgres://, else `mysql` (jdbc:mariadb). */
 function jdbcParams(url: string): {mysql: ReturnType<typeof springMysqlParams>} | {postgres: {database: string; host: string; password: string; port: number; user: string}} {
   if (!/^postgres(?:ql)?:/.test(url)) return {mysql: springMysqlParams(url)}
-  const u = new URL(url)
-  return {
-    postgres: {
-      database: decodeURIComponent(u.pathname.slice(1)),
-      host: u.hostname.replaceAll(/^\[|\]$/g, ''),
-      password: decodeURIComponent(u.password),
-      port: Number(u.port || 5432),
-      user: decodeURIComponent(u.username || 'postgres'),
-    },
-  }
+  const params = pgsqlParams(url)
+  return {postgres: {...params, password: params.password ?? ''}}
 }
 
 /** redis://[user:pass@]host:port[/db] → SpringStore's `redis`. */
