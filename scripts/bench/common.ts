@@ -21,6 +21,13 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]
 }
 
+/** `value` rounded to `digits` decimals, as the results files keep figures. */
+export const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
+export const fixedOrNull = (value: null | number, digits: number): null | number => (value === null ? null : fixed(value, digits))
+
+/** Whether two lists hold the same keys, in any order. */
+export const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
+
 export interface Timed<T> {
   ms: number
   value: T
@@ -147,4 +154,16 @@ export function printTargets(targets: Target[]): void {
     const value = t.measured === null ? 'not measured' : `${t.measured}${t.unit}`
     console.log(`    ${t.name.padEnd(44)} ${t.limit.padEnd(10)} ${value.padStart(12)}  ${t.met === null ? '—' : (t.met ? 'met' : 'MISSED')}`)
   }
+}
+
+/** A measured process that failed: what it was, its exit code and the start of what it said. */
+export function processFailed(what: string, run: ProcessRun): Error {
+  return new Error(`${what} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().slice(0, 2000)}`)
+}
+
+/** The keys a `--json --show-keys` list or purge printed (throws when it failed). */
+export function keysOf(what: string, run: ProcessRun): string[] {
+  if (run.code !== 0) throw processFailed(what, run)
+  const doc = JSON.parse(run.stdout) as {sessions: Array<{id: string}>}
+  return doc.sessions.map(s => s.id)
 }

@@ -22,7 +22,7 @@ import pg from 'pg'
 import {djangoSessionPgDdl} from '../../test/support/postgres.js'
 import {type PostgresServer, startPostgres} from '../../test/support/servers.js'
 import {
-  CLI, log, median, printTargets, type ProcessRun, ROOT, runNode, target, timed,
+  CLI, fixed, keysOf, log, median, printTargets, processFailed, type ProcessRun, ROOT, runNode, sameKeys, target, timed,
 } from './common.js'
 import {
   SHAPED_VERSION, shapedExpired, shapedRow, shapedUsers,
@@ -39,8 +39,6 @@ const SCAN_TABLE = 'scan_django_session'
 /** Debian's Python, where python3-django and python3-psycopg2 are. */
 const DJANGO_PYTHON = '/usr/bin/python3'
 const n = (x: number): string => x.toLocaleString('en-US')
-const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
-const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
 
 function dbUrl(server: PostgresServer, database: string): string {
   const u = new URL(server.url)
@@ -106,10 +104,6 @@ async function state(client: pg.Client, table: string): Promise<{expired: number
   return {expired: Number(r.expired), live: Number(r.live), liveChecksum: String(r.cs)}
 }
 
-function failed(what: string, run: ProcessRun): Error {
-  return new Error(`${what} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().slice(0, 2000)}`)
-}
-
 interface Run {
   cpuS: null | number
   exact: boolean
@@ -151,7 +145,7 @@ function serverCpuSeconds(pid: number): null | number {
 
 async function floorRun(url: string, state: 'all' | 'live', expected: number, inflate = false): Promise<Run> {
   const run = await runNode([`${ROOT}scripts/bench/floor-postgres.mjs`, url, SCAN_TABLE, state, ...(inflate ? ['inflate'] : [])])
-  if (run.code !== 0) throw failed('floor-postgres', run)
+  if (run.code !== 0) throw processFailed('floor-postgres', run)
   const doc = JSON.parse(run.stdout) as {rows: number}
   return {
     cpuS: run.cpuS, exact: doc.rows === expected, ms: run.ms, rssMb: run.rssMb,
@@ -160,8 +154,7 @@ async function floorRun(url: string, state: 'all' | 'live', expected: number, in
 
 async function cliRun(argv: string[], want: string[]): Promise<Run> {
   const run = await runNode([CLI, ...argv])
-  if (run.code !== 0) throw failed(`sessionctl ${argv.slice(0, 2).join(' ')}`, run)
-  const keys = (JSON.parse(run.stdout) as {sessions: Array<{id: string}>}).sessions.map(s => s.id)
+  const keys = keysOf(`sessionctl ${argv.slice(0, 2).join(' ')}`, run)
   return {
     cpuS: run.cpuS, exact: sameKeys(keys, want), ms: run.ms, rssMb: run.rssMb,
   }
@@ -328,7 +321,7 @@ async function cleanupRound(client: pg.Client, server: PostgresServer, url: stri
     await steps[(k + round) % steps.length]()
   }
 
-  if (!cli || cli.code !== 0) throw failed('sessionctl cleanup', cli!)
+  if (!cli || cli.code !== 0) throw processFailed('sessionctl cleanup', cli!)
   const doc = JSON.parse(cli.stdout) as {batches: number; deleted: number; maxBatchMs: number; seconds: number}
   const after = [await state(client, 'clear_a'), await state(client, 'clear_b'), await state(client, 'clear_c')]
   const exact = doc.deleted === before.expired && after.every(a => a.expired === 0 && a.live === before.live && a.liveChecksum === before.liveChecksum)

@@ -20,7 +20,7 @@ import {availableParallelism} from 'node:os'
 
 import {startRedis} from '../../test/support/servers.js'
 import {
-  CLI, log, median, printTargets, type ProcessRun, ROOT, runNode, settle, target, timed,
+  CLI, fixed, fixedOrNull, keysOf, log, median, printTargets, processFailed, ROOT, runNode, sameKeys, settle, target, timed,
 } from './common.js'
 import {CACHE_PREFIX, ensureRedisSeed} from './redis-seed.js'
 import {type BenchUser, benchUser, seedExpired} from './seed.js'
@@ -79,8 +79,6 @@ function cpuSecondsOf(pid: number): null | number {
 /** sysconf(_SC_CLK_TCK): 100 on Linux on every architecture Node runs on. */
 const CLOCK_TICKS = 100
 
-const sameKeys = (got: string[], want: string[]): boolean => JSON.stringify([...got].sort()) === JSON.stringify([...want].sort())
-
 function maxOrNull(values: Array<null | number>): null | number {
   const known = values.filter((v): v is number => v !== null)
   return known.length > 0 ? Math.max(...known) : null
@@ -90,9 +88,6 @@ function medianOrNull(values: Array<null | number>): null | number {
   const known = values.filter((v): v is number => v !== null)
   return known.length > 0 ? median(known) : null
 }
-
-const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
-const fixedOrNull = (value: null | number, digits: number): null | number => (value === null ? null : fixed(value, digits))
 
 function summarize(rows: Row[]): Summary[] {
   const seconds = new Map(rows.map(r => [r.id, r.runs.length > 0 ? median(r.runs.map(x => x.ms)) / 1000 : null]))
@@ -118,17 +113,6 @@ function summarize(rows: Row[]): Summary[] {
 function hasFlag(command: string, flag: string): boolean {
   const manifest = JSON.parse(readFileSync(`${ROOT}oclif.manifest.json`, 'utf8')) as {commands: Record<string, {flags: Record<string, unknown>}>}
   return Boolean(manifest.commands[command]?.flags?.[flag])
-}
-
-function cliFailed(what: string, run: ProcessRun): Error {
-  return new Error(`${what} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().slice(0, 2000)}`)
-}
-
-/** The keys a `--json --show-keys` list or purge printed. */
-function keysOf(what: string, run: ProcessRun): string[] {
-  if (run.code !== 0) throw cliFailed(what, run)
-  const doc = JSON.parse(run.stdout) as {sessions: Array<{id: string}>}
-  return doc.sessions.map(s => s.id)
 }
 
 async function prepareTables(conn: mysql.Connection, seededAt: number): Promise<void> {
@@ -165,7 +149,7 @@ interface FloorDoc {
 
 async function floor(script: string, args: string[], expected: number): Promise<Row['runs'][number] & {doc: FloorDoc}> {
   const run = await runNode([`${ROOT}scripts/bench/${script}`, ...args])
-  if (run.code !== 0) throw cliFailed(script, run)
+  if (run.code !== 0) throw processFailed(script, run)
   const doc = JSON.parse(run.stdout) as FloorDoc
   return {
     cpuS: fixedOrNull(run.cpuS, 2), doc: {...doc, queryMs: fixed(doc.queryMs, 1)}, exact: (doc.rows ?? doc.keys) === expected, ms: fixed(run.ms, 1), rssMb: fixedOrNull(run.rssMb, 1),

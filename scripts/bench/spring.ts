@@ -30,7 +30,7 @@ import {parseJavaSerialized, writeJavaString} from '../../src/formats/java-seria
 import {springFixtures} from '../../test/support/java-serialization.js'
 import {startRedis} from '../../test/support/servers.js'
 import {
-  CLI, log, median, printTargets, type ProcessRun, ROOT, runNode, settle, target, type Target,
+  CLI, fixed, fixedOrNull, log, median, printTargets, processFailed, type ProcessRun, ROOT, runNode, settle, target, type Target,
 } from './common.js'
 
 /** Bump when the generated data changes: the section then reseeds both stores. */
@@ -678,9 +678,6 @@ interface Row {
   first?: Run
 }
 
-const fixed = (value: number, digits: number): number => Number(value.toFixed(digits))
-const fixedOrNull = (value: null | number, digits: number): null | number => (value === null ? null : fixed(value, digits))
-
 function sameIds(got: string[], want: string[]): string | undefined {
   const w = new Set(want)
   const g = new Set(got)
@@ -703,7 +700,7 @@ async function floorRun(script: string, args: string[], user: BenchUser, store: 
 }
 
 function cliFailed(argv: string[], run: ProcessRun): Error {
-  return new Error(`sessionctl ${argv.slice(0, 2).join(' ')} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().slice(0, 2000)}`)
+  return processFailed(`sessionctl ${argv.slice(0, 2).join(' ')}`, run)
 }
 
 /** One CLI run, its ids checked against the user's, its stale count against the seeded one (Redis), its expired flags against the generator's. */
