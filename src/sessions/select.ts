@@ -115,8 +115,11 @@ export class Selector {
     this.startedAt ??= performance.now()
     // The store's own expiry settles the state before any decoding; a payload expiry only
     // counts where the store keeps none (e.g. a Redis key without TTL).
-    const candidates = batch.filter(raw => raw.expired === undefined || this.wantsState(raw.expired))
-    this.summary.scanned += candidates.length
+    const {names} = this.filter
+    const inState = batch.filter(raw => raw.expired === undefined || this.wantsState(raw.expired))
+    this.summary.scanned += inState.length
+    // Named sessions only (revoke, show): the others are never decoded.
+    const candidates = names ? inState.filter(raw => names.keeps(raw.key) || (raw.aliases?.some(alias => names.keeps(alias)) ?? false)) : inState
     if (candidates.length === 0) return
     if (candidates[0].owner !== undefined) {
       await this.deliver(candidates, owned(candidates, this.filter.userId))
@@ -130,7 +133,7 @@ export class Selector {
     if (!pool || pool.saturated(SHARE_DEPTH)) {
       if (pool) decodeStats.localBatches++
       const started = performance.now()
-      const result = classify(this.codec, values, this.filter.userId, this.filter.onUndecodable !== undefined)
+      const result = classify(this.codec, values, this.filter.userId, this.wantsRejects())
       this.local.ms += performance.now() - started
       this.local.values += values.length
       await this.deliver(candidates, result)
@@ -139,7 +142,7 @@ export class Selector {
 
     decodeStats.pooledBatches++
     const bytes = values.reduce((n, v) => n + v.length, 0)
-    const job = pool.classify(values, this.filter.userId, this.filter.onUndecodable !== undefined).then(result => this.deliver(candidates, result))
+    const job = pool.classify(values, this.filter.userId, this.wantsRejects()).then(result => this.deliver(candidates, result))
     const tracked = job.catch(error => {
       this.failure ??= error
     }).finally(() => {
@@ -164,6 +167,15 @@ export class Selector {
 
     summary.badSignature += result.badSignature
     let selected: Session[] = []
+    if (filter.names && result.rejects) {
+      for (const [index, reason] of result.rejects) {
+        const raw = candidates[index]
+        const expiresAt = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
+        summary.matched++
+        selected.push({...this.session(raw, null, expiresAt, raw.expired ?? this.isExpired(expiresAt)), undecodable: reason})
+      }
+    }
+
     for (const [index, userId, payloadExpiry] of result.matches) {
       const raw = candidates[index]
       const stored = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
@@ -176,18 +188,7 @@ export class Selector {
       }
 
       summary.matched++
-      selected.push({
-        store: summary.store,
-        key: raw.key,
-        ...(raw.ref === undefined ? {} : {ref: raw.ref}),
-        userId,
-        expiresAt,
-        expired,
-        size: raw.size ?? raw.value.length,
-        version: sessionVersion(raw.value, raw.expiryToken),
-        ...(raw.details ? {details: raw.details} : {}),
-        ...(raw.expiryUnknown ? {expiryUnknown: true} : {}),
-      })
+      selected.push(this.session(raw, userId, expiresAt, expired))
     }
 
     if (selected.length === 0) return
@@ -210,6 +211,26 @@ export class Selector {
     }
 
     return this.usePool ? sharedPool(this.codec) : undefined
+  }
+
+  private session(raw: RawSession, userId: null | string, expiresAt: Date | null, expired: boolean): Session {
+    return {
+      store: this.summary.store,
+      key: raw.key,
+      ...(raw.ref === undefined ? {} : {ref: raw.ref}),
+      userId,
+      expiresAt,
+      expired,
+      size: raw.size ?? raw.value.length,
+      version: sessionVersion(raw.value, raw.expiryToken),
+      ...(raw.details ? {details: raw.details} : {}),
+      ...(raw.expiryUnknown ? {expiryUnknown: true} : {}),
+    }
+  }
+
+  /** Whether classify must say which values it could not decode. */
+  private wantsRejects(): boolean {
+    return this.filter.onUndecodable !== undefined || this.filter.names !== undefined
   }
 
   private wantsState(expired: boolean): boolean {

@@ -67,6 +67,12 @@ export interface SessionFilter {
   /** Sessions that must never be selected (purge --except); they are counted as kept. */
   keep?: KeepList
   /**
+   * Only the sessions these keys or fingerprints name (revoke, show), whoever owns them: other
+   * values are not decoded, and a named value that cannot be decoded is selected too, with
+   * `Session.undecodable` (the operator named it; its owner is not needed to delete it).
+   */
+  names?: KeepList
+  /**
    * list --undecodable: also hand over the values that could not be decoded (with a user, those
    * not settled as another user's), batch by batch. Off the hot path when absent.
    */
@@ -95,6 +101,8 @@ export interface Session {
    * (ExpiryRule.offsetUnknown): `expiresAt` is null and `expired` false, but neither is known.
    */
   expiryUnknown?: true
+  /** Selected by name (SessionFilter.names) though its value cannot be decoded: why (userId is null). */
+  undecodable?: string
 }
 
 /** A stored value that could not be decoded (list --undecodable). */
