@@ -101,6 +101,8 @@ export interface Session {
    * (ExpiryRule.offsetUnknown): `expiresAt` is null and `expired` false, but neither is known.
    */
   expiryUnknown?: true
+  /** A Redis key without a TTL: only the payload's expiry, if it has one, ends it (the store never will). */
+  noTtl?: true
   /** Selected by name (SessionFilter.names) though its value cannot be decoded: why (userId is null). */
   undecodable?: string
 }
