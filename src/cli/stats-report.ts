@@ -73,10 +73,11 @@ export function statsLines(s: StoreStats, showKeys: boolean, bars: boolean): str
   const line = (label: string, text: string) => `  ${label.padEnd(LABEL)}${text}`.trimEnd()
   const figure = (label: string, count: number, text = '') => line(label, `${n(count).padStart(COUNT)}  ${text}`)
   const fp = (list: readonly string[], total: number) => (list.length === 0 ? '' : `: ${list.map(k => displayKey(k, showKeys)).join(', ')}${total > list.length ? ', …' : ''}`)
-  const undecodableTotal = s.total - s.sessions
+  const undecodableTotal = s.total - s.sessions - s.badSignature
+  const parts = [`${n(s.sessions)} sessions`, ...(undecodableTotal > 0 ? [`${n(undecodableTotal)} undecodable`] : []), ...(s.badSignature > 0 ? [`${n(s.badSignature)} with a bad signature`] : [])]
   const out = [
     terminalSafe(s.store),
-    figure('values', s.total, undecodableTotal > 0 ? `${n(s.sessions)} sessions, ${n(undecodableTotal)} undecodable` : 'all sessions'),
+    figure('values', s.total, parts.length > 1 ? parts.join(', ') : 'all sessions'),
     figure('live', s.live, `${n(s.authenticated)} signed in, ${n(s.anonymous)} anonymous`),
   ]
   if (s.backlog) {
@@ -89,7 +90,7 @@ export function statsLines(s: StoreStats, showKeys: boolean, bars: boolean): str
   if (s.expiryUnknown > 0) out.push(figure('expiry unknown', s.expiryUnknown, 'the expiry needs --lifetime'))
   if (s.noTtl.count > 0) out.push(figure('no TTL', s.noTtl.count, `keys Redis never expires${fp(s.noTtl.keys, s.noTtl.count)}`))
   if (s.noExpiry.count > 0) out.push(figure('never expire', s.noExpiry.count, `live, no expiry at all${fp(s.noExpiry.keys, s.noExpiry.count)}`))
-  if (s.badSignature > 0) out.push(figure('bad signature', s.badSignature, `${share(s.badSignature, s.sessions)} of sessions: a wrong --secret-key?`))
+  if (s.badSignature > 0) out.push(figure('bad signature', s.badSignature, `${share(s.badSignature, s.sessions + s.badSignature)} of signed values: a wrong --secret-key?`))
   out.push(figure('users', s.users.count, s.users.exact ? 'distinct, with live sessions' : 'distinct, with live sessions (estimated, ±2%)'))
   const {sizes} = s
   if (sizes.max !== null) {

@@ -176,7 +176,7 @@ const LARGEST = 5
 
 export interface StoreStats {
   store: string
-  /** Values read: sessions plus undecodable values. */
+  /** Values read: sessions, undecodable values and values whose signature is wrong (`badSignature`). */
   total: number
   sessions: number
   live: number
@@ -195,6 +195,7 @@ export interface StoreStats {
   users: {count: number; exact: boolean}
   /** The accounts with the most live sessions; `countsExact` false when a count may be low by up to `maxError`. */
   top: {countsExact: boolean; maxError: number; users: Array<{count: number; userId: string}>}
+  /** Of the sessions and the undecodable values (not of values with a bad signature, which the scan does not hand over). */
   sizes: {bytes: number; max: null | number; p50: null | number; p95: null | number; p99: null | number; largest: Array<{key: string; size: number}>}
   /** Live sessions by when they expire. */
   expiresIn: Array<{count: number; label: string}>
@@ -294,7 +295,7 @@ export class StatsCollector {
 
   result(summary: ScanSummary, topN: number): StoreStats {
     const undecodable = [...this.undecodable].map(([id, e]) => ({...e, reason: id.slice(1)})).sort((a, b) => b.count - a.count)
-    const total = this.sessions + undecodable.reduce((n, u) => n + u.count, 0)
+    const total = this.sessions + summary.badSignature + undecodable.reduce((n, u) => n + u.count, 0)
     return {
       store: summary.store,
       total,
