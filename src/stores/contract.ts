@@ -77,6 +77,11 @@ export interface SessionFilter {
    * not settled as another user's), batch by batch. Off the hot path when absent.
    */
   onUndecodable?(values: UndecodableValue[]): void
+  /**
+   * The sink only counts (stats): sessions come without their version (`version` is empty), so a
+   * delete could never match them; spares a hash of every value.
+   */
+  countOnly?: true
   signal?: AbortSignal
 }
 

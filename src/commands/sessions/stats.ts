@@ -49,7 +49,7 @@ value is parsed, so the undecodable counts are exact.`
       const scanStart = new Date()
       const collector = new StatsCollector(() => scanStart, store.capabilities.keepsExpired)
       try {
-        const summary = await store.listSessions({onUndecodable: v => collector.addUndecodable(v), signal, state: 'all'}, {
+        const summary = await store.listSessions({countOnly: true, onUndecodable: v => collector.addUndecodable(v), signal, state: 'all'}, {
           onProgress: p => this.progress.update('Read', p.scanned, 'values'),
           onSessions: batch => collector.addSessions(batch),
         })
