@@ -98,6 +98,7 @@ export class HeavyHitters {
   /** The `n` largest counts (each low by at most `error`), largest first (ties by key, for a stable output). */
   top(n: number): Array<{count: number; key: string}> {
     const best: Array<{count: number; key: string}> = []
+    if (n <= 0) return best
     for (const [key, v] of this.counts) {
       const count = v
       if (best.length === n && count <= best.at(-1)!.count) continue

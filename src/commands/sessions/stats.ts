@@ -8,6 +8,8 @@ import {type StoreScan, totals} from '../../sessions/scan.js'
 import {StatsCollector, type StoreStats} from '../../sessions/stats.js'
 
 export interface StatsResult {
+  /** A signal stopped the pass: the figures cover what was read until then. */
+  stopped: boolean
   stores: Array<Record<string, unknown>>
 }
 
@@ -49,12 +51,15 @@ value is parsed, so the undecodable counts are exact.`
       const scanStart = new Date()
       const collector = new StatsCollector(() => scanStart, store.capabilities.keepsExpired)
       try {
-        const summary = await store.listSessions({countOnly: true, onUndecodable: v => collector.addUndecodable(v), signal, state: 'all'}, {
+        const summary = await store.listSessions({
+          countOnly: true, onUndecodable: v => collector.addUndecodable(v), signal, state: 'all',
+        }, {
           onProgress: p => this.progress.update('Read', p.scanned, 'values'),
           onSessions: batch => collector.addSessions(batch),
         })
+        const result = collector.result(summary, flags.top)
         scans.push({store: store.label, summary})
-        results.push(collector.result(summary, flags.top))
+        results.push(result)
       } catch (error) {
         scans.push({error: error as Error, store: store.label})
       }
@@ -83,6 +88,6 @@ value is parsed, so the undecodable counts are exact.`
         ...t, badSignature: 0, undecodable: 0, undecodableReasons: {},
       },
     })
-    return json ? {stores: results.map(s => statsJson(s, showKeys))} : undefined
+    return json ? {stopped: signal.aborted, stores: results.map(s => statsJson(s, showKeys))} : undefined
   }
 }
