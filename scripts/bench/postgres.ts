@@ -25,7 +25,7 @@ import {
   CLI, fixed, keysOf, log, median, printTargets, processFailed, type ProcessRun, ROOT, runNode, sameKeys, target, timed,
 } from './common.js'
 import {
-  SHAPED_VERSION, shapedExpired, shapedRow, shapedUsers,
+  SHAPED_VERSION, shapedExpired, shapedRow, shapedUserId, shapedUsers,
 } from './seed-shaped.js'
 
 export interface PostgresBenchOptions {
@@ -160,10 +160,56 @@ async function cliRun(argv: string[], want: string[]): Promise<Run> {
   }
 }
 
+/** What `sessions stats` must say of the shaped seed, from the generator. */
+interface ExpectedStats {
+  anonymous: number
+  authenticated: number
+  expired: number
+  live: number
+  top: Array<{count: number; userId: string}>
+  total: number
+  users: number
+}
+
+function shapedStats(rows: number): ExpectedStats {
+  const perUser = new Map<string, number>()
+  let live = 0
+  let anonymous = 0
+  for (let i = 0; i < rows; i++) {
+    if (shapedExpired(i)) continue
+    live++
+    const id = shapedUserId(i)
+    if (id === null) anonymous++
+    else perUser.set(id, (perUser.get(id) ?? 0) + 1)
+  }
+
+  const top = [...perUser].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 3).map(([userId, count]) => ({count, userId}))
+  return {
+    anonymous, authenticated: live - anonymous, expired: rows - live, live, top, total: rows, users: perUser.size,
+  }
+}
+
+/** `sessions stats --json`, checked against the generator (the distinct users within the estimate's ±2% beyond the exact range). */
+async function statsRun(argv: string[], want: ExpectedStats): Promise<Run> {
+  const run = await runNode([CLI, ...argv])
+  if (run.code !== 0) throw processFailed('sessionctl sessions stats', run)
+  const s = JSON.parse(run.stdout).stores[0]
+  const users = s.users.exact ? s.users.count === want.users : Math.abs(s.users.count - want.users) <= want.users * 0.02
+  const top = s.top.users.every((u: {count: number; userId: string}, i: number) => u.userId === want.top[i].userId && u.count <= want.top[i].count && want.top[i].count - u.count <= s.top.maxError)
+  const counts = ['total', 'live', 'expired', 'anonymous', 'authenticated'] as const
+  const exact = users && top && counts.every(c => s[c] === want[c])
+  if (!exact) log(`stats mismatch: ${JSON.stringify({got: {...s, sizes: undefined}, want})}`)
+
+  return {
+    cpuS: run.cpuS, exact, ms: run.ms, rssMb: run.rssMb,
+  }
+}
+
 async function scan(o: PostgresBenchOptions, client: pg.Client, server: PostgresServer, url: string, seededAt: number): Promise<{exact: boolean; result: Record<string, unknown>}> {
   const users = shapedUsers(o.rows)
   let liveRows = 0
   for (let i = 0; i < o.rows; i++) if (!shapedExpired(i)) liveRows++
+  const expectedStats = shapedStats(o.rows)
   log(`postgres scan: copying the seed into ${SCAN_TABLE}…`)
   await copySeed(client, SCAN_TABLE, shiftOf(seededAt))
   await client.query('CHECKPOINT')
@@ -178,6 +224,9 @@ async function scan(o: PostgresBenchOptions, client: pg.Client, server: Postgres
     })),
     {
       floor: 'floor.all', id: 'purge', label: `purge --dry-run --user ${users[0].userId}`, runs: [],
+    },
+    {
+      floor: `list.${users[0].userId}`, id: 'stats', label: `stats (ratio: to list --user ${users[0].userId})`, runs: [],
     },
   ]
   const byId = new Map(lines.map(l => [l.id, l]))
@@ -196,6 +245,7 @@ async function scan(o: PostgresBenchOptions, client: pg.Client, server: Postgres
     for (const u of users) byId.get(`list.${u.userId}`)!.runs.push(await cliRun(['sessions', 'list', ...base, '--user', u.userId], u.live))
     byId.get('floor.all')!.runs.push(await floorRun(url, 'all', o.rows))
     byId.get('purge')!.runs.push(await cliRun(['sessions', 'purge', ...base, '--user', users[0].userId, '--dry-run'], [...users[0].live, ...users[0].expired]))
+    byId.get('stats')!.runs.push(await statsRun(['sessions', 'stats', '--store', url, '--table', SCAN_TABLE, '--json', '--top', '3'], expectedStats))
   }
 
   await client.query(`DROP TABLE ${SCAN_TABLE}`)
@@ -225,6 +275,7 @@ async function scan(o: PostgresBenchOptions, client: pg.Client, server: Postgres
   const rssValues = lists.map(s => s.rssMb).filter((x): x is number => x !== null)
   const targets = [
     ...lists.filter(s => s.id.startsWith('list.')).map(s => target(`${s.label.split(' (')[0]} / floor`, s.ratio, 2.5, '×')),
+    target('stats / list --user (same store, same run)', summary.find(x => x.id === 'stats')!.ratio, 1.2, '×'),
     target('sessionctl peak RSS (every scan run)', rssValues.length > 0 ? Math.max(...rssValues) : null, 150, ' MB', 0),
   ]
   printTargets(targets)

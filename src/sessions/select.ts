@@ -222,7 +222,7 @@ export class Selector {
       expiresAt,
       expired,
       size: raw.size ?? raw.value.length,
-      version: sessionVersion(raw.value, raw.expiryToken),
+      version: this.filter.countOnly ? '' : sessionVersion(raw.value, raw.expiryToken),
       ...(raw.details ? {details: raw.details} : {}),
       ...(raw.expiryUnknown ? {expiryUnknown: true} : {}),
     }

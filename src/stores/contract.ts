@@ -77,6 +77,11 @@ export interface SessionFilter {
    * not settled as another user's), batch by batch. Off the hot path when absent.
    */
   onUndecodable?(values: UndecodableValue[]): void
+  /**
+   * The sink only counts (stats): sessions come without their version (`version` is empty), so a
+   * delete could never match them; spares a hash of every value.
+   */
+  countOnly?: true
   signal?: AbortSignal
 }
 
@@ -101,6 +106,8 @@ export interface Session {
    * (ExpiryRule.offsetUnknown): `expiresAt` is null and `expired` false, but neither is known.
    */
   expiryUnknown?: true
+  /** A Redis key without a TTL: only the payload's expiry, if it has one, ends it (the store never will). */
+  noTtl?: true
   /** Selected by name (SessionFilter.names) though its value cannot be decoded: why (userId is null). */
   undecodable?: string
 }

@@ -237,6 +237,7 @@ export async function serverTime(node: Redis): Promise<Date> {
 export function withEarlierTtl(sessions: Session[], ttls: readonly unknown[], now: Date): Session[] {
   for (const [i, session] of sessions.entries()) {
     const ttl = ttls[i]
+    if (ttl === -1) session.noTtl = true
     if (typeof ttl !== 'number' || ttl < 0) continue
     const ttlAt = new Date(now.getTime() + ttl)
     if (!session.expiresAt || ttlAt < session.expiresAt) session.expiresAt = ttlAt
