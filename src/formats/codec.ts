@@ -15,6 +15,12 @@ export interface Codec {
    * other users' sessions is not counted as undecodable.
    */
   decodeFor?(value: Buffer, userId: string): Decoded | undefined
+  /**
+   * Like decode for a caller that reads only `userId`, `expiresAt`, `signature` and `variant` (a
+   * scan): the same answer, the same undecodable reasons, but `data` may be empty when the user
+   * was read without building the payload. decodeFor's results are lite too.
+   */
+  decodeLite?(value: Buffer): Decoded
   /** How to build the same codec elsewhere (a worker thread); frameworks' codecs have one. */
   readonly spec?: CodecSpec
 }

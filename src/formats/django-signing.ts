@@ -5,6 +5,7 @@ import {
 } from './codec.js'
 import {inflateZlib} from './compression/inflate.js'
 import {payloadUserId} from './json-path.js'
+import {topLevelString} from './json-scan.js'
 import {
   bufferChunks, type ChunkSource, inflatedChunks, readOversized,
 } from './oversized.js'
@@ -71,7 +72,13 @@ export function createSignedCodec(options: SignedCodecOptions): Codec {
   const legacyKeys = secrets.map(secret => deriveKey(legacySalt(salt), secret, 'sha1'))
 
   // `borrowed`: bytes are a view of a scratch buffer, which a parsed pickle (its parser may keep slices) must not share.
-  function session(bytes: Buffer, signature: 'invalid' | 'unchecked' | 'valid', variant: string, borrowed: boolean): Decoded {
+  // `lite`: the caller reads only the user, signature and variant (Codec.decodeLite): a JSON payload whose
+  // user the byte scan settles is not parsed, and its `data` is empty.
+  function session(bytes: Buffer, signature: 'invalid' | 'unchecked' | 'valid', variant: string, borrowed: boolean, lite: boolean): Decoded {
+    const scanned = lite && userPath.length === 1 ? topLevelString(bytes, userPath[0]) : undefined
+    if (scanned) return {
+      data: LITE_DATA, ok: true, signature, userId: scanned.text, variant,
+    }
     const dataResult = parsePayload(borrowed && isPickle(bytes) ? Buffer.from(bytes) : bytes)
     if (!dataResult.ok) return dataResult
     return {
@@ -106,7 +113,7 @@ export function createSignedCodec(options: SignedCodecOptions): Codec {
 
   const skipper = payloadSkipper(userPath)
 
-  function decodeSigned(text: string, userId?: string): Decoded | undefined {
+  function decodeSigned(text: string, userId: string | undefined, lite: boolean): Decoded | undefined {
     const sigAt = text.lastIndexOf(':')
     const tsAt = text.lastIndexOf(':', sigAt - 1)
     if (tsAt <= 0) return undecodable('not a Django session')
@@ -133,10 +140,10 @@ export function createSignedCodec(options: SignedCodecOptions): Codec {
 
     const verdict = verdictOf(value, signature)
     if (userId !== undefined && verdict !== 'invalid' && skipper?.(bytes, userId)) return undefined
-    return session(bytes, verdict, 'signed', true)
+    return session(bytes, verdict, 'signed', true, lite)
   }
 
-  function decodeLegacy(text: string, userId?: string): Decoded | undefined {
+  function decodeLegacy(text: string, userId: string | undefined, lite: boolean): Decoded | undefined {
     const compact = text.replaceAll(/\s+/g, '')
     if (!BASE64.test(compact) || compact.length % 4 !== 0) return undecodable('not a Django session')
     const raw = Buffer.from(compact, 'base64')
@@ -153,23 +160,27 @@ export function createSignedCodec(options: SignedCodecOptions): Codec {
 
     if (serialized.length > maxPayload) return oversized(bufferChunks(serialized), verdict, 'legacy', userId)
     if (userId !== undefined && verdict !== 'invalid' && skipper?.(serialized, userId)) return undefined
-    return session(serialized, verdict, 'legacy', false)
+    return session(serialized, verdict, 'legacy', false, lite)
   }
 
-  function decodeFor(value: Buffer, userId?: string): Decoded | undefined {
+  function read(value: Buffer, userId: string | undefined, lite: boolean): Decoded | undefined {
     if (value.length === 0) return undecodable('empty')
     const text = value.toString('latin1').trim()
     if (text.length === 0) return undecodable('empty')
     // The signed format always has two colons; legacy base64 never has one.
-    return text.includes(':') ? decodeSigned(text, userId) : decodeLegacy(text, userId)
+    return text.includes(':') ? decodeSigned(text, userId, lite) : decodeLegacy(text, userId, lite)
   }
 
   return {
-    decode: value => decodeFor(value)!,
-    decodeFor,
+    decode: value => read(value, undefined, false)!,
+    decodeFor: (value, userId) => read(value, userId, true),
+    decodeLite: value => read(value, undefined, true)!,
     name: options.name,
   }
 }
+
+/** The `data` of a lite decode (Codec.decodeLite): nothing, and nothing can be put in it. */
+const LITE_DATA: Record<string, unknown> = Object.freeze({})
 
 let scratch = Buffer.allocUnsafeSlow(16 * 1024)
 

@@ -16,13 +16,22 @@ export interface Classified {
   rejects?: Array<[number, string, boolean]>
 }
 
-export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined, withUndecodable = false): Classified {
+export interface ClassifyOptions {
+  /** Say which values could not be decoded (Classified.rejects). */
+  rejects?: boolean
+  /** Decode every value, even with a user (no prefilter): the undecodable counts cover every value (--strict-counts). */
+  strict?: boolean
+}
+
+export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined, options: ClassifyOptions = {}): Classified {
   const out: Classified = {
-    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(withUndecodable ? {rejects: []} : {}),
+    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(options.rejects ? {rejects: []} : {}),
   }
-  const decodeFor = userId === undefined ? undefined : codec.decodeFor?.bind(codec)
+  const decodeFor = userId === undefined || options.strict ? undefined : codec.decodeFor?.bind(codec)
+  // Only the user, expiry and signature are read here: the lite decode where the codec has one.
+  const decode = (codec.decodeLite ?? codec.decode).bind(codec)
   for (const [i, value] of values.entries()) {
-    const decoded = decodeFor ? decodeFor(value as Buffer, userId!) : codec.decode(value as Buffer)
+    const decoded = decodeFor ? decodeFor(value as Buffer, userId!) : decode(value as Buffer)
     if (decoded === undefined) {
       // Settled without a full decode: not the user's.
     } else if (!decoded.ok) {

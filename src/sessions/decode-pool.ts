@@ -2,7 +2,7 @@ import {availableParallelism} from 'node:os'
 import {Worker} from 'node:worker_threads'
 
 import type {CodecSpec} from '../formats/codec.js'
-import type {Classified} from './classify.js'
+import type {Classified, ClassifyOptions} from './classify.js'
 
 /**
  * Decodes batches on worker threads, one per core but one, so a scan of a million sessions decodes at
@@ -41,12 +41,12 @@ export class DecodePool {
     return this.workers.length
   }
 
-  classify(values: readonly Uint8Array[], userId: string | undefined, withUndecodable = false): Promise<Classified> {
+  classify(values: readonly Uint8Array[], userId: string | undefined, options: ClassifyOptions = {}): Promise<Classified> {
     // The least busy worker, round-robin among equals.
     let best = this.workers[this.next % this.workers.length]
     for (const w of this.workers) if (w.backlog < best.backlog) best = w
     this.next++
-    return best.classify(values, userId, withUndecodable)
+    return best.classify(values, userId, options)
   }
 
   async close(): Promise<void> {
@@ -104,7 +104,7 @@ class PoolWorker {
     return this.sent - Atomics.load(this.decoded, 0)
   }
 
-  classify(values: readonly Uint8Array[], userId: string | undefined, withUndecodable: boolean): Promise<Classified> {
+  classify(values: readonly Uint8Array[], userId: string | undefined, options: ClassifyOptions): Promise<Classified> {
     if (this.failed) return Promise.reject(this.failed)
     let total = 0
     for (const v of values) total += v.length
@@ -123,7 +123,7 @@ class PoolWorker {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, {reject, resolve})
       this.worker.postMessage({
-        bytes, ends, id, userId, withUndecodable,
+        bytes, ends, id, options, userId,
       }, [bytes.buffer, ends.buffer])
     })
   }

@@ -3,7 +3,7 @@ import {parentPort, workerData} from 'node:worker_threads'
 import type {CodecSpec} from '../formats/codec.js'
 
 import {codecFromSpec} from '../frameworks/index.js'
-import {classify} from './classify.js'
+import {classify, type ClassifyOptions} from './classify.js'
 
 /**
  * A decode-pool thread: rebuilds the codec from its spec, classifies the batches it is sent, and
@@ -12,7 +12,7 @@ import {classify} from './classify.js'
 const {decoded, spec} = workerData as {decoded: Int32Array; spec: CodecSpec}
 const codec = codecFromSpec(spec)
 
-parentPort!.on('message', ({bytes, ends, id, userId, withUndecodable}: {bytes: Uint8Array; ends: Uint32Array; id: number; userId?: string; withUndecodable?: boolean}) => {
+parentPort!.on('message', ({bytes, ends, id, options, userId}: {bytes: Uint8Array; ends: Uint32Array; id: number; options: ClassifyOptions; userId?: string}) => {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const values: Buffer[] = []
   let start = 0
@@ -21,7 +21,7 @@ parentPort!.on('message', ({bytes, ends, id, userId, withUndecodable}: {bytes: U
     start = end
   }
 
-  const result = classify(codec, values, userId, withUndecodable)
+  const result = classify(codec, values, userId, options)
   Atomics.add(decoded, 0, 1)
   parentPort!.postMessage({id, result})
 })

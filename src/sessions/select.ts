@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import type {Codec} from '../formats/codec.js'
 import type {ScanSummary, Session, SessionFilter} from '../stores/contract.js'
 
-import {type Classified, classify} from './classify.js'
+import {type Classified, classify, type ClassifyOptions} from './classify.js'
 import {DecodePool} from './decode-pool.js'
 
 /** One stored session as an adapter reads it, before decoding. */
@@ -133,7 +133,7 @@ export class Selector {
     if (!pool || pool.saturated(SHARE_DEPTH)) {
       if (pool) decodeStats.localBatches++
       const started = performance.now()
-      const result = classify(this.codec, values, this.filter.userId, this.wantsRejects())
+      const result = classify(this.codec, values, this.filter.userId, this.classifyOptions())
       this.local.ms += performance.now() - started
       this.local.values += values.length
       await this.deliver(candidates, result)
@@ -142,7 +142,7 @@ export class Selector {
 
     decodeStats.pooledBatches++
     const bytes = values.reduce((n, v) => n + v.length, 0)
-    const job = pool.classify(values, this.filter.userId, this.wantsRejects()).then(result => this.deliver(candidates, result))
+    const job = pool.classify(values, this.filter.userId, this.classifyOptions()).then(result => this.deliver(candidates, result))
     const tracked = job.catch(error => {
       this.failure ??= error
     }).finally(() => {
@@ -153,6 +153,11 @@ export class Selector {
     this.inFlightBytes += bytes
     while (this.inFlight.size >= pool.size * MAX_QUEUED || (this.inFlightBytes > MAX_QUEUED_BYTES && this.inFlight.size > 0)) await Promise.race(this.inFlight)
     if (this.failure) throw this.failure
+  }
+
+  /** Whether classify must say which values it could not decode, and whether it may prefilter. */
+  private classifyOptions(): ClassifyOptions {
+    return {rejects: this.filter.onUndecodable !== undefined || this.filter.names !== undefined, strict: this.filter.strictCounts === true}
   }
 
   private async deliver(candidates: readonly RawSession[], result: Classified): Promise<void> {
@@ -226,11 +231,6 @@ export class Selector {
       ...(raw.details ? {details: raw.details} : {}),
       ...(raw.expiryUnknown ? {expiryUnknown: true} : {}),
     }
-  }
-
-  /** Whether classify must say which values it could not decode. */
-  private wantsRejects(): boolean {
-    return this.filter.onUndecodable !== undefined || this.filter.names !== undefined
   }
 
   private wantsState(expired: boolean): boolean {

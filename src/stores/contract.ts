@@ -82,6 +82,11 @@ export interface SessionFilter {
    * delete could never match them; spares a hash of every value.
    */
   countOnly?: true
+  /**
+   * Decode every value even with a user (no prefilter), so the undecodable counts cover every
+   * value, not only those not ruled out as the user's (--strict-counts; stats always does).
+   */
+  strictCounts?: true
   signal?: AbortSignal
 }
 

@@ -8,8 +8,9 @@ import {Cluster, Redis} from 'ioredis'
 import assert from 'node:assert/strict'
 
 import {sessionctl} from '../support/cli.js'
+import {encodeSigned} from '../support/django-encode.js'
 import {django, mysqlTarget, requireDjango} from '../support/django-oracle.js'
-import {freshDatabase} from '../support/mysql.js'
+import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
 import {clusterSeeds, testRedisClusterUrl, testRedisUrl} from '../support/servers.js'
 
 const SECRET = 'stats-secret'
@@ -236,5 +237,40 @@ describe('sessions stats on sessions real Django 3.2 wrote', function () {
         cluster.disconnect()
       }
     })
+  })
+})
+
+describe('list --strict-counts: every value decoded, as stats does', function () {
+  this.timeout(60_000)
+  let db: Awaited<ReturnType<typeof freshDatabase>>
+
+  before(async () => {
+    db = await freshDatabase()
+    await db.conn.query(djangoSessionDdl('django_session'))
+    const notJson = `${Buffer.from('{not json').toString('base64url')}:1tFbUn:c2lnbmF0dXJl`
+    await db.conn.query('INSERT INTO django_session VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL 1 DAY), (?, ?, UTC_TIMESTAMP(6) + INTERVAL 1 DAY)', [
+      'mine0000000000000000000000000000', encodeSigned({_auth_user_id: '42'}, {secretKey: SECRET}), 'broken00000000000000000000000000', notJson,
+    ])
+  })
+
+  after(async () => {
+    await db?.conn.end()
+  })
+
+  it('counts a value that is not JSON only with --strict-counts when a user is given; stats always does', async () => {
+    const list = async (extra: string[]) => {
+      const r = await sessionctl(['sessions', 'list', '--store', db.url, '--user', '42', '--json', ...extra])
+      assert.equal(r.code, 0, r.stderr)
+      return JSON.parse(r.stdout).stores[0] as {matched: number; undecodable: Record<string, number>}
+    }
+
+    const plain = await list([])
+    assert.equal(plain.matched, 1)
+    assert.deepEqual(plain.undecodable, {}, 'the prefilter rules the broken value out as user 42’s without parsing it')
+    const strict = await list(['--strict-counts'])
+    assert.equal(strict.matched, 1)
+    assert.deepEqual(strict.undecodable, {'not JSON': 1})
+    const s = await stats(['--store', db.url])
+    assert.deepEqual(s.undecodable.map(u => [u.reason, u.count]), [['not JSON', 1]])
   })
 })

@@ -39,6 +39,9 @@ A fingerprint can be given to "purge --except".`
       options: ['table', 'ndjson', 'csv'] as const,
       summary: 'table (default), or ndjson/csv streamed one session per line.',
     })(),
+    'strict-counts': Flags.boolean({
+      summary: 'With --user: decode every value (no prefilter), so the undecodable counts cover all of them, not only those not ruled out as the user’s.',
+    }),
     undecodable: Flags.boolean({
       summary: 'List the stored values that could not be decoded (reason, size, whether they may be anyone’s session) instead of sessions.',
     }),
@@ -69,7 +72,7 @@ A fingerprint can be given to "purge --except".`
     const started = Date.now()
     this.progress.start('Scanning')
     const filter = {
-      signal, state, userId, ...(listUndecodable ? {onUndecodable: rejected.push} : {}),
+      signal, state, userId, ...(listUndecodable ? {onUndecodable: rejected.push} : {}), ...(flags['strict-counts'] ? {strictCounts: true as const} : {}),
     }
     const scans = await scanStores(stores, filter, listUndecodable ? () => {} : sessions.push, p => {
       now = new Date()
