@@ -4,6 +4,7 @@ import {isUtf8} from 'node:buffer'
 import {randomUUID} from 'node:crypto'
 
 import type {
+  Check,
   CleanupOptions,
   CleanupStop,
   CleanupSummary,
@@ -229,7 +230,7 @@ export async function serverTime(node: Redis): Promise<Date> {
 
 /**
  * Each session's expiry becomes the earlier of its own and its key's TTL (`ttls[i]`, ms from
- * `now`; -1: no TTL, the payload's expiry stands; -2 or not a number: gone meanwhile, a purge
+ * `now`; -1: no TTL, the payload's expiry stands (Session.noTtl); -2 or not a number: gone meanwhile, a purge
  * will count it). A payload that expires first (a Rails cache entry, whose key outlives it by
  * race_condition_ttl; a Spring hash, kept 5 minutes past its expiry) is gone for the framework
  * while the key remains.
@@ -614,6 +615,15 @@ class RedisStore implements SessionStore {
 
       return outcome
     }, error => runtimeError(error, this.label))
+  }
+
+  async diagnose(): Promise<Check[]> {
+    const {diagnoseRedis} = await import('./redis-doctor.js')
+    try {
+      return await diagnoseRedis({cluster: this.cluster, masters: this.masters()})
+    } catch (error) {
+      throw runtimeError(error, this.label)
+    }
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
