@@ -1,3 +1,5 @@
+import type pg from 'pg'
+
 /**
  * `sessions doctor` (issue 16, item 4) against real servers and real framework data: Django 3.2
  * writes the MariaDB rows and the Redis cache keys, Spring Session's JDK code the Redis hashes and
@@ -14,8 +16,11 @@ import type {Check} from '../../src/stores/contract.js'
 
 import {fingerprint} from '../../src/sessions/keys.js'
 import {type CliResult, sessionctl} from '../support/cli.js'
-import {django, mysqlTarget, requireDjango} from '../support/django-oracle.js'
+import {
+  django, mysqlTarget, postgresTarget, requireDjango,
+} from '../support/django-oracle.js'
 import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
+import {createPgDatabase, createPgRole, pgClient} from '../support/postgres.js'
 import {
   createMysqlUser, type MariaDbServer, startMariaDb, testRedisClusterUrl, testRedisUrl,
 } from '../support/servers.js'
@@ -279,6 +284,56 @@ describe('sessions doctor on a MariaDB primary with a STATEMENT binary log and a
     assert.equal(onReplica.code, 1, 'a read-only server cannot delete')
     assert.match(line(onReplica, /read-only/), /^fail {2}the server is read-only \(@@read_only = 1\): purge and cleanup cannot delete here: point --store at the primary$/)
     assert.match(line(onReplica, /is a replica/), /^warn {2}the store is a replica \(\d+ s behind\)/)
+  })
+})
+
+describe('sessions doctor on PostgreSQL, with sessions Django wrote', function () {
+  this.timeout(120_000)
+  let url: string
+  let client: pg.Client
+
+  before(async function () {
+    requireDjango(this)
+    url = await createPgDatabase()
+    await django('seed', {
+      postgres: postgresTarget(url), secretKey: SECRET, sessions: [{ref: 'a', user: '42'}, {expired: true, ref: 'b', user: '7'}], storeUsers: true,
+    })
+    client = await pgClient(url)
+  })
+
+  after(async () => {
+    await client?.end()
+  })
+
+  it('a healthy table: the index Django made, the clock, DELETE and the advisory lock are ok (exit 0)', async () => {
+    const r = await sessionctl(['sessions', 'doctor', '--store', url, '--secret-key', SECRET])
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(line(r, /expiry column/), /^ok {4}expiry column expire_date indexed \(django_session_expire_date_a5c62663\)$/)
+    assert.match(line(r, /user index/), /^warn {2}no user index: .*ALTER TABLE public\.django_session ADD COLUMN user_id varchar\(150\); CREATE INDEX ON public\.django_session \(user_id\)$/)
+    assert.match(line(r, /DELETE/), /^ok {4}role postgres may DELETE from public\.django_session$/)
+    assert.match(line(r, /advisory lock/), /^ok {4}cleanup's advisory lock can be taken \("sessionctl-cleanup:t_\w+\.public\.django_session"\)$/)
+    assert.match(line(r, /signature/), /^ok {4}every signature checks with the given --secret-key \(2 sessions\)$/)
+  })
+
+  it('a role with SELECT only fails the privilege line (exit 1); a held advisory lock is a warning', async () => {
+    const password = randomBytes(9).toString('hex')
+    const ro = await createPgRole(url, {grants: ['GRANT SELECT ON django_session TO doctor_ro'], password, user: 'doctor_ro'})
+    const r = await sessionctl(['sessions', 'doctor', '--store', ro])
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.equal(line(r, /DELETE/), 'fail  role doctor_ro may not DELETE from public.django_session: purge and cleanup cannot delete: GRANT SELECT, DELETE ON public.django_session TO doctor_ro')
+    assert.doesNotMatch(r.stdout + r.stderr, new RegExp(password))
+    const database = new URL(url).pathname.slice(1)
+    const name = `sessionctl-cleanup:${database}.public.django_session`
+    await client.query("SELECT pg_advisory_lock(hashtext('sessionctl'), hashtext($1))", [name])
+    try {
+      const held = await sessionctl(['sessions', 'doctor', '--store', url, '--json'])
+      assert.equal(held.code, 0, held.stderr)
+      const c = check(doc(held), 'cleanup-lock')
+      assert.equal(c.status, 'warn')
+      assert.equal(c.summary, `cleanup's advisory lock "${name}" is held by another session`)
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtext('sessionctl'), hashtext($1))", [name])
+    }
   })
 })
 
