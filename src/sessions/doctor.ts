@@ -1,14 +1,16 @@
 import type {
-  Check, CheckStatus, DiagnoseOptions, Session, SessionStore,
+  Check, DiagnoseOptions, Session, SessionStore,
 } from '../stores/contract.js'
 
 import {isoMinute, plural, relative} from '../cli/render.js'
 import {displayKey} from './keys.js'
+import {StatsCollector, type StoreStats} from './stats.js'
 
 /**
  * `sessions doctor`, the part every store shares: the store's own checks (SessionStore.diagnose),
  * then the checks that come from reading its sessions once (`{state: 'all'}`, no user: every value
- * is parsed in full, so every undecodable one is counted): undecodable share, bad signatures with
+ * is parsed in full, so every undecodable one is counted, as `sessions stats` reads them: its
+ * StatsCollector does the counting): undecodable share, bad signatures with
  * the given --secret-key, implausible expiries (USE_TZ, units), expired rows kept, keys without TTL.
  */
 export interface DoctorOptions extends DiagnoseOptions {
@@ -70,76 +72,64 @@ async function diagnoseStore(store: SessionStore, options: DoctorOptions, signat
   return checks
 }
 
-/** What one pass over the sessions saw, beyond the scan's own counts. */
-interface Pass {
-  expired: number
-  /** Readable sessions delivered. */
-  read: number
+/** Expiries outside what the app can have written, which the statistics do not single out. */
+interface Implausible {
   future: {latest: Date | null; n: number}
   past: {earliest: Date | null; n: number}
-  noTtl: {n: number; shown: string[]}
-  undecodableShown: string[]
 }
 
+/**
+ * One pass as `sessions stats` reads (StatsCollector: every value parsed, undecodable ones and keys
+ * without TTL sampled), plus the expiries implausibly far ahead or behind; the checks come from both.
+ */
 async function sessionChecks(store: SessionStore, options: DoctorOptions, signatures: Signatures): Promise<Check[]> {
   const stop = new AbortController()
   const forward = (): void => stop.abort()
   options.signal?.addEventListener('abort', forward, {once: true})
-  const started = Date.now()
-  const horizon = started + options.maxAgeMs + SLACK_MS
-  const farPast = started - FAR_PAST_MS
-  const pass: Pass = {
-    expired: 0, future: {latest: null, n: 0}, noTtl: {n: 0, shown: []}, past: {earliest: null, n: 0}, read: 0, undecodableShown: [],
-  }
-  const onSessions = (sessions: Session[]): void => {
-    for (const s of sessions) see(pass, s, horizon, farPast, options.showKeys)
-  }
-
+  const started = new Date()
+  const horizon = started.getTime() + options.maxAgeMs + SLACK_MS
+  const farPast = started.getTime() - FAR_PAST_MS
+  const collector = new StatsCollector(() => started, store.capabilities.keepsExpired)
+  const odd: Implausible = {future: {latest: null, n: 0}, past: {earliest: null, n: 0}}
   let summary
   try {
     summary = await store.listSessions({
-      onUndecodable(values) {
-        for (const v of values) if (pass.undecodableShown.length < SHOWN) pass.undecodableShown.push(displayKey(v.key, options.showKeys))
-      },
-      signal: stop.signal,
-      state: 'all',
+      countOnly: true, onUndecodable: v => collector.addUndecodable(v), signal: stop.signal, state: 'all',
     }, {
       onProgress(p) {
         if (options.sample !== undefined && p.scanned >= options.sample) stop.abort()
       },
-      onSessions,
+      onSessions(batch) {
+        collector.addSessions(batch)
+        for (const s of batch) see(odd, s, horizon, farPast)
+      },
     })
   } finally {
     options.signal?.removeEventListener('abort', forward)
   }
 
+  const stats = collector.result(summary, 0)
   const sampled = stop.signal.aborted && !options.signal?.aborted
-  const of = `${summary.scanned.toLocaleString('en-US')} ${sampled ? 'values sampled' : 'values read'}`
-  const checks = [undecodableCheck(summary.undecodable, summary.ownerUnknown, summary.scanned, of, pass)]
-  const signature = signatureCheck(signatures, summary.badSignature, pass.read + summary.badSignature)
+  const of = `${stats.total.toLocaleString('en-US')} ${sampled ? 'values sampled' : 'values read'}`
+  const shown = (keys: readonly string[], n: number): string => `${keys.map(k => displayKey(k, options.showKeys)).join(', ')}${n > keys.length ? ', …' : ''}`
+  const checks = [undecodableCheck(stats, of, shown)]
+  const signature = signatureCheck(signatures, stats.badSignature, stats.sessions + stats.badSignature)
   if (signature) checks.push(signature)
-  checks.push(expiryCheck(pass, summary.now, options.maxAgeMs, store.capabilities.keepsExpired))
-  if (store.capabilities.keepsExpired) checks.push(expiredCheck(pass))
-  else checks.push(noTtlCheck(pass))
+  checks.push(expiryCheck(odd, stats.sessions, summary.now, options.maxAgeMs, store.capabilities.keepsExpired))
+  if (store.capabilities.keepsExpired) checks.push(expiredCheck(stats.expired, stats.sessions))
+  else checks.push(noTtlCheck(stats.noTtl, stats.sessions, shown))
   return checks
 }
 
-function see(pass: Pass, s: Session, horizon: number, farPast: number, showKeys: boolean): void {
-  pass.read++
-  if (s.expired) pass.expired++
-  if (s.noTtl) {
-    pass.noTtl.n++
-    if (pass.noTtl.shown.length < SHOWN) pass.noTtl.shown.push(displayKey(s.key, showKeys))
-  }
-
+function see(odd: Implausible, s: Session, horizon: number, farPast: number): void {
   const at = s.expiresAt?.getTime()
   if (at === undefined || s.expiryUnknown) return
   if (at > horizon) {
-    pass.future.n++
-    if (!pass.future.latest || at > pass.future.latest.getTime()) pass.future.latest = s.expiresAt
+    odd.future.n++
+    if (!odd.future.latest || at > odd.future.latest.getTime()) odd.future.latest = s.expiresAt
   } else if (at < farPast) {
-    pass.past.n++
-    if (!pass.past.earliest || at < pass.past.earliest.getTime()) pass.past.earliest = s.expiresAt
+    odd.past.n++
+    if (!odd.past.earliest || at < odd.past.earliest.getTime()) odd.past.earliest = s.expiresAt
   }
 }
 
@@ -148,17 +138,18 @@ export function percent(part: number, whole: number): string {
   return `${p < 0.1 && part > 0 ? '<0.1' : p.toFixed(p < 10 && p !== Math.round(p) ? 1 : 0)}%`
 }
 
-function undecodableCheck(reasons: Record<string, number>, ownerUnknown: Record<string, number>, scanned: number, of: string, pass: Pass): Check {
-  const n = Object.values(reasons).reduce((a, b) => a + b, 0)
-  const unknown = Object.values(ownerUnknown).reduce((a, b) => a + b, 0)
-  const figures = {ownerUnknown: unknown, scanned, undecodable: n}
-  if (n === 0) return {
-    figures, id: 'undecodable', status: 'ok', summary: `every value decodes (${of})`,
-  }
-  const why = Object.entries(reasons).map(([reason, k]) => `${reason}: ${k}`).join(', ')
-  const shown = pass.undecodableShown.length > 0 ? `; ${pass.undecodableShown.join(', ')}${n > pass.undecodableShown.length ? ', …' : ''}` : ''
-  const mostly = n / Math.max(1, scanned) >= MOSTLY
-  const status: CheckStatus = mostly ? 'fail' : 'warn'
+type Shown = (keys: readonly string[], n: number) => string
+
+function undecodableCheck(stats: StoreStats, of: string, shown: Shown): Check {
+  const n = stats.undecodable.reduce((sum, u) => sum + u.count, 0)
+  const unknown = stats.undecodable.filter(u => u.ownerUnknown).reduce((sum, u) => sum + u.count, 0)
+  const figures = {ownerUnknown: unknown, scanned: stats.total, undecodable: n}
+  if (n === 0) return {figures, id: 'undecodable', status: 'ok', summary: `every value decodes (${of})`}
+  const reasons = new Map<string, number>()
+  for (const u of stats.undecodable) reasons.set(u.reason, (reasons.get(u.reason) ?? 0) + u.count)
+  const why = [...reasons].map(([reason, k]) => `${reason}: ${k}`).join(', ')
+  const keys = stats.undecodable.flatMap(u => u.keys).slice(0, SHOWN)
+  const mostly = n / Math.max(1, stats.total) >= MOSTLY
   const owners = unknown > 0 ? `, ${plural(unknown, 'value')} may be anyone's session (a purge cannot say the user is logged out everywhere)` : ''
   return {
     figures,
@@ -166,8 +157,8 @@ function undecodableCheck(reasons: Record<string, number>, ownerUnknown: Record<
       ? 'most values cannot be read: a wrong --format, --prefix or --table? look at them with sessions list --undecodable'
       : 'never matched, never deleted by a purge; look at them with sessions list --undecodable',
     id: 'undecodable',
-    status,
-    summary: `${n.toLocaleString('en-US')} of ${of} (${percent(n, scanned)}) cannot be decoded (${why})${owners}${shown}`,
+    status: mostly ? 'fail' : 'warn',
+    summary: `${n.toLocaleString('en-US')} of ${of} (${percent(n, stats.total)}) cannot be decoded (${why})${owners}; ${shown(keys, n)}`,
   }
 }
 
@@ -210,8 +201,8 @@ function duration(ms: number): string {
   return relative(new Date(ms), new Date(0)).replace(/^in /, '')
 }
 
-function expiryCheck(pass: Pass, now: Date, maxAgeMs: number, sql: boolean): Check {
-  const {future, past} = pass
+function expiryCheck(odd: Implausible, read: number, now: Date, maxAgeMs: number, sql: boolean): Check {
+  const {future, past} = odd
   const figures = {farFuture: future.n, farPast: past.n, maxAgeSeconds: Math.round(maxAgeMs / 1000)}
   const age = duration(maxAgeMs)
   if (future.n > 0) {
@@ -222,7 +213,7 @@ function expiryCheck(pass: Pass, now: Date, maxAgeMs: number, sql: boolean): Che
         : 'sessions set to last longer than the app\'s lifetime? pass --max-age SECONDS if they are meant to (SESSION_COOKIE_AGE)',
       id: 'expiry-plausible',
       status: 'warn',
-      summary: `${future.n.toLocaleString('en-US')} of ${plural(pass.read, 'session')} expire more than ${age} (--max-age) from now, the latest ${isoMinute(future.latest)} (${relative(future.latest, now)})`,
+      summary: `${future.n.toLocaleString('en-US')} of ${plural(read, 'session')} expire more than ${age} (--max-age) from now, the latest ${isoMinute(future.latest)} (${relative(future.latest, now)})`,
     }
   }
 
@@ -232,40 +223,35 @@ function expiryCheck(pass: Pass, now: Date, maxAgeMs: number, sql: boolean): Che
       hint: 'a wrong --expiry-unit (seconds read as milliseconds?), or expired rows nothing ever deleted: sessions cleanup',
       id: 'expiry-plausible',
       status: 'warn',
-      summary: `${past.n.toLocaleString('en-US')} of ${plural(pass.read, 'session')} expired more than 5 years ago, the earliest ${isoMinute(past.earliest)}`,
+      summary: `${past.n.toLocaleString('en-US')} of ${plural(read, 'session')} expired more than 5 years ago, the earliest ${isoMinute(past.earliest)}`,
     }
   }
 
   return {
-    figures, id: 'expiry-plausible', status: 'ok', summary: `expiries plausible: none more than ${age} ahead or 5 years behind (${plural(pass.read, 'session')})`,
+    figures, id: 'expiry-plausible', status: 'ok', summary: `expiries plausible: none more than ${age} ahead or 5 years behind (${plural(read, 'session')})`,
   }
 }
 
-function expiredCheck(pass: Pass): Check {
-  const figures = {expired: pass.expired, read: pass.read}
-  const line = `${pass.expired.toLocaleString('en-US')} of ${plural(pass.read, 'session')} (${percent(pass.expired, pass.read)}) are expired and still stored`
-  if (pass.read > 0 && pass.expired / pass.read >= EXPIRED_MOSTLY) {
+function expiredCheck(expired: number, read: number): Check {
+  const figures = {expired, read}
+  const line = `${expired.toLocaleString('en-US')} of ${plural(read, 'session')} (${percent(expired, read)}) are expired and still stored`
+  if (read > 0 && expired / read >= EXPIRED_MOSTLY) {
     return {
       figures, hint: 'is sessions cleanup scheduled? (cron or a systemd timer, see README)', id: 'expired-kept', status: 'warn', summary: line,
     }
   }
 
-  return {
-    figures, id: 'expired-kept', status: 'ok', summary: line,
-  }
+  return {figures, id: 'expired-kept', status: 'ok', summary: line}
 }
 
-function noTtlCheck(pass: Pass): Check {
-  const figures = {noTtl: pass.noTtl.n, read: pass.read}
-  if (pass.noTtl.n === 0) return {
-    figures, id: 'no-ttl', status: 'ok', summary: `every session key has a TTL (${plural(pass.read, 'session')})`,
-  }
-  const shown = `${pass.noTtl.shown.join(', ')}${pass.noTtl.n > pass.noTtl.shown.length ? ', …' : ''}`
+function noTtlCheck(noTtl: StoreStats['noTtl'], read: number, shown: Shown): Check {
+  const figures = {noTtl: noTtl.count, read}
+  if (noTtl.count === 0) return {figures, id: 'no-ttl', status: 'ok', summary: `every session key has a TTL (${plural(read, 'session')})`}
   return {
     figures,
     hint: 'they never expire by themselves: sessions cleanup --fix-no-ttl deletes the expired ones and gives live ones their TTL back',
     id: 'no-ttl',
     status: 'warn',
-    summary: `${pass.noTtl.n.toLocaleString('en-US')} of ${plural(pass.read, 'session key')} have no TTL (${shown})`,
+    summary: `${noTtl.count.toLocaleString('en-US')} of ${plural(read, 'session key')} have no TTL (${shown(noTtl.keys, noTtl.count)})`,
   }
 }

@@ -138,8 +138,6 @@ export interface Session {
   noTtl?: true
   /** Selected by name (SessionFilter.names) though its value cannot be decoded: why (userId is null). */
   undecodable?: string
-  /** A TTL store holds it under a key without TTL: it never expires by itself (Redis). */
-  noTtl?: true
 }
 
 /** A stored value that could not be decoded (list --undecodable). */

@@ -230,7 +230,7 @@ export async function serverTime(node: Redis): Promise<Date> {
 
 /**
  * Each session's expiry becomes the earlier of its own and its key's TTL (`ttls[i]`, ms from
- * `now`; -1: no TTL, the payload's expiry stands (Session.noTtl); -2 or not a number: gone meanwhile, a purge
+ * `now`; -1: no TTL, the payload's expiry stands; -2 or not a number: gone meanwhile, a purge
  * will count it). A payload that expires first (a Rails cache entry, whose key outlives it by
  * race_condition_ttl; a Spring hash, kept 5 minutes past its expiry) is gone for the framework
  * while the key remains.
