@@ -144,7 +144,9 @@ function undecodableCheck(stats: StoreStats, of: string, shown: Shown): Check {
   const n = stats.undecodable.reduce((sum, u) => sum + u.count, 0)
   const unknown = stats.undecodable.filter(u => u.ownerUnknown).reduce((sum, u) => sum + u.count, 0)
   const figures = {ownerUnknown: unknown, scanned: stats.total, undecodable: n}
-  if (n === 0) return {figures, id: 'undecodable', status: 'ok', summary: `every value decodes (${of})`}
+  if (n === 0) return {
+    figures, id: 'undecodable', status: 'ok', summary: `every value decodes (${of})`,
+  }
   const reasons = new Map<string, number>()
   for (const u of stats.undecodable) reasons.set(u.reason, (reasons.get(u.reason) ?? 0) + u.count)
   const why = [...reasons].map(([reason, k]) => `${reason}: ${k}`).join(', ')
@@ -241,12 +243,16 @@ function expiredCheck(expired: number, read: number): Check {
     }
   }
 
-  return {figures, id: 'expired-kept', status: 'ok', summary: line}
+  return {
+    figures, id: 'expired-kept', status: 'ok', summary: line,
+  }
 }
 
 function noTtlCheck(noTtl: StoreStats['noTtl'], read: number, shown: Shown): Check {
   const figures = {noTtl: noTtl.count, read}
-  if (noTtl.count === 0) return {figures, id: 'no-ttl', status: 'ok', summary: `every session key has a TTL (${plural(read, 'session')})`}
+  if (noTtl.count === 0) return {
+    figures, id: 'no-ttl', status: 'ok', summary: `every session key has a TTL (${plural(read, 'session')})`,
+  }
   return {
     figures,
     hint: 'they never expire by themselves: sessions cleanup --fix-no-ttl deletes the expired ones and gives live ones their TTL back',

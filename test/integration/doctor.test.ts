@@ -19,10 +19,10 @@ import {type CliResult, sessionctl} from '../support/cli.js'
 import {
   django, mysqlTarget, postgresTarget, requireDjango,
 } from '../support/django-oracle.js'
-import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
+import {freshDatabase, type MariaDbReplicaPair, startMariaDbReplicaPair} from '../support/mysql.js'
 import {createPgDatabase, createPgRole, pgClient} from '../support/postgres.js'
 import {
-  createMysqlUser, type MariaDbServer, startMariaDb, testRedisClusterUrl, testRedisUrl,
+  createMysqlUser, type MariaDbServer, testRedisClusterUrl, testRedisUrl,
 } from '../support/servers.js'
 import {requireSpring, springRedisWrite} from '../support/spring.js'
 
@@ -227,21 +227,15 @@ describe('sessions doctor on MariaDB, with sessions Django wrote', function () {
 
 describe('sessions doctor on a MariaDB primary with a STATEMENT binary log and a replica', function () {
   this.timeout(120_000)
+  let pair: MariaDbReplicaPair
   let primary: MariaDbServer
   let replica: MariaDbServer
-  let conn: mysql.Connection
   let replicaConn: mysql.Connection
 
   before(async () => {
-    primary = await startMariaDb({extraArgs: ['--log-bin=primary-bin', '--server-id=1', '--binlog-format=STATEMENT']})
-    replica = await startMariaDb({extraArgs: ['--server-id=2', '--read-only']})
-    conn = await mysql.createConnection({multipleStatements: true, uri: primary.url})
-    replicaConn = await mysql.createConnection({uri: replica.url})
-    await conn.query("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'")
-    await replicaConn.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=no`)
-    await replicaConn.query('START SLAVE')
-    await conn.query('CREATE DATABASE app; USE app')
-    await conn.query(djangoSessionDdl('django_session'))
+    pair = await startMariaDbReplicaPair('STATEMENT');
+    ({primary, replica, replicaConn} = pair)
+    // The replica has the table once it has replayed its creation.
     for (let i = 0; i < 50; i++) {
       const [rows] = await replicaConn.query('SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = \'app\'')
       if (Number((rows as Array<{n: number}>)[0].n) > 0) break
@@ -252,10 +246,7 @@ describe('sessions doctor on a MariaDB primary with a STATEMENT binary log and a
   })
 
   after(async () => {
-    await replicaConn?.end()
-    await conn?.end()
-    await replica?.stop()
-    await primary?.stop()
+    await pair?.stop()
   })
 
   it('STATEMENT: a warning with what to set; a replica in step is ok', async () => {
