@@ -115,6 +115,14 @@ async function sessionChecks(store: SessionStore, options: DoctorOptions, signat
   const checks = [undecodableCheck(stats, of, shown)]
   const signature = signatureCheck(signatures, stats.badSignature, stats.sessions + stats.badSignature)
   if (signature) checks.push(signature)
+  const later = store.capabilities.keepsExpired ? 'expired-kept' : 'no-ttl'
+  if (stats.sessions === 0) {
+    // Nothing readable (an empty store, or every value undecodable or refused): nothing to say about expiries.
+    const what = {'expired-kept': 'expired rows', 'expiry-plausible': 'expiries', 'no-ttl': 'TTLs'}
+    for (const id of ['expiry-plausible', later] as const) checks.push({figures: {read: 0}, id, status: 'ok', summary: `${what[id]} not checked: no readable sessions`})
+    return checks
+  }
+
   checks.push(expiryCheck(odd, stats.sessions, summary.now, options.maxAgeMs, store.capabilities.keepsExpired))
   if (store.capabilities.keepsExpired) checks.push(expiredCheck(stats.expired, stats.sessions))
   else checks.push(noTtlCheck(stats.noTtl, stats.sessions, shown))

@@ -35,19 +35,18 @@ async function evictionCheck(node: Redis): Promise<Check> {
 
   const figures = {maxmemory, policy}
   const limit = maxmemory > 0 ? `maxmemory ${maxmemory.toLocaleString('en-US')} bytes` : 'no maxmemory'
-  if (policy.startsWith('allkeys-')) {
+  // Session keys carry TTLs, so the volatile-* policies pick them as readily as allkeys-* do.
+  if (policy.startsWith('allkeys-') || policy.startsWith('volatile-')) {
     return {
       figures,
-      hint: `under memory pressure Redis evicts session keys like any other, logging users out: volatile-lru (sessions with a TTL still go first), noeviction, or a Redis of their own${maxmemory === 0 ? ' (no limit is set now, so nothing is evicted yet)' : ''}`,
+      hint: `under memory pressure Redis evicts session keys${policy.startsWith('volatile-') ? ' (they have TTLs, so volatile-* picks them)' : ' like any other key'}, logging users out: noeviction, or a Redis of their own sized for them${maxmemory === 0 ? ' (no limit is set now, so nothing is evicted yet)' : ''}`,
       id: 'eviction',
       status: 'warn',
       summary: `maxmemory-policy ${policy} (${limit})`,
     }
   }
 
-  return {
-    figures, id: 'eviction', status: 'ok', summary: `maxmemory-policy ${policy} (${limit}): session keys are not evicted before keys without TTL`,
-  }
+  return {figures, id: 'eviction', status: 'ok', summary: `maxmemory-policy ${policy} (${limit}): Redis never evicts session keys`}
 }
 
 /** Every master answers, and each sees the cluster as ok. */

@@ -47,6 +47,15 @@ describe('sessions doctor (memory store)', () => {
     assert.deepEqual(doc.summary, {fail: 1, ok: 3, warn: 0})
   })
 
+  it('no readable session (every signature fails): the expiry lines say they checked nothing', async () => {
+    rows('d6', {bad: 3, good: 0})
+    const r = await run(['sessions', 'doctor', '--store', 'memory://d6', '--secret-key', SECRET])
+    assert.equal(r.exitCode, 1)
+    assert.match(r.stdout, /^fail {2}3 of 3 signed sessions \(100%\) fail the signature check: a wrong --secret-key\?/m)
+    assert.match(r.stdout, /^ok {4}expiries not checked: no readable sessions$/m)
+    assert.match(r.stdout, /^ok {4}expired rows not checked: no readable sessions$/m)
+  })
+
   it('expiries far ahead of --max-age, or years behind, warn', async () => {
     rows('d3', {expiresIn: 30 * DAY, good: 2})
     const ahead = await run(['sessions', 'doctor', '--store', 'memory://d3'])
