@@ -119,7 +119,9 @@ async function sessionChecks(store: SessionStore, options: DoctorOptions, signat
   if (stats.sessions === 0) {
     // Nothing readable (an empty store, or every value undecodable or refused): nothing to say about expiries.
     const what = {'expired-kept': 'expired rows', 'expiry-plausible': 'expiries', 'no-ttl': 'TTLs'}
-    for (const id of ['expiry-plausible', later] as const) checks.push({figures: {read: 0}, id, status: 'ok', summary: `${what[id]} not checked: no readable sessions`})
+    for (const id of ['expiry-plausible', later] as const) checks.push({
+      figures: {read: 0}, id, status: 'ok', summary: `${what[id]} not checked: no readable sessions`,
+    })
     return checks
   }
 

@@ -46,7 +46,9 @@ async function evictionCheck(node: Redis): Promise<Check> {
     }
   }
 
-  return {figures, id: 'eviction', status: 'ok', summary: `maxmemory-policy ${policy} (${limit}): Redis never evicts session keys`}
+  return {
+    figures, id: 'eviction', status: 'ok', summary: `maxmemory-policy ${policy} (${limit}): Redis never evicts session keys`,
+  }
 }
 
 /** Every master answers, and each sees the cluster as ok. */
