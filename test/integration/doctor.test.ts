@@ -204,13 +204,20 @@ describe('sessions doctor on MariaDB, with sessions Django wrote', function () {
   })
 
   it('bad input is a usage error before any I/O', async () => {
-    for (const args of [['--max-age', '0'], ['--sample', '0'], ['--replica', 'redis://x:1']]) {
+    for (const args of [['--max-age', '0'], ['--sample', '0'], ['--sample', '1.5'], ['--replica', 'redis://x:1'], ['--replica', 'mysql://u:pw@h:1?bogus=1'], ['--replica', '']]) {
       const r = await run(args)
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+      assert.doesNotMatch(r.stderr, /:pw@/)
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
       assert.match(r.stderr, /^sessionctl: /)
       assert.equal(r.stdout, '')
     }
+  })
+
+  it('a MySQL --replica for a Redis store is a usage error before anything connects', async () => {
+    const r = await sessionctl(['sessions', 'doctor', '--store', 'redis://127.0.0.1:1', '--replica', 'mysql://u@127.0.0.1:1'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.equal(r.stderr, 'sessionctl: --replica applies to MySQL/MariaDB or PostgreSQL stores only, one kind per run\n')
   })
 
   it('--sample reads about that many values and says so', async () => {

@@ -51,6 +51,14 @@ Nothing is changed. Exit 0 when nothing fails (warnings included), 1 otherwise.`
   async run(): Promise<DoctorResult | undefined> {
     const {flags} = await this.parse(Doctor)
     const replicas = [flags.replica ?? []].flat()
+    // Each URL valid and of one kind before anything connects; that it is the stores' kind once they are open.
+    if (replicas.length > 0) {
+      await checkReplicaUrls(replicas, replicas)
+      // Stores given as URLs (not profiles) are of a kind known without connecting.
+      const given = [flags.store ?? []].flat()
+      if (given.every(v => /^[a-z][\d+.a-z-]*:\/\//i.test(v))) await checkReplicaUrls(given, replicas)
+    }
+
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
     if (replicas.length > 0) await checkReplicaUrls(stores.map(s => s.label), replicas)
     const signal = this.stopSignal(() => this.progress.stop())
