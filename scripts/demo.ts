@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     console.log('Session keys are bearer credentials: sessionctl shows fingerprints unless --show-keys.')
 
     sessionctl(['sessions', 'stats', '--store', url, '--top', '3'])
+    sessionctl(['sessions', 'doctor', '--store', url])
     sessionctl(['sessions', 'list', '--store', url, '--user', '42'])
     sessionctl(['sessions', 'purge', '--store', url, '--user', '42', '--except', fingerprint(keep), '--dry-run'])
     sessionctl(['sessions', 'purge', '--store', url, '--user', '42', '--except', fingerprint(keep), '--yes'])

@@ -141,6 +141,11 @@ export abstract class SessionsCommand extends Command {
    */
   protected keyAliases: (given: string) => readonly string[] = () => []
   protected progress = Progress.forTerminal()
+  /**
+   * Whether each opened store's codec verifies signatures (a signed format given --secret-key), in
+   * the order openStores returned them: the doctor's signature check. Set by openStores.
+   */
+  protected signatureChecks: Array<'checked' | 'unchecked' | 'unsigned'> = []
   private readonly openedStores: SessionStore[] = []
   private removeSignalHandlers: (() => void) | undefined
   private signalController: AbortController | undefined
@@ -209,6 +214,7 @@ export abstract class SessionsCommand extends Command {
     for (const plan of plans) await checkStoreUrl(plan.url)
     const stores: SessionStore[] = []
     const failures: Error[] = []
+    this.signatureChecks = plans.map(p => p.signatures)
     for (const plan of plans) {
       try {
         const store = await openStore(plan.url, plan.options)
@@ -307,6 +313,7 @@ export abstract class SessionsCommand extends Command {
     }
 
     return {
+      signatures: framework.signed ? (secretKeys.length > 0 ? 'checked' : 'unchecked') as 'checked' | 'unchecked' : 'unsigned' as const,
       options: {
         codec,
         connectTimeoutMs: flags['connect-timeout'] * 1000,

@@ -48,7 +48,35 @@ export interface SessionStore {
    * extended meanwhile survives. Stops between batches on abort or at the deadline.
    */
   cleanupExpired(options: CleanupOptions): Promise<CleanupSummary>
+  /**
+   * `sessions doctor`: the checks about the store itself that matter for cleanup and purge (indexes,
+   * clock, privileges and locks, binary log and replicas, TTL policy, index drift), each one line.
+   * Checks that come from reading the sessions are shared (sessions/doctor.ts), not the adapter's.
+   * Reads only: anything it tries (a DELETE that matches nothing, a lock) is undone at once.
+   */
+  diagnose?(options: DiagnoseOptions): Promise<Check[]>
   close(): Promise<void>
+}
+
+export interface DiagnoseOptions {
+  /** Replica URLs to check for lag (MySQL/MariaDB, PostgreSQL), as cleanup --replica takes them. */
+  replicas?: readonly string[]
+  signal?: AbortSignal
+}
+
+export type CheckStatus = 'fail' | 'ok' | 'warn'
+
+/** One doctor line: `ok`, `warn` (works, but something to fix) or `fail` (cleanup or purge cannot work as meant). */
+export interface Check {
+  /** Stable name for --json (e.g. `expiry-index`, `clock-skew`). */
+  id: string
+  status: CheckStatus
+  /** What was found, one line; never a password, secret or raw session key. */
+  summary: string
+  /** What to do about it (warn/fail). */
+  hint?: string
+  /** The numbers behind the line, for --json. */
+  figures?: Record<string, boolean | null | number | string>
 }
 
 export interface StoreCapabilities {

@@ -7,7 +7,7 @@ import type {Columns} from './mysql.js'
 
 import {LockHeldError, PartialFailureError} from '../errors.js'
 import {openMysqlReplica} from './mysql-replicas.js'
-import {quote, storeError} from './mysql.js'
+import {leadingIndex, quote, storeError} from './mysql.js'
 import {type Batch, runWorkers, sleep} from './pacing.js'
 import {ReplicaWatch} from './replica-watch.js'
 
@@ -124,11 +124,7 @@ export class MysqlCleanup {
 
   /** Whether some index starts with the expiry column. */
   private async expiryIndexed(): Promise<boolean> {
-    const [rows] = await this.c.conn.query<RowDataPacket[]>(
-      'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 LIMIT 1',
-      [this.c.name.database, this.c.name.table, this.c.columns.expiry],
-    )
-    return rows.length > 0
+    return (await leadingIndex(this.c.conn, this.c.name, this.c.columns.expiry)) !== undefined
   }
 
   private expiryWalk(summary: CleanupSummary): Batch {
@@ -226,7 +222,7 @@ export class MysqlCleanup {
    * table never overlap, whichever hosts they run on.
    */
   private async lock(): Promise<{release(): Promise<void>}> {
-    const name = lockName(`sessionctl-cleanup:${this.c.name.database}.${this.c.name.table}`)
+    const name = cleanupLockName(this.c.name)
     const [rows] = await this.c.conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [name])
     if (Number(rows[0].got) !== 1) {
       throw new LockHeldError(`another cleanup of ${this.c.label} is running (lock "${name}" is held); nothing was done`)
@@ -270,7 +266,9 @@ export class MysqlCleanup {
   }
 }
 
-function lockName(name: string): string {
+/** The GET_LOCK name cleanup holds for a table (doctor checks that it can be taken). */
+export function cleanupLockName(o: {database: string; table: string}): string {
+  const name = `sessionctl-cleanup:${o.database}.${o.table}`
   // GET_LOCK names are limited to 64 characters.
   return name.length <= 64 ? name : `sessionctl-cleanup:${createHash('sha1').update(name).digest('hex')}`
 }

@@ -5,11 +5,13 @@ import mysql from 'mysql2'
 import {userInfo} from 'node:os'
 
 import type {
+  Check,
   CleanupOptions,
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
   DetailColumn,
+  DiagnoseOptions,
   ExpiryRule,
   ExpiryUnit,
   PurgeOptions,
@@ -285,6 +287,15 @@ function answers(target: MysqlTarget): Promise<boolean> {
   })
 }
 
+/** The name of an index that starts with `column` (so lookups and ranges on it use it), or undefined. */
+export async function leadingIndex(conn: PromiseConnection, name: {database: string; table: string}, column: string): Promise<string | undefined> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 ORDER BY NON_UNIQUE, INDEX_NAME LIMIT 1',
+    [name.database, name.table, column],
+  )
+  return rows.length > 0 ? String(rows[0].name) : undefined
+}
+
 async function inspectTable(
   conn: PromiseConnection,
   database: string,
@@ -320,11 +331,7 @@ async function inspectTable(
   let user: Columns['user']
   if (layout.userColumn !== undefined) {
     const name = find(layout.userColumn, 'user column')
-    const [indexes] = await conn.query<RowDataPacket[]>(
-      'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ? AND SEQ_IN_INDEX = 1 LIMIT 1',
-      [database, table, name],
-    )
-    user = {indexed: indexes.length > 0, name}
+    user = {indexed: (await leadingIndex(conn, {database, table}, name)) !== undefined, name}
   }
 
   return {
@@ -502,6 +509,17 @@ class MysqlStore implements SessionStore {
         throw error
       }
     }, error => storeError(error, this.label))
+  }
+
+  async diagnose(o: DiagnoseOptions): Promise<Check[]> {
+    const {diagnoseMysql} = await import('./mysql-doctor.js')
+    try {
+      return await diagnoseMysql({
+        columns: this.columns, conn: this.conn, connectTimeoutMs: this.options.connectTimeoutMs, name: this.name,
+      }, o)
+    } catch (error) {
+      throw storeError(error, this.label)
+    }
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {

@@ -24,7 +24,7 @@ const TID_RANGE_VERSION = 140_000
 /** A cleanup that deleted this many rows reports the dead tuples they left and how VACUUM returns the space. */
 const VACUUM_HINT_ROWS = 10_000
 /** The advisory lock's two keys: our namespace, then the table's name (apps' own one-key locks never collide with it). */
-const LOCK_KEYS = "hashtext('sessionctl'), hashtext($1)"
+export const LOCK_KEYS = "hashtext('sessionctl'), hashtext($1)"
 const STATEMENT_TIMEOUT = '57014'
 const TOO_MANY_CONNECTIONS = '53300'
 const RETRYABLE = new Set(['40P01', '55P03', '40001', STATEMENT_TIMEOUT])
@@ -172,8 +172,7 @@ export class PostgresCleanup {
   }
 
   private lockName(): string {
-    const {schema, table} = this.c.store.name
-    return `sessionctl-cleanup:${this.c.target.database}.${schema}.${table}`
+    return cleanupLockName(this.c.target.database, this.c.store.name)
   }
 
   /**
@@ -298,6 +297,11 @@ async function retried<T>(summary: CleanupSummary, statement: () => Promise<T>, 
       await sleep(100 * (2 ** attempt))
     }
   }
+}
+
+/** The advisory lock name cleanup takes for a table (LOCK_KEYS; doctor checks that it can be taken). */
+export function cleanupLockName(database: string, name: {schema: string; table: string}): string {
+  return `sessionctl-cleanup:${database}.${name.schema}.${name.table}`
 }
 
 /**

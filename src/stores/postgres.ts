@@ -4,11 +4,13 @@ import {userInfo} from 'node:os'
 import pg from 'pg'
 
 import type {
+  Check,
   CleanupOptions,
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
   DetailColumn,
+  DiagnoseOptions,
   ExpiryUnit,
   PurgeOptions,
   PurgeSummary,
@@ -636,6 +638,22 @@ export class PostgresStore implements SessionStore {
         throw error
       }
     }, error => pgError(error, this.label))
+  }
+
+  async diagnose(o: DiagnoseOptions): Promise<Check[]> {
+    const {diagnosePostgres} = await import('./postgres-doctor.js')
+    try {
+      return await diagnosePostgres({
+        client: this.client,
+        columns: this.columns,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        database: this.target.database,
+        name: this.name,
+        now: async () => (await this.clock()).now,
+      }, o)
+    } catch (error) {
+      throw error instanceof SessionctlError ? error : pgError(error, this.label)
+    }
   }
 
   /** The expiry column as selected: absolute times as UTC wall time, so they parse and compare as the naive ones do. */

@@ -1,10 +1,12 @@
 import type {Redis} from 'ioredis'
 
 import type {
+  Check,
   CleanupOptions,
   CleanupSummary,
   DeleteOptions,
   DeleteSummary,
+  DiagnoseOptions,
   PurgeOptions,
   PurgeSummary,
   RedisLayout,
@@ -209,6 +211,23 @@ export class RedisHashStore implements SessionStore {
 
       return outcome
     }, error => runtimeError(error, this.label))
+  }
+
+  /** The server's checks, and the principal index's stale members (cleanup's dry run counts them). */
+  async diagnose(o: DiagnoseOptions): Promise<Check[]> {
+    const {diagnoseRedis, staleIndexCheck} = await import('./redis-doctor.js')
+    try {
+      const checks = await diagnoseRedis({cluster: false, masters: [this.client]})
+      if (this.layout.userIndex) {
+        checks.push(staleIndexCheck(await this.cleanupExpired({
+          batchSize: SCAN_COUNT, dryRun: true, signal: o.signal, sleepFactor: 0, sleepMs: 0, targetMs: 100,
+        })))
+      }
+
+      return checks
+    } catch (error) {
+      throw runtimeError(error, this.label)
+    }
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {

@@ -4,6 +4,7 @@ import {isUtf8} from 'node:buffer'
 import {randomUUID} from 'node:crypto'
 
 import type {
+  Check,
   CleanupOptions,
   CleanupStop,
   CleanupSummary,
@@ -614,6 +615,15 @@ class RedisStore implements SessionStore {
 
       return outcome
     }, error => runtimeError(error, this.label))
+  }
+
+  async diagnose(): Promise<Check[]> {
+    const {diagnoseRedis} = await import('./redis-doctor.js')
+    try {
+      return await diagnoseRedis({cluster: this.cluster, masters: this.masters()})
+    } catch (error) {
+      throw runtimeError(error, this.label)
+    }
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {

@@ -10,8 +10,10 @@ import {createDjangoCodec} from '../../src/frameworks/django.js'
 import {getFramework, layoutFor} from '../../src/frameworks/index.js'
 import {openMysqlStore} from '../../src/stores/mysql.js'
 import {type CliResult, sessionctl, startSessionctl} from '../support/cli.js'
-import {djangoSessionDdl, freshDatabase} from '../support/mysql.js'
-import {type MariaDbServer, startMariaDb} from '../support/servers.js'
+import {
+  djangoSessionDdl, freshDatabase, type MariaDbReplicaPair, startMariaDbReplicaPair,
+} from '../support/mysql.js'
+import {type MariaDbServer} from '../support/servers.js'
 
 type Db = Awaited<ReturnType<typeof freshDatabase>>
 
@@ -265,29 +267,20 @@ describe('sessions cleanup on MariaDB', function () {
 
 describe('sessions cleanup with a lagging replica', function () {
   this.timeout(120_000)
+  let pair: MariaDbReplicaPair
   let primary: MariaDbServer
   let replica: MariaDbServer
   let conn: mysql.Connection
   let replicaConn: mysql.Connection
 
   before(async () => {
-    primary = await startMariaDb({extraArgs: ['--log-bin=primary-bin', '--server-id=1', '--binlog-format=ROW']})
-    replica = await startMariaDb({extraArgs: ['--server-id=2', '--read-only']})
-    conn = await mysql.createConnection({multipleStatements: true, uri: primary.url})
-    replicaConn = await mysql.createConnection({uri: replica.url})
-    await conn.query("CREATE USER 'repl'@'%' IDENTIFIED BY 'repl'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'")
-    await replicaConn.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=no`)
-    await replicaConn.query('START SLAVE')
-    await conn.query('CREATE DATABASE app; USE app')
-    await conn.query(djangoSessionDdl('django_session'))
+    pair = await startMariaDbReplicaPair('ROW');
+    ({conn, primary, replica, replicaConn} = pair)
     await fill(conn, 'django_session', 5000)
   })
 
   after(async () => {
-    await replicaConn?.end()
-    await conn?.end()
-    await replica?.stop()
-    await primary?.stop()
+    await pair?.stop()
   })
 
   it('waits while the replica is not caught up, then cleans once it is', async () => {

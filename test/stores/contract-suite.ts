@@ -161,6 +161,22 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
       assert.deepEqual(keep.unmatched(), ['zzzz…00000000'])
     })
 
+    it('diagnose (sessions doctor) returns well-formed checks, prints no key, and changes nothing', async () => {
+      await seedUsers()
+      store = await fixture.open()
+      const before = (await fixture.keys()).sort()
+      assert.ok(store.diagnose, 'every adapter implements diagnose')
+      const checks = await store.diagnose({})
+      for (const c of checks) {
+        assert.match(c.id, /^[a-z-]+$/)
+        assert.ok(['fail', 'ok', 'warn'].includes(c.status), c.status)
+        assert.ok(c.summary.length > 0 && !c.summary.includes('\n'))
+        for (const k of before) assert.ok(!`${c.summary} ${c.hint ?? ''}`.includes(k), 'no raw session key')
+      }
+
+      assert.deepEqual((await fixture.keys()).sort(), before)
+    })
+
     it('deletes exactly the selected sessions and nothing else', async () => {
       await seedUsers()
       store = await fixture.open()

@@ -3,7 +3,7 @@
  * real adapters, so commands tested against it behave the same against MySQL and Redis.
  */
 import type {
-  CleanupOptions, CleanupSummary, DeleteOptions, DeleteSummary, PurgeOptions, PurgeSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
+  Check, CleanupOptions, CleanupSummary, DeleteOptions, DeleteSummary, PurgeOptions, PurgeSummary, ScanSummary, Session, SessionFilter, SessionSink, SessionStore, StoreOptions,
 } from '../../src/stores/contract.js'
 
 import {LockHeldError} from '../../src/errors.js'
@@ -118,6 +118,11 @@ export class MemoryStore implements SessionStore {
     }
 
     return summary
+  }
+
+  /** No backend, so no store checks of its own: the doctor's session checks are all there is. */
+  async diagnose(): Promise<Check[]> {
+    return []
   }
 
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
