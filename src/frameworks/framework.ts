@@ -1,4 +1,5 @@
 import type {Codec, CodecSettings} from '../formats/codec.js'
+import type {KeyForm} from '../sessions/keys.js'
 import type {RedisLayout, SqlLayout} from '../stores/contract.js'
 
 /**
@@ -40,6 +41,15 @@ export interface Framework {
    * to its private id; Flask's SQL rows, which hold the key prefix too).
    */
   keyForms?(given: string): readonly string[]
+  /** What the keyForms stand for, as revoke says which form a value matched ("Rails public id"). */
+  keyFormsAre?: string
+  /**
+   * The cookie value an operator may hold where the framework derives the stored key from it
+   * (express's signed `s:<sid>.<sig>`, Spring's base64 of the id): the key, with what it was taken
+   * as. `secrets` are --secret-key's values, to check a signature where the cookie carries one.
+   * Undefined: the value is not such a cookie. keyForms apply to the key it gives too.
+   */
+  cookie?(given: string, secrets: readonly string[]): KeyForm | undefined
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /**
