@@ -14,11 +14,13 @@ export interface Classified {
   badSignature: number
   /** With `withUndecodable`: each undecodable value, [index in the batch, reason, owner unknown]. */
   rejects?: Array<[number, string, boolean]>
+  /** With `withUndecodable`: the index of each value whose signature is wrong (counted in badSignature). */
+  badSignatures?: number[]
 }
 
 export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined, withUndecodable = false): Classified {
   const out: Classified = {
-    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(withUndecodable ? {rejects: []} : {}),
+    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(withUndecodable ? {badSignatures: [], rejects: []} : {}),
   }
   const decodeFor = userId === undefined ? undefined : codec.decodeFor?.bind(codec)
   for (const [i, value] of values.entries()) {
@@ -32,6 +34,7 @@ export function classify(codec: Codec, values: readonly Uint8Array[], userId: st
     } else if (decoded.signature === 'invalid') {
       // A payload the framework would refuse belongs to nobody.
       out.badSignature++
+      out.badSignatures?.push(i)
     } else if (userId === undefined || decoded.userId === userId) {
       out.matches.push([i, decoded.userId, decoded.expiresAt ? decoded.expiresAt.getTime() : null])
     }
