@@ -162,13 +162,13 @@ export function deletionCounts(selection: StoresSelection, deletions: readonly S
 
 /**
  * After the deletes: the audit counts, the failures and stop noted, then the lines that say what
- * was deleted (`whose`: " of user 42", "") and the exit code for a partial failure (4) or a stop (6).
+ * was deleted (`noun` and `whose`: "sessions" " of user 42", "named sessions" "") and the exit code for a partial failure (4) or a stop (6).
  */
 export function concludeDeletion(
   ui: DeletionUi,
   purged: StoresPurge,
   counts: DeletionCounts,
-  run: Pick<DeletionRun, 'audit' | 'stoppedBy'> & {extra?: Record<string, number>; whose: string},
+  run: Pick<DeletionRun, 'audit' | 'stoppedBy'> & {extra?: Record<string, number>; noun?: string; whose: string},
 ): void {
   ui.progress.stop()
   const {deletions} = purged
@@ -185,7 +185,7 @@ export function concludeDeletion(
   const notes: string[] = []
   if (counts.changed > 0) notes.push(`${plural(counts.changed, 'session')} changed since selection and kept`)
   if (counts.gone > 0) notes.push(`${plural(counts.gone, 'session')} already gone`)
-  ui.log(`Deleted ${plural(counts.deleted, 'session')}${run.whose}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}.`)
+  ui.log(`Deleted ${plural(counts.deleted, run.noun ?? 'session')}${run.whose}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}.`)
   if (deletions.length > 1) {
     for (const d of deletions) ui.log(`  ${d.store}: ${d.error ? `failed after deleting ${d.deletedBeforeError ?? 0}` : `deleted ${d.summary!.deleted}`}`)
   }

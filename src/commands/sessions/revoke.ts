@@ -149,7 +149,9 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
     })
     if (!revoked.proceeded) return ui.json ? result() : undefined
     const final = result()
-    concludeDeletion(ui, revoked, final, {audit, stoppedBy: () => stoppedBy, whose: ' named'})
+    concludeDeletion(ui, revoked, final, {
+      audit, noun: 'named session', stoppedBy: () => stoppedBy, whose: '',
+    })
     return ui.json ? final : undefined
   }
 }
