@@ -18,12 +18,14 @@ import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {createClient} from 'redis'
 
 import {fingerprint} from '../../src/sessions/keys.js'
 import {sessionctl, startSessionctl} from '../support/cli.js'
 import {encodeSigned} from '../support/django-encode.js'
 import {django, mysqlTarget, requireDjango} from '../support/django-oracle.js'
+import {
+  cookie, type ExpressStores, get, openExpressStores, set,
+} from '../support/express-session.js'
 import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
 import {
   cacheRead, type CacheTarget, cacheWrite, redisParams, requireRails,
@@ -32,9 +34,8 @@ import {registerSecret, registerSessionKeys} from '../support/secrets.js'
 import {testRedisUrl} from '../support/servers.js'
 
 const require = createRequire(import.meta.url)
-type StoreLike = session.Store & {close?(): Promise<void>; onReady?(): Promise<void>}
+type StoreLike = ExpressStores['mysqlStore']
 const {sign} = require('cookie-signature') as {sign(value: string, secret: string): string}
-const MySQLStore = (require('express-mysql-session') as (s: typeof session) => new (options: Record<string, unknown>) => StoreLike)(session)
 
 const HOUR = 3_600_000
 const EXPRESS_SECRET = 'revoke-test-express-secret'
@@ -56,25 +57,6 @@ async function revokeJson(args: string[], options: Parameters<typeof sessionctl>
   return {code: r.code, doc: JSON.parse(r.stdout) as RevokeDoc, stderr: r.stderr}
 }
 
-function cookie(expiresIn: number): session.Cookie {
-  const c = new (session.Cookie as unknown as new (options: Record<string, unknown>) => session.Cookie)({httpOnly: true, path: '/'})
-  c.expires = new Date(Date.now() + expiresIn)
-  c.originalMaxAge = expiresIn
-  return c
-}
-
-function set(store: session.Store, sid: string, data: session.SessionData): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.set(sid, data, error => (error ? reject(error) : resolve()))
-  })
-}
-
-function get(store: session.Store, sid: string): Promise<null | session.SessionData | undefined> {
-  return new Promise((resolve, reject) => {
-    store.get(sid, (error, value) => (error ? reject(error) : resolve(value)))
-  })
-}
-
 /** The cookie express-session sets for a sid: `s:` + cookie-signature's sign, as the browser keeps it (URL-encoded). */
 const signedCookie = (sid: string, secret = EXPRESS_SECRET): string => `s:${sign(sid, secret)}`
 
@@ -85,27 +67,22 @@ describe('sessions revoke (built binary, real framework data)', function () {
     // uid-safe sids as express-session makes them (24 bytes, base64url); one starts with '-'.
     const SIDS = ['Vn3GyM0xq1oZ2wYv8rTtKqHm5pL9sC4a', 'xK2mP9qR4tW7yZ1bD5fH8jL3nQ6sV0cE', '-7gH3kM6pR9tW2yB5dF8jL1nQ4sV7xZ0', 'aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF']
     const USERS = [42, 42, 7, 'guest']
-    let redisClient: ReturnType<typeof createClient>
     let redisStore: RedisStore
     let mysqlStore: StoreLike
     let db: Awaited<ReturnType<typeof freshDatabase>>
     let prefix: string
     let run = 0
+    let stores: ExpressStores
 
     beforeEach(async () => {
       run++
       prefix = `rv${run}:${Date.now()}:`
       registerSessionKeys(SIDS)
       registerSessionKeys(SIDS.map(sid => signedCookie(sid)))
-      redisClient = createClient({url: testRedisUrl()})
-      await redisClient.connect()
-      redisStore = new RedisStore({client: redisClient, prefix})
-      db = await freshDatabase()
-      const u = new URL(db.url)
-      mysqlStore = new MySQLStore({
-        clearExpired: false, database: db.database, host: u.hostname, password: '', port: Number(u.port), user: 'root',
-      })
-      await mysqlStore.onReady!()
+      stores = await openExpressStores(prefix)
+      db = stores.mysqlDb
+      mysqlStore = stores.mysqlStore
+      redisStore = stores.redisStore
       for (const [i, sid] of SIDS.entries()) {
         const data = {cookie: cookie(HOUR * (i + 1)), passport: {user: USERS[i]}} as unknown as session.SessionData
         await set(redisStore, sid, data)
@@ -114,9 +91,7 @@ describe('sessions revoke (built binary, real framework data)', function () {
     })
 
     afterEach(async () => {
-      await redisClient.quit()
-      await mysqlStore.close?.()
-      await db.conn.end()
+      await stores.close()
     })
 
     const redisArgs = (): string[] => ['--store', testRedisUrl(), '--prefix', prefix, '--format', 'express']
@@ -236,10 +211,12 @@ describe('sessions revoke (built binary, real framework data)', function () {
   describe('Rails CacheStore over Redis: the cookie’s public id', () => {
     const DB = 13
     let redis: Redis
+
     before(function () {
       requireRails(this)
       redis = new Redis(`${testRedisUrl()}/${DB}`)
     })
+
     after(() => redis?.disconnect())
 
     it('revokes the session Rails loads for that cookie, and only it', async () => {
@@ -278,7 +255,9 @@ describe('sessions revoke (built binary, real framework data)', function () {
           {format: 'signed', ref: '42a', user: '42'},
           {format: 'signed', ref: '42b', user: '42'},
           {format: 'signed', ref: '7a', user: '7'},
-          {expired: true, format: 'signed', ref: '7-expired', user: '7'},
+          {
+            expired: true, format: 'signed', ref: '7-expired', user: '7',
+          },
         ],
         storeUsers: true,
       })
