@@ -4,6 +4,8 @@
  * entry matched, and an entry whose forms match nothing is still reported unmatched (masked).
  */
 import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {createRequire} from 'node:module'
 
 import {getFramework} from '../../src/frameworks/index.js'
 import {railsPrivateId} from '../../src/frameworks/rails.js'
@@ -37,5 +39,57 @@ describe('KeepList with framework key forms', () => {
     const keep = new KeepList([PUBLIC])
     assert.equal(keep.keeps(railsPrivateId(PUBLIC)), false)
     assert.deepEqual(keep.unmatched(), [fingerprint(PUBLIC)])
+  })
+})
+
+describe('cookie forms (Framework.cookie): what an operator holds instead of the key', () => {
+  const require = createRequire(import.meta.url)
+  const {sign} = require('cookie-signature') as {sign(value: string, secret: string): string}
+  const express = getFramework('express')
+  const spring = getFramework('spring')
+  const SID = 'Vn3GyM0xq1oZ2wYv8rTtKqHm5pL9sC4a'
+
+  it('express: s:<sid>.<sig> as cookie-signature signs it, and URL-encoded; checked against every secret given', () => {
+    const value = `s:${sign(SID, 'new-secret')}`
+    assert.deepEqual(express.cookie!(value, []), {as: 'express signed cookie', key: SID, note: 'signature not checked: no --secret-key'})
+    assert.deepEqual(express.cookie!(encodeURIComponent(value), ['old-secret', 'new-secret']), {as: 'express signed cookie (URL-encoded)', key: SID, note: 'signature checked'})
+    assert.equal(express.cookie!(value, ['old-secret'])!.refused, 'signature does not match --secret-key')
+    // A signature cut short, or a value that is not a signed cookie.
+    assert.equal(express.cookie!(value.slice(0, -1), ['new-secret'])!.refused, 'signature does not match --secret-key')
+    for (const other of [SID, 's:', 's:nodot', 's:trailing.', 's%3A%ZZ']) assert.equal(express.cookie!(other, []), undefined, other)
+  })
+
+  it('express: a refused cookie names nothing in a KeepList, and the report says why', () => {
+    const value = `s:${sign(SID, 'new-secret')}`
+    const names = new KeepList([value], given => [express.cookie!(given, ['wrong'])!])
+    assert.equal(names.keeps(SID), false)
+    const [report] = names.report()
+    assert.deepEqual(report.matchedAs, [])
+    assert.equal(report.forms[0].refused, 'signature does not match --secret-key')
+    assert.equal(report.forms[0].key, fingerprint(SID))
+    assert.deepEqual(names.unmatched(), [fingerprint(value)])
+  })
+
+  it('Flask-Session 0.3.2 use_signer: the sid itsdangerous signed (real itsdangerous), checked with the SECRET_KEY', function () {
+    let signed: string
+    try {
+      const script = "from itsdangerous import Signer; print(Signer('flask-secret', salt='flask-session').sign(b'29c38df7-80f2-41f1-a9eb-8a34d48a0bc6').decode())"
+      signed = execFileSync('/usr/bin/python3', ['-c', script], {encoding: 'utf8'}).trim()
+    } catch {
+      this.skip()
+    }
+
+    assert.deepEqual(flask.cookie!(signed, ['flask-secret']), {as: 'Flask-Session signed cookie', key: '29c38df7-80f2-41f1-a9eb-8a34d48a0bc6', note: 'signature checked'})
+    assert.equal(flask.cookie!(signed, ['other'])!.refused, 'signature does not match --secret-key')
+    assert.equal(flask.cookie!('29c38df7-80f2-41f1-a9eb-8a34d48a0bc6', []), undefined)
+  })
+
+  it('Spring: the SESSION cookie is the base64 of the id (DefaultCookieSerializer); a raw UUID is not taken for one', () => {
+    const id = '0162a8ca-cf64-42a6-ad82-52d90226f057'
+    const value = Buffer.from(id).toString('base64')
+    assert.deepEqual(spring.cookie!(value, []), {as: 'Spring SESSION cookie (base64)', key: id})
+    assert.equal(spring.cookie!(id, []), undefined)
+    // Base64 that decodes to bytes no Spring id holds.
+    assert.equal(spring.cookie!(Buffer.from([0, 1, 2, 255, 254, 253]).toString('base64'), []), undefined)
   })
 })
