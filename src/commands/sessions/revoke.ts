@@ -95,7 +95,8 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
 
   /** One line per name: what it matched as (masked), the key a cookie stood for, and why a form named nothing. */
   private printNames(reports: readonly NameReport[]): void {
-    const width = Math.max(...reports.map(r => r.name.length))
+    const width = Math.max('NAME'.length, ...reports.map(r => r.name.length))
+    this.log(`${'NAME'.padEnd(width)}  MATCHED AS`)
     for (const r of reports) this.log(`${r.name.padEnd(width)}  ${describeName(r)}`)
   }
 
