@@ -51,13 +51,17 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
   static examples = [
     {command: '<%= config.bin %> <%= command.id %> --store prod fg6g…bf667b60', description: 'Revoke the session list printed as fg6g…bf667b60'},
     {command: 'pbpaste | <%= config.bin %> <%= command.id %> --store redis://cache:6379/0 --format express --yes --reason INC-1234 -', description: "A leaked express cookie (s:<sid>.<sig>), read from stdin so it stays out of ps and the shell's history"},
-    {command: 'EXPRESS_SECRET=… <%= config.bin %> <%= command.id %> --store prod-express --secret-key "$EXPRESS_SECRET" --dry-run - < cookies.txt', description: 'Check each cookie’s signature first; a dry run deletes nothing'},
+    {command: 'DJANGO_SECRET_KEY="$(cat /run/secrets/express_secret)" <%= config.bin %> <%= command.id %> --store prod-express --dry-run - < cookies.txt', description: 'Check each cookie’s signature with express-session’s secret (from the environment, out of ps); a dry run deletes nothing'},
     {command: '<%= config.bin %> <%= command.id %> --store redis://cache:6379/0 --format rails a65a64af7b7a83688770c6b688881ade', description: 'A Rails cookie’s public id: revokes _session_id:2::<sha256>'},
   ]
   static flags = {
     ...auditFlags,
     // Names follow the flags: a repeatable flag must not swallow them (`--store prod KEY` is one store and one name).
-    'secret-key': Flags.string({...secretKeyFlag, multipleNonGreedy: true}),
+    'secret-key': Flags.string({
+      ...secretKeyFlag,
+      multipleNonGreedy: true,
+      summary: 'Check signatures with this secret (Django’s SECRET_KEY, express-session’s secret, Flask’s SECRET_KEY; repeatable): a signed cookie that matches none names nothing.',
+    }),
     store: Flags.string({...storeFlag, multipleNonGreedy: true}),
     'batch-size': Flags.integer({
       default: 500, max: 10_000, min: 1, summary: 'Sessions deleted per batch (each batch is one short transaction).',
