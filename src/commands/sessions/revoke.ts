@@ -32,7 +32,10 @@ type RevokeFlags = Interfaces.InferredFlags<(typeof Revoke)['flags'] & Omit<(typ
 export default class Revoke extends SessionsCommand {
   static args = {
     name: Args.string({
-      description: 'A session key, the fingerprint list printed, or the cookie value (express s:<sid>.<sig>, Rails public id, Flask-Session or Spring cookie); - reads them from stdin, one per line. Repeatable.',
+      description: [
+        'A session key, the fingerprint list printed, or the cookie value (express s:<sid>.<sig>, Rails public id,',
+        'Flask-Session or Spring cookie); - reads them from stdin, one per line. Repeatable.',
+      ].join(' '),
       required: false,
     }),
   }
@@ -51,7 +54,10 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
   static examples = [
     {command: '<%= config.bin %> <%= command.id %> --store prod fg6g…bf667b60', description: 'Revoke the session list printed as fg6g…bf667b60'},
     {command: 'pbpaste | <%= config.bin %> <%= command.id %> --store redis://cache:6379/0 --format express --yes --reason INC-1234 -', description: "A leaked express cookie (s:<sid>.<sig>), read from stdin so it stays out of ps and the shell's history"},
-    {command: 'DJANGO_SECRET_KEY="$(cat /run/secrets/express_secret)" <%= config.bin %> <%= command.id %> --store prod-express --dry-run - < cookies.txt', description: 'Check each cookie’s signature with express-session’s secret (from the environment, out of ps); a dry run deletes nothing'},
+    {
+      command: 'DJANGO_SECRET_KEY="$(cat /run/secrets/express_secret)" <%= config.bin %> <%= command.id %> --store prod-express --dry-run - < cookies.txt',
+      description: 'Check each cookie’s signature with express-session’s secret (from the environment, out of ps); a dry run deletes nothing',
+    },
     {command: '<%= config.bin %> <%= command.id %> --store redis://cache:6379/0 --format rails a65a64af7b7a83688770c6b688881ade', description: 'A Rails cookie’s public id: revokes _session_id:2::<sha256>'},
   ]
   static flags = {
