@@ -6,7 +6,7 @@ import type {SessionStore, StoreLayout} from '../stores/contract.js'
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {parseLaravelKey} from '../formats/laravel-encrypter.js'
 import {
-  type Framework, FRAMEWORK_NAMES, frameworkCodec, type FrameworkSettings, getFramework, layoutFor, userPathFor,
+  type CookieKeys, type Framework, FRAMEWORK_NAMES, frameworkCodec, type FrameworkSettings, getFramework, layoutFor, userPathFor,
 } from '../frameworks/index.js'
 import {type KeyForm} from '../sessions/keys.js'
 import {closeDecodePools} from '../sessions/select.js'
@@ -206,7 +206,8 @@ export abstract class SessionsCommand extends Command {
     const plans = specs.map(spec => this.plan(spec, flags))
     checkSettingsApply(specs, this.settingFlags(flags))
     if (expiry) checkExpiryKnown(specs, plans, expiry)
-    this.keyAliases = keyAliasesOf(specs, [flags['secret-key'] ?? []].flat())
+    const appKeys = specs.some(s => getFramework(s.format ?? 'django').reads?.appKey) ? appKeysOf(flags['app-key']) : []
+    this.keyAliases = keyAliasesOf(specs, {appKeys, secrets: [flags['secret-key'] ?? []].flat()})
     if (flags['app-key'] !== undefined && !specs.some(s => getFramework(s.format ?? 'django').reads?.appKey)) {
       throw new UsageError(`--app-key applies to ${readers(f => f.reads?.appKey)} only: drop it`)
     }
@@ -426,11 +427,11 @@ function checkExpiryKnown(specs: readonly StoreSpec[], plans: ReadonlyArray<{opt
  * The union of the frameworks' key forms over the stores: the keys a value stands for
  * (Framework.keyForms), and the cookie it may be (Framework.cookie) with its key's own forms.
  */
-function keyAliasesOf(specs: readonly StoreSpec[], secrets: readonly string[]): (given: string) => readonly KeyForm[] {
+function keyAliasesOf(specs: readonly StoreSpec[], keys: CookieKeys): (given: string) => readonly KeyForm[] {
   const frameworks = [...new Set(specs.map(s => getFramework(s.format ?? 'django')))]
   const formsOf = (f: Framework, given: string, as: string): KeyForm[] => (f.keyForms?.(given) ?? []).map(key => ({as, key}))
   return given => frameworks.flatMap(f => {
-    const cookie = f.cookie?.(given, secrets)
+    const cookie = f.cookie?.(given, keys)
     const forms = formsOf(f, given, f.keyFormsAre ?? `${f.name} key form`)
     if (!cookie) return forms
     return [...forms, cookie, ...formsOf(f, cookie.key, cookie.as).map(form => ({...cookie, key: form.key}))]

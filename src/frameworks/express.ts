@@ -4,7 +4,7 @@ import type {CodecSettings} from '../formats/codec.js'
 import type {KeyForm} from '../sessions/keys.js'
 
 import {createJsonCodec} from '../formats/json-session.js'
-import {defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework} from './framework.js'
 
 /** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */
 export const EXPRESS_USER_PATH = ['passport', 'user'] as const
@@ -26,7 +26,7 @@ export function expressSign(value: string, secret: string): string {
  * secrets (express-session's `secret`, any of them) the signature is checked; a mismatch names
  * nothing.
  */
-export function expressCookie(given: string, secrets: readonly string[]): KeyForm | undefined {
+export function expressCookie(given: string, {secrets}: CookieKeys): KeyForm | undefined {
   let value = given
   if (/^s%3A/i.test(given)) {
     try {

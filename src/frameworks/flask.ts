@@ -3,7 +3,7 @@ import type {KeyForm} from '../sessions/keys.js'
 
 import {djangoSignature} from '../formats/django-signing.js'
 import {createCacheValueCodec} from '../formats/python-cache.js'
-import {defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework} from './framework.js'
 
 /** Flask-Login keeps the user's get_id() here: a string, or an int where the app returns one. */
 export const FLASK_USER_PATH = ['_user_id'] as const
@@ -21,7 +21,7 @@ export function createFlaskCodec(options: Partial<CodecSettings> & {maxPayloadBy
  * Signer (salt "flask-session", HMAC-SHA1 over the django-concat key, base64url: 27 characters),
  * checked against the secrets given (Flask's SECRET_KEY); a mismatch names nothing.
  */
-export function flaskSignedCookie(given: string, secrets: readonly string[]): KeyForm | undefined {
+export function flaskSignedCookie(given: string, {secrets}: CookieKeys): KeyForm | undefined {
   const match = /^([\w-]{1,255})\.([\w-]{27})$/.exec(given)
   if (!match) return undefined
   const [, sid, signature] = match

@@ -46,10 +46,11 @@ export interface Framework {
   /**
    * The cookie value an operator may hold where the framework derives the stored key from it
    * (express's signed `s:<sid>.<sig>`, Spring's base64 of the id): the key, with what it was taken
-   * as. `secrets` are --secret-key's values, to check a signature where the cookie carries one.
-   * Undefined: the value is not such a cookie. keyForms apply to the key it gives too.
+   * as. `keys.secrets` are --secret-key's values, to check a signature where the cookie carries
+   * one; `keys.appKeys` --app-key's (Laravel), to decrypt one. Undefined: the value is not such a
+   * cookie. keyForms apply to the key it gives too.
    */
-  cookie?(given: string, secrets: readonly string[]): KeyForm | undefined
+  cookie?(given: string, keys: CookieKeys): KeyForm | undefined
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /**
@@ -59,6 +60,12 @@ export interface Framework {
   postgres?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
   redis?(prefix?: string): RedisLayout
+}
+
+/** What checks or opens a cookie (Framework.cookie): --secret-key's values, and --app-key / APP_KEY where a store reads it. */
+export interface CookieKeys {
+  appKeys: readonly string[]
+  secrets: readonly string[]
 }
 
 /** Settings that shape a framework's layout or user path (from flags or a profile, checked). */

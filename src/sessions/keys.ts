@@ -154,7 +154,8 @@ export class KeepList {
     return this.entries.map(entry => ({
       name: this.fingerprints.has(normalFingerprint(entry)) ? normalFingerprint(entry) : fingerprint(entry),
       matchedAs: [...this.seen.get(entry)!],
-      forms: (this.forms.get(entry) ?? []).map(f => ({...f, key: fingerprint(f.key)})),
+      // A refused form may have no key to show (a cookie that could not be opened).
+      forms: (this.forms.get(entry) ?? []).map(f => ({...f, key: f.key === '' ? '' : fingerprint(f.key)})),
     }))
   }
 

@@ -11,6 +11,7 @@ import session from 'express-session'
 import {Redis} from 'ioredis'
 import mysql from 'mysql2/promise'
 import assert from 'node:assert/strict'
+import {randomBytes} from 'node:crypto'
 import {
   mkdtempSync, readFileSync, rmSync, writeFileSync,
 } from 'node:fs'
@@ -27,6 +28,9 @@ import {
   cookie, type ExpressStores, get, openExpressStores, set,
 } from '../support/express-session.js'
 import {djangoSessionDdl, freshDatabase, utcDatetime} from '../support/mysql.js'
+import {
+  laravelCookies, laravelMigrate, laravelRead, type LaravelTarget, laravelWrite, mysqlParams, requirePhp,
+} from '../support/php.js'
 import {
   cacheRead, type CacheTarget, cacheWrite, redisParams, requireRails,
 } from '../support/rails.js'
@@ -233,6 +237,42 @@ describe('sessions revoke (built binary, real framework data)', function () {
       const loaded = await cacheRead(target, written.ids)
       assert.deepEqual(loaded.map(a => a.loaded), [true, true, false, true])
       assert.deepEqual((await redis.keys('*')).sort(), before.filter(k => k !== written.keys[2]).sort())
+    })
+  })
+
+  describe('Laravel 8 database driver on MariaDB: the encrypted session cookie', () => {
+    const appKey = `base64:${randomBytes(32).toString('base64')}`
+    registerSecret(appKey, 'secret key')
+    let db: Awaited<ReturnType<typeof freshDatabase>>
+
+    before(async function () {
+      requirePhp(this)
+      db = await freshDatabase()
+    })
+
+    after(async () => {
+      await db?.conn.end()
+    })
+
+    it('the cookie Laravel sent, decrypted with APP_KEY, revokes its session: Laravel no longer loads it, the others it still does', async () => {
+      const target: LaravelTarget = {
+        appKey, driver: 'database', encrypt: true, mysql: mysqlParams(db.url), table: 'sessions',
+      }
+      await laravelMigrate({...target, fresh: true})
+      const ids = await laravelWrite(target, [{user: 42}, {user: 42}, {user: 7}])
+      const cookies = await laravelCookies(target, ids)
+      registerSessionKeys([...ids, ...cookies, ...cookies.map(c => decodeURIComponent(c))])
+      const args = ['--store', db.url, '--format', 'laravel', '--yes']
+      // Without the key the cookie cannot be opened: it names nothing.
+      const locked = await sessionctl(['sessions', 'revoke', ...args, cookies[1]], {env: {APP_KEY: undefined}})
+      assert.equal(locked.code, 3, locked.stderr)
+      assert.match(locked.stdout, /matched nothing; Laravel encrypted cookie: encrypted: pass --app-key \(or APP_KEY\) to read it, so it names nothing/)
+      const {code, doc, stderr} = await revokeJson([...args, cookies[1], decodeURIComponent(cookies[2])], {env: {APP_KEY: appKey}})
+      assert.equal(code, 0, stderr)
+      assert.equal(doc.deleted, 2)
+      assert.deepEqual(doc.names.map(n => n.matchedAs), [['Laravel encrypted cookie'], ['Laravel encrypted cookie']])
+      assert.deepEqual(doc.names.map(n => n.forms[0].key), [fingerprint(ids[1]), fingerprint(ids[2])])
+      assert.deepEqual((await laravelRead(target, ids)).map(a => a.loaded), [true, false, false])
     })
   })
 

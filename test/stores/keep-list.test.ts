@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {createRequire} from 'node:module'
 
-import {getFramework} from '../../src/frameworks/index.js'
+import {type CookieKeys, getFramework} from '../../src/frameworks/index.js'
 import {railsPrivateId} from '../../src/frameworks/rails.js'
 import {fingerprint, KeepList} from '../../src/sessions/keys.js'
 
@@ -43,6 +43,7 @@ describe('KeepList with framework key forms', () => {
 })
 
 describe('cookie forms (Framework.cookie): what an operator holds instead of the key', () => {
+  const secrets = (values: string[]): CookieKeys => ({appKeys: [], secrets: values})
   const require = createRequire(import.meta.url)
   const {sign} = require('cookie-signature') as {sign(value: string, secret: string): string}
   const express = getFramework('express')
@@ -51,17 +52,17 @@ describe('cookie forms (Framework.cookie): what an operator holds instead of the
 
   it('express: s:<sid>.<sig> as cookie-signature signs it, and URL-encoded; checked against every secret given', () => {
     const value = `s:${sign(SID, 'new-secret')}`
-    assert.deepEqual(express.cookie!(value, []), {as: 'express signed cookie', key: SID, note: 'signature not checked: no --secret-key'})
-    assert.deepEqual(express.cookie!(encodeURIComponent(value), ['old-secret', 'new-secret']), {as: 'express signed cookie (URL-encoded)', key: SID, note: 'signature checked'})
-    assert.equal(express.cookie!(value, ['old-secret'])!.refused, 'signature does not match --secret-key')
+    assert.deepEqual(express.cookie!(value, secrets([])), {as: 'express signed cookie', key: SID, note: 'signature not checked: no --secret-key'})
+    assert.deepEqual(express.cookie!(encodeURIComponent(value), secrets(['old-secret', 'new-secret'])), {as: 'express signed cookie (URL-encoded)', key: SID, note: 'signature checked'})
+    assert.equal(express.cookie!(value, secrets(['old-secret']))!.refused, 'signature does not match --secret-key')
     // A signature cut short, or a value that is not a signed cookie.
-    assert.equal(express.cookie!(value.slice(0, -1), ['new-secret'])!.refused, 'signature does not match --secret-key')
-    for (const other of [SID, 's:', 's:nodot', 's:trailing.', 's%3A%ZZ']) assert.equal(express.cookie!(other, []), undefined, other)
+    assert.equal(express.cookie!(value.slice(0, -1), secrets(['new-secret']))!.refused, 'signature does not match --secret-key')
+    for (const other of [SID, 's:', 's:nodot', 's:trailing.', 's%3A%ZZ']) assert.equal(express.cookie!(other, secrets([])), undefined, other)
   })
 
   it('express: a refused cookie names nothing in a KeepList, and the report says why', () => {
     const value = `s:${sign(SID, 'new-secret')}`
-    const names = new KeepList([value], given => [express.cookie!(given, ['wrong'])!])
+    const names = new KeepList([value], given => [express.cookie!(given, secrets(['wrong']))!])
     assert.equal(names.keeps(SID), false)
     const [report] = names.report()
     assert.deepEqual(report.matchedAs, [])
@@ -79,17 +80,17 @@ describe('cookie forms (Framework.cookie): what an operator holds instead of the
       this.skip()
     }
 
-    assert.deepEqual(flask.cookie!(signed, ['flask-secret']), {as: 'Flask-Session signed cookie', key: '29c38df7-80f2-41f1-a9eb-8a34d48a0bc6', note: 'signature checked'})
-    assert.equal(flask.cookie!(signed, ['other'])!.refused, 'signature does not match --secret-key')
-    assert.equal(flask.cookie!('29c38df7-80f2-41f1-a9eb-8a34d48a0bc6', []), undefined)
+    assert.deepEqual(flask.cookie!(signed, secrets(['flask-secret'])), {as: 'Flask-Session signed cookie', key: '29c38df7-80f2-41f1-a9eb-8a34d48a0bc6', note: 'signature checked'})
+    assert.equal(flask.cookie!(signed, secrets(['other']))!.refused, 'signature does not match --secret-key')
+    assert.equal(flask.cookie!('29c38df7-80f2-41f1-a9eb-8a34d48a0bc6', secrets([])), undefined)
   })
 
   it('Spring: the SESSION cookie is the base64 of the id (DefaultCookieSerializer); a raw UUID is not taken for one', () => {
     const id = '0162a8ca-cf64-42a6-ad82-52d90226f057'
     const value = Buffer.from(id).toString('base64')
-    assert.deepEqual(spring.cookie!(value, []), {as: 'Spring SESSION cookie (base64)', key: id})
-    assert.equal(spring.cookie!(id, []), undefined)
+    assert.deepEqual(spring.cookie!(value, secrets([])), {as: 'Spring SESSION cookie (base64)', key: id})
+    assert.equal(spring.cookie!(id, secrets([])), undefined)
     // Base64 that decodes to bytes no Spring id holds.
-    assert.equal(spring.cookie!(Buffer.from([0, 1, 2, 255, 254, 253]).toString('base64'), []), undefined)
+    assert.equal(spring.cookie!(Buffer.from([0, 1, 2, 255, 254, 253]).toString('base64'), secrets([])), undefined)
   })
 })

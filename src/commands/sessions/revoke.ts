@@ -34,7 +34,7 @@ export default class Revoke extends SessionsCommand {
     name: Args.string({
       description: [
         'A session key, the fingerprint list printed, or the cookie value (express s:<sid>.<sig>, Rails public id,',
-        'Flask-Session or Spring cookie); - reads them from stdin, one per line. Repeatable.',
+        'Flask-Session, Spring or Laravel cookie); - reads them from stdin, one per line. Repeatable.',
       ].join(' '),
       required: false,
     }),
@@ -42,7 +42,8 @@ export default class Revoke extends SessionsCommand {
   static description = `Deletes the sessions named, whoever owns them (a leaked cookie, a stolen device), live or expired. \
 Each name is a raw session key, a fingerprint as list prints it, or the cookie value where the framework derives the key \
 from it: express's signed s:<sid>.<sig> (or its URL-encoded s%3A…), a Rails public id (hashed to 2::<sha256>), a \
-Flask-Session sid or signed <sid>.<sig>, Spring's base64 SESSION cookie; Django's cookie is the key. It says which \
+Flask-Session sid or signed <sid>.<sig>, Spring's base64 SESSION cookie, Laravel's encrypted cookie (with --app-key or \
+APP_KEY); Django's cookie is the key. It says which \
 form each name matched. With --secret-key a signed cookie's signature is checked, and one that does not match names nothing.
 
 Only the named sessions are decoded; a named value that cannot be decoded is deleted too (the operator named it). \
@@ -175,7 +176,8 @@ function describeName(r: NameReport): string {
     return `${as}: session ${forms.map(f => f.key).join(', ')}${forms[0].note ? ` (${forms[0].note})` : ''}`
   })
   for (const f of r.forms) {
-    if (f.refused) parts.push(`${f.as}: ${f.refused}, so it names nothing (session ${f.key} left alone; pass that key itself to revoke it)`)
+    if (f.refused && f.key === '') parts.push(`${f.as}: ${f.refused}, so it names nothing`)
+    else if (f.refused) parts.push(`${f.as}: ${f.refused}, so it names nothing (session ${f.key} left alone; pass that key itself to revoke it)`)
   }
 
   if (r.matchedAs.length === 0) parts.unshift('matched nothing')
