@@ -90,10 +90,11 @@ export interface NameReport {
  */
 export class KeepList {
   private readonly entries: string[] = []
-  private readonly fingerprints = new Map<string, string>()
+  /** Each fingerprint, as `fingerprint` prints it, and the entries that gave it (`abcd…` and `abcd...` alike). */
+  private readonly fingerprints = new Map<string, string[]>()
   private readonly forms = new Map<string, KeyForm[]>()
-  /** Each key kept, the entry that named it (itself, or the entry it is a form of), and as what. */
-  private readonly raw = new Map<string, {as: string; entry: string}>()
+  /** Each key kept, the entries that name it (itself, or the entry it is a form of), and as what. */
+  private readonly raw = new Map<string, Array<{as: string; entry: string}>>()
   private readonly seen = new Map<string, Set<string>>()
 
   /**
@@ -112,16 +113,15 @@ export class KeepList {
       if (this.seen.has(entry)) continue
       this.entries.push(entry)
       this.seen.set(entry, new Set())
-      const match = FINGERPRINT.exec(entry)
-      if (match) {
-        this.fingerprints.set(`${match[1]}${ELLIPSIS}${match[2]}`, entry)
+      if (FINGERPRINT.test(entry)) {
+        add(this.fingerprints, normalFingerprint(entry), entry)
         continue
       }
 
-      if (!this.raw.has(entry)) this.raw.set(entry, {as: 'raw key', entry})
+      add(this.raw, entry, {as: 'raw key', entry})
       const forms = aliases(entry).map(form => (typeof form === 'string' ? {as: 'key form', key: form} : form))
       this.forms.set(entry, forms)
-      for (const form of forms) if (!form.refused && !this.raw.has(form.key)) this.raw.set(form.key, {as: form.as, entry})
+      for (const form of forms) if (!form.refused) add(this.raw, form.key, {as: form.as, entry})
     }
   }
 
@@ -129,30 +129,23 @@ export class KeepList {
     return this.raw.size + this.fingerprints.size
   }
 
-  /** True when `key` must be kept (is named); records the entry as seen, and as what. */
+  /**
+   * True when `key` must be kept (is named); records every entry that names it as seen, and as
+   * what (a key given raw and as its fingerprint both matched).
+   */
   keeps(key: string): boolean {
     if (this.size === 0) return false
-    const named = this.raw.get(key)
-    if (named !== undefined) {
-      this.seen.get(named.entry)!.add(named.as)
-      return true
-    }
-
-    if (this.fingerprints.size > 0) {
-      const entry = this.fingerprints.get(fingerprint(key))
-      if (entry !== undefined) {
-        this.seen.get(entry)!.add('fingerprint')
-        return true
-      }
-    }
-
-    return false
+    const named = this.raw.get(key) ?? []
+    for (const {as, entry} of named) this.seen.get(entry)!.add(as)
+    const byFingerprint = this.fingerprints.size > 0 ? this.fingerprints.get(fingerprint(key)) ?? [] : []
+    for (const entry of byFingerprint) this.seen.get(entry)!.add('fingerprint')
+    return named.length > 0 || byFingerprint.length > 0
   }
 
   /** Each entry, masked, in the order given: what it matched as, and the keys its forms stand for. */
   report(): NameReport[] {
     return this.entries.map(entry => ({
-      name: this.fingerprints.has(normalFingerprint(entry)) ? normalFingerprint(entry) : fingerprint(entry),
+      name: FINGERPRINT.test(entry) ? normalFingerprint(entry) : fingerprint(entry),
       matchedAs: [...this.seen.get(entry)!],
       // A refused form may have no key to show (a cookie that could not be opened).
       forms: (this.forms.get(entry) ?? []).map(f => ({...f, key: f.key === '' ? '' : fingerprint(f.key)})),
@@ -163,6 +156,12 @@ export class KeepList {
   unmatched(): string[] {
     return this.report().filter(r => r.matchedAs.length === 0).map(r => r.name)
   }
+}
+
+function add<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
 }
 
 /** A fingerprint entry as `fingerprint` prints it (`...` read as `…`); other values unchanged. */

@@ -94,3 +94,20 @@ describe('cookie forms (Framework.cookie): what an operator holds instead of the
     assert.equal(spring.cookie!(Buffer.from([0, 1, 2, 255, 254, 253]).toString('base64'), secrets([])), undefined)
   })
 })
+
+describe('KeepList: one session named several ways', () => {
+  it('a key given raw, as its fingerprint and as its ... fingerprint: every entry matched, none reported unmatched', () => {
+    const key = 'g76r7b9s70ytff2ewaubxvqbvkshf5yv'
+    const names = new KeepList([key, fingerprint(key), fingerprint(key).replace('…', '...')])
+    assert.equal(names.keeps(key), true)
+    assert.deepEqual(names.report().map(r => [r.name, r.matchedAs]), [[fingerprint(key), ['raw key']], [fingerprint(key), ['fingerprint']], [fingerprint(key), ['fingerprint']]])
+    assert.deepEqual(names.unmatched(), [])
+  })
+
+  it('a Flask sid and its SQL row key given both: both matched by the row', () => {
+    const sid = '29c38df7-80f2-41f1-a9eb-8a34d48a0bc6'
+    const names = new KeepList([sid, `session:${sid}`], given => flask.keyForms!(given))
+    assert.equal(names.keeps(`session:${sid}`), true)
+    assert.deepEqual(names.unmatched(), [])
+  })
+})
