@@ -409,4 +409,39 @@ describe('sessions revoke (built binary, real framework data)', function () {
       assert.deepEqual((left as Array<{session_key: string}>).map(x => x.session_key), [junk[1]])
     })
   })
+
+  describe('bad names: one line, exit 2, before any I/O (the store is a closed port), the value never echoed', () => {
+    const STORE = ['--store', 'mysql://root@127.0.0.1:1/app', '--dry-run']
+    const cases: Array<{args: string[]; input?: string; message: RegExp; name: string}> = [
+      {args: [], message: /no session named: pass session keys/, name: 'no name'},
+      {
+        args: ['-', '-'], input: 'k\n', message: /- is given twice/, name: '- twice',
+      },
+      {
+        args: ['-'], input: '\n \n\t\n', message: /stdin \(-\) holds no session name/, name: 'blank stdin',
+      },
+      {
+        args: ['-'], input: 'secretA1\nsecret B2\n', message: /^sessionctl: stdin line 2 holds spaces or control characters/, name: 'a stdin line with a space',
+      },
+      {
+        args: ['-'], input: 'x'.repeat((1024 * 1024) + 1), message: /more than 1 MiB/, name: 'stdin too large',
+      },
+      {args: ['secret\u001B[2Jkey'], message: /^sessionctl: argument 1 holds spaces or control characters/, name: 'a terminal escape'},
+      {args: ['okname', ''], message: /argument 2 "" names no session/, name: 'an empty argument'},
+      {args: ['abcd…1234'], message: /argument 1 is not a whole fingerprint/, name: 'a cut-off fingerprint'},
+      {args: ['--dryrun', 'okname'], message: /Nonexistent flag: --dryrun/, name: 'a mistyped flag'},
+      {args: ['okname', '--', '--yes'], message: /unknown flag --yes \(argument 2\)/, name: 'a flag after --'},
+      {args: ['-secretkey'], message: /no session named|unknown flag|Nonexistent flag/, name: 'a key starting with - without -- (oclif may read -s… as --store)'},
+    ]
+    for (const c of cases) {
+      it(c.name, async () => {
+        const r = await sessionctl(['sessions', 'revoke', ...STORE, ...c.args], {input: c.input})
+        assert.equal(r.code, 2, r.stderr)
+        assert.match(r.stderr, c.message)
+        assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr)
+        for (const secret of ['secretA1', 'secret B2', 'secret\u001B[2Jkey', 'ecretkey']) assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret))
+        assert.doesNotMatch(r.stderr, /connect|ECONNREFUSED/)
+      })
+    }
+  })
 })
