@@ -356,6 +356,14 @@ describe('sessions revoke (built binary, real framework data)', function () {
       }
     })
 
+    it('nothing matched while another store could not be read: exit 4 (the names may be there), nothing deleted', async () => {
+      const before = await rows()
+      const r = await sessionctl(['sessions', 'revoke', '--store', db.url, '--store', 'redis://127.0.0.1:1/0', '--yes', 'zzzz…00000000'])
+      assert.equal(r.code, 4, r.stderr)
+      assert.match(r.stderr, /nothing revoked: 1 name matched no session \(zzzz…00000000\), and redis:\/\/127\.0\.0\.1:1\/0 could not be read and may hold them/)
+      assert.deepEqual(await rows(), before)
+    })
+
     it('a named session re-written between selection and delete survives (compare-and-delete)', async () => {
       // Many named rows, one delete per batch, and a row lock held on the last one: the run
       // selects, starts deleting, and meanwhile the last session is re-written by its user.

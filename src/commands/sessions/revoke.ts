@@ -14,7 +14,7 @@ import {
 import {readNames, REVOKE_NAME, STDIN} from '../../cli/names.js'
 import {canPrompt} from '../../cli/prompt.js'
 import {plural} from '../../cli/render.js'
-import {warn} from '../../cli/report.js'
+import {printError, storeFailures, warn} from '../../cli/report.js'
 import {ExitCode, SessionctlError} from '../../errors.js'
 import {KeepList, type NameReport} from '../../sessions/keys.js'
 import {revokeStores, type StoresSelection} from '../../sessions/purge.js'
@@ -138,6 +138,13 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
           if (unmatched.length === 0) return
           const which = `${plural(unmatched.length, 'name')} matched no session (${unmatched.join(', ')})`
           if (selected === 0) {
+            // A store that could not be read may hold them: the run is partial (exit 4, as report set it), not refused.
+            const failed = storeFailures(selection.scans).map(f => f.store)
+            if (failed.length > 0) {
+              printError(`nothing revoked: ${which}, and ${failed.join(', ')} could not be read and may hold them; rerun when it can be; nothing was deleted`)
+              return
+            }
+
             throw new SessionctlError(`nothing to revoke: ${which}; check them with "sessions list --all" on the same store options; nothing was deleted`, ExitCode.REFUSED)
           }
 
