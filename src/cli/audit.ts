@@ -311,7 +311,8 @@ export class AuditRun {
       ...(c.gone === undefined ? {} : {gone: c.gone}),
       ...(c.staleIndexRemoved === undefined ? {} : {staleIndexRemoved: c.staleIndexRemoved}),
       ...(c.orphansDeleted === undefined ? {} : {orphansDeleted: c.orphansDeleted}),
-      ...(this.start.user === null
+      // cleanup's lines carry counts, not keys; revoke's (no user) name what it selected.
+      ...(this.start.user === null && this.keys.length === 0
         ? {}
         : {keys: this.keys.slice(0, MAX_AUDIT_KEYS), ...(this.keys.length > MAX_AUDIT_KEYS ? {keysOmitted: this.keys.length - MAX_AUDIT_KEYS} : {})}),
       durationMs: Date.now() - this.started,

@@ -6,8 +6,9 @@ import type {SessionStore, StoreLayout} from '../stores/contract.js'
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {parseLaravelKey} from '../formats/laravel-encrypter.js'
 import {
-  type Framework, FRAMEWORK_NAMES, frameworkCodec, type FrameworkSettings, getFramework, layoutFor, userPathFor,
+  type CookieKeys, type Framework, FRAMEWORK_NAMES, frameworkCodec, type FrameworkSettings, getFramework, layoutFor, userPathFor,
 } from '../frameworks/index.js'
+import {type KeyForm} from '../sessions/keys.js'
 import {closeDecodePools} from '../sessions/select.js'
 import {checkStoreUrl, openStore, storeKindOf} from '../stores/index.js'
 import {assertTimeZone} from '../stores/sql-time.js'
@@ -22,6 +23,32 @@ import {
 } from './redact.js'
 import {terminalLine} from './render.js'
 import {printError} from './report.js'
+
+/** --secret-key's and --store's options, for a command whose arguments follow them (revoke: multipleNonGreedy). */
+export const secretKeyFlag = {
+  env: 'DJANGO_SECRET_KEY',
+  helpGroup: 'FORMAT',
+  multiple: true,
+  summary: 'Verify signatures with this SECRET_KEY (repeat for SECRET_KEY_FALLBACKS); bad signatures then match nobody.',
+  description: [
+    'A value on the command line is visible to every local user in `ps` for the whole run: prefer',
+    'DJANGO_SECRET_KEY in the environment (e.g. `DJANGO_SECRET_KEY="$(cat /run/secrets/django_key)" sessionctl …`).',
+  ].join(' '),
+} as const
+
+export const storeFlag = {
+  char: 's',
+  env: 'SESSIONCTL_STORE',
+  helpGroup: 'STORE',
+  multiple: true,
+  summary: 'Store URL (mysql://user@host:3306/db, postgres://user@host:5432/db, redis://host:6379/0, redis+cluster://h1:7000,h2:7001, redis+sentinel://h:26379/name/0) or profile name; repeatable.',
+  description: [
+    'A password in a --store URL is visible to every local user in `ps` for the whole run. Keep it out of the',
+    'command line: a profile with "passwordEnv" (the password is read from that variable), or MYSQL_PWD for',
+    'MySQL/MariaDB, PGPASSWORD for PostgreSQL and REDIS_PASSWORD (REDIS_SENTINEL_PASSWORD for sentinels) for Redis, used when the URL has',
+    'no password. A config file holding a password should be chmod 600 (sessionctl warns otherwise).',
+  ].join(' '),
+} as const
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof SessionsCommand)['baseFlags'] & T['flags']>
 
@@ -91,32 +118,11 @@ export abstract class SessionsCommand extends Command {
       helpGroup: 'FORMAT',
       summary: 'Signing salt of a custom SessionStore class (default django.contrib.sessions.SessionStore).',
     }),
-    'secret-key': Flags.string({
-      env: 'DJANGO_SECRET_KEY',
-      helpGroup: 'FORMAT',
-      multiple: true,
-      summary: 'Verify signatures with this SECRET_KEY (repeat for SECRET_KEY_FALLBACKS); bad signatures then match nobody.',
-      description: [
-        'A value on the command line is visible to every local user in `ps` for the whole run: prefer',
-        'DJANGO_SECRET_KEY in the environment (e.g. `DJANGO_SECRET_KEY="$(cat /run/secrets/django_key)" sessionctl …`).',
-      ].join(' '),
-    }),
+    'secret-key': Flags.string(secretKeyFlag),
     'show-keys': Flags.boolean({
       summary: 'Print raw session keys instead of fingerprints. Session keys are bearer credentials.',
     }),
-    store: Flags.string({
-      char: 's',
-      env: 'SESSIONCTL_STORE',
-      helpGroup: 'STORE',
-      multiple: true,
-      summary: 'Store URL (mysql://user@host:3306/db, postgres://user@host:5432/db, redis://host:6379/0, redis+cluster://h1:7000,h2:7001, redis+sentinel://h:26379/name/0) or profile name; repeatable.',
-      description: [
-        'A password in a --store URL is visible to every local user in `ps` for the whole run. Keep it out of the',
-        'command line: a profile with "passwordEnv" (the password is read from that variable), or MYSQL_PWD for',
-        'MySQL/MariaDB, PGPASSWORD for PostgreSQL and REDIS_PASSWORD (REDIS_SENTINEL_PASSWORD for sentinels) for Redis, used when the URL has',
-        'no password. A config file holding a password should be chmod 600 (sessionctl warns otherwise).',
-      ].join(' '),
-    }),
+    store: Flags.string(storeFlag),
     table: Flags.string({
       helpGroup: 'FORMAT',
       summary: 'Session table, or database.table (MySQL) / schema.table (PostgreSQL); default from the format, e.g. django_session.',
@@ -139,7 +145,7 @@ export abstract class SessionsCommand extends Command {
    * The stored keys an operator-given session key may stand for, by the stores' frameworks (a
    * Rails public id → its private id): for KeepList. Set by openStores.
    */
-  protected keyAliases: (given: string) => readonly string[] = () => []
+  protected keyAliases: (given: string) => readonly KeyForm[] = () => []
   protected progress = Progress.forTerminal()
   /**
    * Whether each opened store's codec verifies signatures (a signed format given --secret-key), in
@@ -205,7 +211,8 @@ export abstract class SessionsCommand extends Command {
     const plans = specs.map(spec => this.plan(spec, flags))
     checkSettingsApply(specs, this.settingFlags(flags))
     if (expiry) checkExpiryKnown(specs, plans, expiry)
-    this.keyAliases = keyAliasesOf(specs)
+    const appKeys = specs.some(s => getFramework(s.format ?? 'django').reads?.appKey) ? appKeysOf(flags['app-key']) : []
+    this.keyAliases = keyAliasesOf(specs, {appKeys, secrets: [flags['secret-key'] ?? []].flat()})
     if (flags['app-key'] !== undefined && !specs.some(s => getFramework(s.format ?? 'django').reads?.appKey)) {
       throw new UsageError(`--app-key applies to ${readers(f => f.reads?.appKey)} only: drop it`)
     }
@@ -423,10 +430,19 @@ function checkExpiryKnown(specs: readonly StoreSpec[], plans: ReadonlyArray<{opt
   }
 }
 
-/** The union of the frameworks' key forms (Framework.keyForms) over the stores. */
-function keyAliasesOf(specs: readonly StoreSpec[]): (given: string) => readonly string[] {
-  const forms = [...new Set(specs.map(s => getFramework(s.format ?? 'django')))].flatMap(f => (f.keyForms ? [f.keyForms] : []))
-  return given => forms.flatMap(form => form(given))
+/**
+ * The union of the frameworks' key forms over the stores: the keys a value stands for
+ * (Framework.keyForms), and the cookie it may be (Framework.cookie) with its key's own forms.
+ */
+function keyAliasesOf(specs: readonly StoreSpec[], keys: CookieKeys): (given: string) => readonly KeyForm[] {
+  const frameworks = [...new Set(specs.map(s => getFramework(s.format ?? 'django')))]
+  const formsOf = (f: Framework, given: string, as: string): KeyForm[] => (f.keyForms?.(given) ?? []).map(key => ({as, key}))
+  return given => frameworks.flatMap(f => {
+    const cookie = f.cookie?.(given, keys)
+    const forms = formsOf(f, given, f.keyFormsAre ?? `${f.name} key form`)
+    if (!cookie) return forms
+    return [...forms, cookie, ...formsOf(f, cookie.key, cookie.as).map(form => ({...cookie, key: form.key}))]
+  })
 }
 
 /** Why a setting means nothing for this store, or undefined when it applies. */

@@ -58,6 +58,8 @@ export interface SessionJson {
   size: number
   state: 'expired' | 'live' | 'unknown'
   store: string
+  /** Selected by name though it cannot be decoded (revoke): why. */
+  undecodable?: string
   userId: null | string
 }
 
@@ -71,6 +73,7 @@ export function sessionJson(session: Session, showKeys: boolean): SessionJson {
     size: session.size,
     store: session.store,
     ...(session.details ? {details: session.details} : {}),
+    ...(session.undecodable === undefined ? {} : {undecodable: session.undecodable}),
   }
 }
 
@@ -229,7 +232,7 @@ const DETAIL_WIDTH = 28
 export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean, details: readonly string[] = []): Array<Column<Session>> {
   const columns: Array<Column<Session>> = [
     {header: 'SESSION', value: s => displayKey(s.key, showKeys)},
-    {header: 'USER', value: s => s.userId ?? '(anonymous)'},
+    {header: 'USER', value: s => (s.undecodable === undefined ? (s.userId ?? '(anonymous)') : `(undecodable: ${s.undecodable})`)},
     {header: 'EXPIRES (UTC)', value: s => (s.expiryUnknown ? '- (unknown)' : `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`)},
     {
       color: (text, s) => (s.expiryUnknown ? text : (s.expired ? chalk.yellow(text) : chalk.green(text))),

@@ -20,6 +20,8 @@ export function warn(text: string): void {
 export interface ScanReport {
   failures: Array<{error: Error; store: string}>
   headline: string
+  /** The scan selected named sessions (revoke): undecodable and bad-signature values in it were selected, not skipped. */
+  named?: boolean
   output: 'csv' | 'json' | 'ndjson' | 'table'
   scans: StoreScan[]
   seconds: number
@@ -45,13 +47,13 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
   else if (r.output !== 'json' && process.stderr.isTTY) process.stderr.write(`${terminalSafe(summary)}\n`)
 
   for (const w of t.warnings) warn(w)
-  const note = undecodableNote(t)
+  const note = r.named ? undefined : undecodableNote(t)
   if (note) warn(note)
   if (t.userMismatch > 0) {
     warn(`${plural(t.userMismatch, 'session')} whose user column names the user but whose payload does not (another user or nobody): left alone`)
   }
 
-  if (t.badSignature > 0) {
+  if (t.badSignature > 0 && !r.named) {
     warn(`${plural(t.badSignature, 'session')} with a bad signature ignored (Django treats them as empty)`)
   }
 

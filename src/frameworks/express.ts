@@ -1,7 +1,10 @@
+import {createHmac, timingSafeEqual} from 'node:crypto'
+
 import type {CodecSettings} from '../formats/codec.js'
+import type {KeyForm} from '../sessions/keys.js'
 
 import {createJsonCodec} from '../formats/json-session.js'
-import {defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework} from './framework.js'
 
 /** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */
 export const EXPRESS_USER_PATH = ['passport', 'user'] as const
@@ -12,6 +15,42 @@ export function createExpressCodec(options: Partial<CodecSettings> & {maxPayload
   })
 }
 
+/** cookie-signature's `sign`: `<value>.<base64 HMAC-SHA256 without padding>`. */
+export function expressSign(value: string, secret: string): string {
+  return `${value}.${createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')}`
+}
+
+/**
+ * express-session's cookie, `s:<sid>.<sig>` (URL-encoded as the browser keeps it: `s%3A…`) →
+ * the sid, as cookie-signature's `unsign` reads it (the signature after the last dot). With
+ * secrets (express-session's `secret`, any of them) the signature is checked; a mismatch names
+ * nothing.
+ */
+export function expressCookie(given: string, {secrets}: CookieKeys): KeyForm | undefined {
+  let value = given
+  if (/^s%3A/i.test(given)) {
+    try {
+      value = decodeURIComponent(given)
+    } catch {
+      return undefined
+    }
+  }
+
+  if (!value.startsWith('s:')) return undefined
+  const signed = value.slice(2)
+  const dot = signed.lastIndexOf('.')
+  if (dot <= 0 || dot === signed.length - 1) return undefined
+  const sid = signed.slice(0, dot)
+  const as = value === given ? 'express signed cookie' : 'express signed cookie (URL-encoded)'
+  if (secrets.length === 0) return {as, key: sid, note: 'signature not checked: no --secret-key'}
+  const wanted = Buffer.from(signed)
+  const valid = secrets.some(secret => {
+    const expected = Buffer.from(expressSign(sid, secret))
+    return expected.length === wanted.length && timingSafeEqual(expected, wanted)
+  })
+  return valid ? {as, key: sid, note: 'signature checked'} : {as, key: sid, refused: 'signature does not match --secret-key'}
+}
+
 /**
  * express-session as connect-redis and express-mysql-session store it (docs/session-formats.md §2):
  * `JSON.stringify(session)`, with `cookie.expires` as ISO-8601 text (null for a browser-session
@@ -19,6 +58,7 @@ export function createExpressCodec(options: Partial<CodecSettings> & {maxPayload
  */
 export default defineFramework({
   codec: createExpressCodec,
+  cookie: expressCookie,
   name: 'express',
   // connect-redis: `sess:<sid>`; the sid is whatever genid made (uid-safe by default).
   redis: prefix => ({keyGlob: '*', keyPattern: /^.+$/s, prefixes: [prefix ?? 'sess:']}),

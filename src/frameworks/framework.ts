@@ -1,4 +1,5 @@
 import type {Codec, CodecSettings} from '../formats/codec.js'
+import type {KeyForm} from '../sessions/keys.js'
 import type {RedisLayout, SqlLayout} from '../stores/contract.js'
 
 /**
@@ -40,6 +41,16 @@ export interface Framework {
    * to its private id; Flask's SQL rows, which hold the key prefix too).
    */
   keyForms?(given: string): readonly string[]
+  /** What the keyForms stand for, as revoke says which form a value matched ("Rails public id"). */
+  keyFormsAre?: string
+  /**
+   * The cookie value an operator may hold where the framework derives the stored key from it
+   * (express's signed `s:<sid>.<sig>`, Spring's base64 of the id): the key, with what it was taken
+   * as. `keys.secrets` are --secret-key's values, to check a signature where the cookie carries
+   * one; `keys.appKeys` --app-key's (Laravel), to decrypt one. Undefined: the value is not such a
+   * cookie. keyForms apply to the key it gives too.
+   */
+  cookie?(given: string, keys: CookieKeys): KeyForm | undefined
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /**
@@ -49,6 +60,12 @@ export interface Framework {
   postgres?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
   redis?(prefix?: string): RedisLayout
+}
+
+/** What checks or opens a cookie (Framework.cookie): --secret-key's values, and --app-key / APP_KEY where a store reads it. */
+export interface CookieKeys {
+  appKeys: readonly string[]
+  secrets: readonly string[]
 }
 
 /** Settings that shape a framework's layout or user path (from flags or a profile, checked). */

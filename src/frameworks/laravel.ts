@@ -1,8 +1,9 @@
 import type {CodecSettings} from '../formats/codec.js'
+import type {KeyForm} from '../sessions/keys.js'
 
-import {parseLaravelKey} from '../formats/laravel-encrypter.js'
+import {decryptLaravel, isLaravelEnvelope, parseLaravelKey} from '../formats/laravel-encrypter.js'
 import {createPhpCodec} from '../formats/php-codec.js'
-import {defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework} from './framework.js'
 
 /** sha1('Illuminate\Auth\SessionGuard'): SessionGuard::getName() is `login_<guard>_<this>`. */
 const SESSION_GUARD_SHA1 = '59ba36addc2b2f9401580f014c7f58ea4e30989d'
@@ -26,6 +27,36 @@ export function createLaravelCodec(settings: Partial<CodecSettings> = {}) {
   })
 }
 
+/** A session id as Laravel makes them (Str::random(40)). */
+const SESSION_ID = /^[\dA-Za-z]{40}$/
+
+/**
+ * Laravel's session cookie, encrypted by EncryptCookies with the APP_KEY (URL-encoded as the
+ * browser keeps it, or not): decrypted (src/formats/laravel-encrypter.ts), the plaintext is
+ * `hash_hmac('sha1', <cookie name> . 'v2', key) . '|' . <id>` (Laravel ≥ 8.x's CookieValuePrefix;
+ * the cookie's name is not needed to strip it), or the id alone (older). Without the key, or with a
+ * key that does not decrypt it, it names nothing.
+ */
+export function laravelCookie(given: string, {appKeys}: CookieKeys): KeyForm | undefined {
+  let value = given
+  if (given.includes('%')) {
+    try {
+      value = decodeURIComponent(given)
+    } catch {
+      return undefined
+    }
+  }
+
+  if (!isLaravelEnvelope(value)) return undefined
+  const as = 'Laravel encrypted cookie'
+  if (appKeys.length === 0) return {as, key: '', refused: 'encrypted: pass --app-key (or APP_KEY) to read it'}
+  const decrypted = decryptLaravel(value, appKeys.map(key => parseLaravelKey(key)))
+  if (!decrypted.ok) return {as, key: '', refused: `it does not decrypt with the app key (${decrypted.reason})`}
+  const text = decrypted.plaintext.toString('latin1')
+  const id = /^[\da-f]{40}\|/.test(text) ? text.slice(41) : text
+  return SESSION_ID.test(id) ? {as, key: id, note: 'decrypted with the app key'} : {as, key: '', refused: 'it decrypts to no session id'}
+}
+
 /**
  * Laravel 5.8–10 sessions (docs/session-formats.md §3): the `sessions` table of the database driver
  * (`user_id` kept by the default guard, cross-checked with the payload's login key; live while
@@ -34,6 +65,7 @@ export function createLaravelCodec(settings: Partial<CodecSettings> = {}) {
  */
 export default defineFramework({
   codec: createLaravelCodec,
+  cookie: laravelCookie,
   name: 'laravel',
   reads: {appKey: true, guard: {default: 'web'}, lifetime: {default: DEFAULT_LIFETIME_MINUTES}},
   // Laravel 8: phpredis prefix `laravel_database_`, cache prefix `laravel_cache`, then `:`. App

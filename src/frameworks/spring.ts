@@ -1,4 +1,5 @@
 import type {CodecSettings} from '../formats/codec.js'
+import type {KeyForm} from '../sessions/keys.js'
 
 import {parseJavaSerialized, writeJavaString} from '../formats/java-serialization.js'
 import {createSpringSessionCodec, PRINCIPAL_NAME_INDEX_NAME} from '../formats/spring-session.js'
@@ -22,6 +23,17 @@ function memberText(member: Buffer): string | undefined {
 }
 
 /**
+ * Spring's `SESSION` cookie: DefaultCookieSerializer base64-encodes the id (useBase64Encoding,
+ * true by default; java.util.Base64, padded). Only a value that decodes to an id Spring makes
+ * (letters, digits, `-`, `_`) is taken for one: a raw UUID has dashes and is not base64.
+ */
+export function springCookie(given: string): KeyForm | undefined {
+  if (given.length < 8 || given.length % 4 !== 0 || !/^[\d+/A-Za-z]+={0,2}$/.test(given)) return undefined
+  const id = Buffer.from(given, 'base64').toString('latin1')
+  return /^[\w-]{1,255}$/.test(id) && id !== given ? {as: 'Spring SESSION cookie (base64)', key: id} : undefined
+}
+
+/**
  * Spring Session (docs/session-formats.md §4 and the corrections of issue 14).
  *
  * JDBC (`SPRING_SESSION`, attributes in `SPRING_SESSION_ATTRIBUTES`): the owner is the
@@ -37,6 +49,7 @@ function memberText(member: Buffer): string | undefined {
  */
 export default defineFramework({
   codec: createSpringCodec,
+  cookie: springCookie,
   name: 'spring',
   redis(prefix) {
     const ns = prefix ?? DEFAULT_NAMESPACE

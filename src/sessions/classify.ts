@@ -12,8 +12,10 @@ export interface Classified {
   /** The part of `undecodable` whose owner is unknown (Undecodable.ownerUnknown), by reason. */
   ownerUnknown: Record<string, number>
   badSignature: number
-  /** With `withUndecodable`: each undecodable value, [index in the batch, reason, owner unknown]. */
+  /** With `rejects`: each undecodable value, [index in the batch, reason, owner unknown]. */
   rejects?: Array<[number, string, boolean]>
+  /** With `rejects`: the index of each value whose signature is wrong (counted in badSignature). */
+  badSignatures?: number[]
 }
 
 export interface ClassifyOptions {
@@ -25,7 +27,7 @@ export interface ClassifyOptions {
 
 export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined, options: ClassifyOptions = {}): Classified {
   const out: Classified = {
-    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(options.rejects ? {rejects: []} : {}),
+    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(options.rejects ? {badSignatures: [], rejects: []} : {}),
   }
   const decodeFor = userId === undefined || options.strict ? undefined : codec.decodeFor?.bind(codec)
   // Only the user, expiry and signature are read here: the lite decode where the codec has one.
@@ -41,6 +43,7 @@ export function classify(codec: Codec, values: readonly Uint8Array[], userId: st
     } else if (decoded.signature === 'invalid') {
       // A payload the framework would refuse belongs to nobody.
       out.badSignature++
+      out.badSignatures?.push(i)
     } else if (userId === undefined || decoded.userId === userId) {
       out.matches.push([i, decoded.userId, decoded.expiresAt ? decoded.expiresAt.getTime() : null])
     }

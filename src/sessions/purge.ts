@@ -1,6 +1,7 @@
 import type {
-  DeleteSummary, PurgeOptions, PurgeSelection, PurgeSummary, Session, SessionStore,
+  DeleteSummary, PurgeOptions, PurgeSelection, PurgeSummary, Session, SessionFilter, SessionStore,
 } from '../stores/contract.js'
+import type {KeepList} from './keys.js'
 import type {StoreScan} from './scan.js'
 
 import {deletedBefore} from '../errors.js'
@@ -17,12 +18,22 @@ export async function purgeBySelection(
   userId: string,
   options: PurgeOptions,
 ): Promise<PurgeSummary> {
+  return deleteSelected(store, {keep: options.except, state: options.expiredOnly ? 'expired' : 'all', userId}, options)
+}
+
+/**
+ * Selects with `filter` (a user's sessions, or those `names` names: revoke), then deletes exactly
+ * that selection as purgeBySelection does: confirm, compare-and-delete, the signal between batches.
+ */
+export async function deleteSelected(
+  store: Pick<SessionStore, 'deleteSessions' | 'label' | 'listSessions'>,
+  filter: Omit<SessionFilter, 'onUndecodable' | 'signal'>,
+  options: Omit<PurgeOptions, 'except' | 'expiredOnly'>,
+): Promise<PurgeSummary> {
   const {signal} = options
   const sessions: Session[] = []
   const scan = await store.listSessions(
-    {
-      keep: options.except, signal, state: options.expiredOnly ? 'expired' : 'all', userId,
-    },
+    {...filter, signal},
     {
       onProgress: options.onScanProgress,
       onSessions(batch) {
@@ -95,6 +106,29 @@ export async function purgeStores(
   options: Omit<PurgeOptions, 'confirm'>,
   decide: (selection: StoresSelection) => boolean | Promise<boolean>,
 ): Promise<StoresPurge> {
+  return deleteFromStores(stores, (store, o) => store.purgeUser(userId, o), options, decide)
+}
+
+/**
+ * revoke: the sessions `names` names, whoever owns them, live or expired, deleted from several
+ * stores under one decision exactly as purgeStores deletes a user's (deleteSelected per store).
+ */
+export async function revokeStores(
+  stores: readonly SessionStore[],
+  names: KeepList,
+  options: Omit<PurgeOptions, 'confirm' | 'except' | 'expiredOnly'>,
+  decide: (selection: StoresSelection) => boolean | Promise<boolean>,
+): Promise<StoresPurge> {
+  return deleteFromStores(stores, (store, o) => deleteSelected(store, {names, state: 'all'}, o), options, decide)
+}
+
+/** purgeStores' and revokeStores' walk: `each` selects and deletes in one store (purgeUser, deleteSelected). */
+async function deleteFromStores(
+  stores: readonly SessionStore[],
+  each: (store: SessionStore, options: PurgeOptions) => Promise<PurgeSummary>,
+  options: Omit<PurgeOptions, 'confirm'>,
+  decide: (selection: StoresSelection) => boolean | Promise<boolean>,
+): Promise<StoresPurge> {
   const scans: StoreScan[] = []
   const sessions: Session[] = []
   /**
@@ -112,7 +146,7 @@ export async function purgeStores(
     const decision = new Promise<boolean>(resolve => {
       answer = resolve
     })
-    const outcome: Promise<Outcome> = store.purgeUser(userId, {
+    const outcome: Promise<Outcome> = each(store, {
       ...options,
       confirm(selection) {
         reached(selection)

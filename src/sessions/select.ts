@@ -173,7 +173,12 @@ export class Selector {
     summary.badSignature += result.badSignature
     let selected: Session[] = []
     if (filter.names && result.rejects) {
-      for (const [index, reason] of result.rejects) {
+      // Named, so selected even though nobody owns it: a value the framework ignores for its bad signature too.
+      const named: Array<[number, string]> = [
+        ...result.rejects.map(([index, reason]): [number, string] => [index, reason]),
+        ...(result.badSignatures ?? []).map((index): [number, string] => [index, 'bad signature']),
+      ]
+      for (const [index, reason] of named) {
         const raw = candidates[index]
         const expiresAt = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
         summary.matched++

@@ -19,6 +19,7 @@ import assert from 'node:assert/strict'
 import {createRequire} from 'node:module'
 
 import {sessionctl} from '../support/cli.js'
+import {get, set} from '../support/express-session.js'
 import {createPgDatabase, pgClient} from '../support/postgres.js'
 
 const require = createRequire(import.meta.url)
@@ -68,18 +69,6 @@ const FOREIGN: Record<string, string> = {
   jsonnullrrrrrrrrrrrrrrrrrrrrrrrr: 'null',
   // Served by the store (a JSON object with passport.user 42) although its cookie is not an object.
   oddcookie42tttttttttttttttttttttt: '{"cookie":"not an object","passport":{"user":42}}',
-}
-
-function set(store: session.Store, sid: string, data: session.SessionData): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.set(sid, data, error => (error ? reject(error) : resolve()))
-  })
-}
-
-function get(store: session.Store, sid: string): Promise<null | session.SessionData | undefined> {
-  return new Promise((resolve, reject) => {
-    store.get(sid, (error, value) => (error ? reject(error) : resolve(value)))
-  })
 }
 
 const userOf = (value: unknown): string | undefined => {

@@ -6,16 +6,16 @@
 import {RedisStore} from 'connect-redis'
 import session from 'express-session'
 import assert from 'node:assert/strict'
-import {createRequire} from 'node:module'
 import {createClient} from 'redis'
 
 import {sessionctl} from '../support/cli.js'
+import {
+  cookie, type ExpressStores, get, openExpressStores, set,
+} from '../support/express-session.js'
 import {freshDatabase} from '../support/mysql.js'
 import {testRedisUrl} from '../support/servers.js'
 
-const require = createRequire(import.meta.url)
-type StoreLike = session.Store & {close?(): Promise<void>; onReady?(): Promise<void>}
-const MySQLStore = (require('express-mysql-session') as (s: typeof session) => new (options: Record<string, unknown>) => StoreLike)(session)
+type StoreLike = ExpressStores['mysqlStore']
 
 const HOUR = 3_600_000
 
@@ -23,14 +23,6 @@ interface Seed {
   sid: string
   data: Record<string, unknown>
   expiresIn: number
-}
-
-function cookie(expiresIn: number): session.Cookie {
-  // @types/express-session omits the constructor's options; the class takes them.
-  const c = new (session.Cookie as unknown as new (options: Record<string, unknown>) => session.Cookie)({httpOnly: true, path: '/'})
-  c.expires = new Date(Date.now() + expiresIn)
-  c.originalMaxAge = expiresIn
-  return c
 }
 
 const SEEDS: Seed[] = [
@@ -43,18 +35,6 @@ const SEEDS: Seed[] = [
   {data: {views: 1}, expiresIn: HOUR, sid: 'anonymousgggggggggggggggggggggggg'},
   {data: {auth: {userId: 42}, passport: {user: 7}}, expiresIn: HOUR, sid: 'custompathhhhhhhhhhhhhhhhhhhhhhhh'},
 ]
-
-function set(store: session.Store, sid: string, data: session.SessionData): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.set(sid, data, error => (error ? reject(error) : resolve()))
-  })
-}
-
-function get(store: session.Store, sid: string): Promise<null | session.SessionData | undefined> {
-  return new Promise((resolve, reject) => {
-    store.get(sid, (error, value) => (error ? reject(error) : resolve(value)))
-  })
-}
 
 /**
  * Every session the store itself serves. connect-redis's all() throws on a value that is not
@@ -105,19 +85,16 @@ describe('express-session stores (real connect-redis and express-mysql-session)'
   let redisUrl: string
   let mysqlUrl: string
   let run = 0
+  let stores: ExpressStores
 
   beforeEach(async () => {
     run++
     prefix = `exp${run}:${Date.now()}:`
-    redisClient = createClient({url: testRedisUrl()})
-    await redisClient.connect()
-    redisStore = new RedisStore({client: redisClient, prefix})
-    mysqlDb = await freshDatabase()
-    const u = new URL(mysqlDb.url)
-    mysqlStore = new MySQLStore({
-      clearExpired: false, database: mysqlDb.database, host: u.hostname, password: '', port: Number(u.port), user: 'root',
-    })
-    await mysqlStore.onReady!()
+    stores = await openExpressStores(prefix)
+    mysqlDb = stores.mysqlDb
+    mysqlStore = stores.mysqlStore
+    redisClient = stores.redisClient
+    redisStore = stores.redisStore
     for (const seed of SEEDS) {
       const data = {...seed.data, cookie: cookie(seed.expiresIn)} as session.SessionData
       await set(redisStore, seed.sid, data)
@@ -134,9 +111,7 @@ describe('express-session stores (real connect-redis and express-mysql-session)'
   })
 
   afterEach(async () => {
-    await redisClient.quit()
-    await mysqlStore.close?.()
-    await mysqlDb.conn.end()
+    await stores.close()
   })
 
   it('lists the same sessions of user 42 as connect-redis holds (42 and "42" alike)', async () => {

@@ -53,6 +53,25 @@ describe('on a terminal', function () {
     assert.equal(await count(), 1)
   })
 
+  it('revoke asks with the count and the store; "no" deletes nothing, "yes" deletes the named session only', async () => {
+    const no = await onTerminal(['sessions', 'revoke', '--store', db.url, fingerprint(KEYS[2])], {answer: 'n\r', waitFor: /Delete 1 named session/})
+    assert.ok(no.answered, no.output)
+    assert.match(no.output, /Delete 1 named session from mysql:\/\/root@127\.0\.0\.1:\d+\/\S+ \(table \S+\.django_session\)\?/)
+    assert.equal(no.exitCode, 3)
+    assert.equal(await count(), 3)
+    const yes = await onTerminal(['sessions', 'revoke', '--store', db.url, fingerprint(KEYS[2])], {answer: 'y\r', waitFor: /Delete 1 named session/})
+    assert.equal(yes.exitCode, 0, yes.output)
+    assert.match(yes.output, /Deleted 1 named session\./)
+    assert.equal(await count(), 2)
+  })
+
+  it('revoke - on a terminal (nothing piped) is a usage error, nothing read or deleted', async () => {
+    const r = await onTerminal(['sessions', 'revoke', '--store', db.url, '-'])
+    assert.equal(r.exitCode, 2, r.output)
+    assert.match(r.output, /- reads the names from stdin, but stdin is a terminal/)
+    assert.equal(await count(), 3)
+  })
+
   it('colours the table, and not with NO_COLOR', async () => {
     const coloured = await onTerminal(['sessions', 'list', '--store', db.url, '--user', '42'])
     // eslint-disable-next-line no-control-regex

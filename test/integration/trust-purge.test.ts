@@ -476,7 +476,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
     it('one line with the commands there are, spaces not colons, exit 2; JSON under --json', async () => {
       const r = await sessionctl(['sesions', 'list'])
       assert.equal(r.code, 2, r.stderr)
-      assert.equal(r.stderr, 'sessionctl: unknown command "sesions list": the commands are sessions cleanup, sessions list, sessions purge (see sessionctl --help)\n')
+      assert.equal(r.stderr, 'sessionctl: unknown command "sesions list": the commands are sessions cleanup, sessions list, sessions purge, sessions revoke (see sessionctl --help)\n')
       const j = await sessionctl(['sessions', 'nosuch', '--json'])
       assert.equal(j.code, 2)
       assert.equal((JSON.parse(j.stdout) as {error: {exitCode: number}}).error.exitCode, 2)

@@ -387,6 +387,20 @@ function laravelRead(array $in): array
     return ['loginKey' => loginKey($guardName), 'sessions' => $sessions];
 }
 
+/**
+ * The session cookie values Laravel 8's EncryptCookies sends for these ids: the Encrypter (the app's
+ * own, from laravelApp) over CookieValuePrefix::create($name, $key) . $id, unserialized, as the
+ * Set-Cookie header carries them (rawurlencode). Debian ships no illuminate/cookie, so the prefix is
+ * computed as CookieValuePrefix does: hash_hmac('sha1', $name . 'v2', $key) . '|'.
+ */
+function laravelCookies(array $in): array
+{
+    $encrypter = laravelApp($in)->make('encrypter');
+    $name = (string) ($in['cookieName'] ?? 'laravel_session');
+    $prefix = hash_hmac('sha1', $name . 'v2', $encrypter->getKey()) . '|';
+    return ['cookies' => array_map(static fn ($id) => rawurlencode($encrypter->encrypt($prefix . $id, false)), $in['ids'] ?? [])];
+}
+
 function laravelIds(array $in): array
 {
     $driver = $in['driver'] ?? 'database';
@@ -463,6 +477,7 @@ try {
         'laravel.write' => laravelWrite($in),
         'laravel.read' => laravelRead($in),
         'laravel.ids' => laravelIds($in),
+        'laravel.cookies' => laravelCookies($in),
         'laravel.gc' => laravelGc($in),
         'laravel.cacheItems' => laravelCacheItems($in),
         'php.write' => nativeWrite($in),

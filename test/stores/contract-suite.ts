@@ -177,6 +177,33 @@ export function storeContractSuite(name: string, harness: ContractHarness): void
       assert.deepEqual((await fixture.keys()).sort(), before)
     })
 
+    it('names: selects only the named sessions, whoever owns them, undecodable and badly signed ones with their reason, and decodes no other', async () => {
+      await seedUsers()
+      await fixture.put(key('garbage'), 'not a session at all', live)
+      await fixture.put(key('namedjunk'), '.eJxub3QtemxpYi1hdC1hbGw:1xWfJ4:abc', live)
+      await fixture.put(key('forged'), encodeSigned({_auth_user_id: '7'}, {secretKey: 'not-the-key'}), live)
+      store = await fixture.open({secretKeys: [SECRET]})
+      const names = new KeepList([key('u420'), fingerprint(key('anon')), key('namedjunk'), key('forged'), 'zzzz…00000000', key('nosuchkey')])
+      const {keys, sessions, summary} = await collect(store, {names, state: 'all'})
+      assert.deepEqual(keys, [key('anon'), key('forged'), key('namedjunk'), key('u420')].sort())
+      const byKey = new Map(sessions.map(s => [s.key, s]))
+      assert.equal(byKey.get(key('u420'))!.userId, '420')
+      assert.equal(byKey.get(key('anon'))!.userId, null)
+      assert.equal(byKey.get(key('anon'))!.undecodable, undefined)
+      assert.equal(byKey.get(key('namedjunk'))!.undecodable, 'bad zlib')
+      assert.equal(byKey.get(key('forged'))!.undecodable, 'bad signature')
+      assert.equal(summary.matched, 4)
+      // The unnamed garbage was never decoded: only the named value is counted.
+      assert.deepEqual(summary.undecodable, {'bad zlib': 1}, JSON.stringify(summary.undecodable))
+      assert.deepEqual(names.unmatched(), ['zzzz…00000000', fingerprint(key('nosuchkey'))])
+      assert.deepEqual(names.report().slice(0, 2).map(r => r.matchedAs), [['raw key'], ['fingerprint']])
+      // The selection deletes exactly those, by compare-and-delete.
+      const before = await fixture.keys()
+      const result = await store.deleteSessions(sessions)
+      assert.equal(result.deleted, 4)
+      assert.deepEqual((await fixture.keys()).sort(), before.filter(k => !byKey.has(k)).sort())
+    })
+
     it('deletes exactly the selected sessions and nothing else', async () => {
       await seedUsers()
       store = await fixture.open()

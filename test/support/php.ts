@@ -313,6 +313,9 @@ export const laravelRead = async (target: LaravelTarget & {guard?: 'admin' | 'we
   (await phpOracle<{sessions: LaravelReadAnswer[]}>('laravel.read', {...target, ids})).sessions
 
 export const laravelIds = (target: LaravelTarget): Promise<LaravelListing> => phpOracle('laravel.ids', target)
+/** The encrypted session cookies (URL-encoded, as Set-Cookie carries them) Laravel 8 sends for these ids. */
+export const laravelCookies = async (target: LaravelTarget, ids: string[], cookieName?: string): Promise<string[]> =>
+  (await phpOracle<{cookies: string[]}>('laravel.cookies', {...target, cookieName, ids})).cookies
 
 export const laravelGc = (target: LaravelTarget): Promise<LaravelGcAnswer> => phpOracle('laravel.gc', target)
 

@@ -1,22 +1,20 @@
 import {Flags} from '@oclif/core'
 
-import type {Session, SessionStore} from '../../stores/contract.js'
+import type {SessionStore} from '../../stores/contract.js'
 
 import {
   audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
-import {noteDeleted} from '../../cli/output.js'
+import {
+  concludeDeletion, deletionCounts, type DeletionRun, type DeletionUi, onDeleted, reviewDeletion,
+} from '../../cli/deletion.js'
 import {incompleteIfOwnerUnknown} from '../../cli/owner-unknown.js'
-import {canPrompt, confirmOnTerminal} from '../../cli/prompt.js'
-import {
-  detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
-} from '../../cli/render.js'
-import {
-  failureText, printError, report, storeFailures, warn,
-} from '../../cli/report.js'
+import {canPrompt} from '../../cli/prompt.js'
+import {plural, type SessionJson} from '../../cli/render.js'
+import {warn} from '../../cli/report.js'
 import {ExitCode, SessionctlError} from '../../errors.js'
-import {fingerprint, KeepList} from '../../sessions/keys.js'
+import {KeepList} from '../../sessions/keys.js'
 import {purgeStores, type StoreDeletion, type StoresSelection} from '../../sessions/purge.js'
 import {totals} from '../../sessions/scan.js'
 
@@ -132,34 +130,17 @@ what would be deleted and deletes nothing.`
     warn(`${which}; nothing to keep for ${unmatched.length === 1 ? 'it' : 'them'}`)
   }
 
-  private finish(result: PurgeResult, deletions: StoreDeletion[], stoppedBy: string | undefined): void {
-    const failures = deletions.filter(d => d.error)
-    const notes: string[] = []
-    if (result.changed > 0) notes.push(`${plural(result.changed, 'session')} changed since selection and kept`)
-    if (result.gone > 0) notes.push(`${plural(result.gone, 'session')} already gone`)
-    this.log(`Deleted ${plural(result.deleted, 'session')} of user ${result.user}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}.`)
-    if (deletions.length > 1) {
-      for (const d of deletions) this.log(`  ${d.store}: ${d.error ? `failed after deleting ${d.deletedBeforeError ?? 0}` : `deleted ${d.summary!.deleted}`}`)
+  private deletionRun(run: PurgeRun): DeletionRun {
+    return {
+      audit: run.audit,
+      dryRun: Boolean(run.flags['dry-run']),
+      showKeys: Boolean(run.flags['show-keys']),
+      signal: run.signal,
+      started: run.started,
+      stoppedBy: run.stoppedBy,
+      stores: run.stores,
+      yes: Boolean(run.flags.yes),
     }
-
-    if (failures.length > 0) {
-      const text = `${failureText(failures as Array<{error: Error; store: string}>)}`
-      if (result.deleted === 0 && failures.length === deletions.length) throw new SessionctlError(text)
-      printError(text)
-      process.exitCode = ExitCode.PARTIAL
-    }
-
-    if (deletions.some(d => d.summary?.stopped)) {
-      warn(`stopped by ${stoppedBy ?? 'signal'} after ${plural(result.deleted, 'deleted session')}; rerun the same command to finish`)
-      process.exitCode = ExitCode.STOPPED
-    }
-  }
-
-  private printSessions(sessions: Session[], stores: readonly SessionStore[], showKeys: boolean): void {
-    const multiStore = stores.length > 1
-    const table = new StreamingTable(sessionColumns(new Date(), showKeys, multiStore, detailLabels(stores)), line => this.log(line))
-    table.push(sessions)
-    table.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
   }
 
   private async purge(
@@ -185,29 +166,18 @@ what would be deleted and deletes nothing.`
       dryRun,
       except: run.keep,
       expiredOnly: Boolean(flags['expired-only']),
-      onDeleteProgress: p => {
-        noteDeleted(p.store, p.deleted)
-        audit?.progress(p.store, p.deleted)
-        this.progress.update('Deleted', p.deleted, `of ${p.total} sessions`)
-      },
+      onDeleteProgress: onDeleted(this.ui(), audit),
       onScanProgress: p => this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`),
       signal,
     }, selection => this.review(selection, run))
     const json = this.jsonEnabled()
     // Nothing was attempted: a dry run, nothing selected, or stopped while selecting.
     if (!purged.proceeded) return json ? this.result(purged, [], {dryRun, showKeys, userId}) : undefined
-    this.progress.stop()
-    const {deletions} = purged
-    const final = this.result(purged, deletions, {dryRun, showKeys, userId})
-    for (const d of deletions) noteDeleted(d.store, d.summary?.deleted ?? d.deletedBeforeError ?? 0)
+    const final = this.result(purged, purged.deletions, {dryRun, showKeys, userId})
     const stale = purged.scans.reduce((n, scan) => n + (scan.summary?.staleIndex?.removed ?? 0), 0)
-    audit?.set({
-      changed: final.changed, deleted: final.deleted, gone: final.gone, kept: final.kept, matched: final.matched, ...(stale > 0 ? {staleIndexRemoved: stale} : {}),
+    concludeDeletion(this.ui(), purged, final, {
+      audit, extra: stale > 0 ? {staleIndexRemoved: stale} : {}, stoppedBy: () => stoppedBy, whose: ` of user ${userId}`,
     })
-    const deleteFailures = deletions.filter((d): d is StoreDeletion & {error: Error} => d.error !== undefined)
-    if (deleteFailures.length > 0) audit?.noteError(failureText(deleteFailures))
-    if (deletions.some(d => d.summary?.stopped)) audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
-    this.finish(final, deletions, stoppedBy)
     if (stale > 0 && !json) this.log(`Removed ${plural(stale, 'stale index member')} of user ${userId} (sessions already gone).`)
     return json ? final : undefined
   }
@@ -218,97 +188,38 @@ what would be deleted and deletes nothing.`
     o: {dryRun: boolean; showKeys: boolean; userId: string},
   ): PurgeResult {
     const t = totals(selection.scans)
-    const byStore = new Map(deletions.map(d => [d.store, d]))
-    const sum = (pick: (d: StoreDeletion) => number): number => deletions.reduce((n, d) => n + pick(d), 0)
+    const {changed, deleted, dryRun, gone, matched, sessions, stores} = deletionCounts(selection, deletions, o)
     return {
-      dryRun: o.dryRun,
-      user: o.userId,
-      matched: t.matched,
-      deleted: sum(d => d.summary?.deleted ?? d.deletedBeforeError ?? 0),
-      kept: t.kept,
-      ownerUnknown: t.ownerUnknown,
-      changed: sum(d => d.summary?.changed ?? 0),
-      gone: sum(d => d.summary?.gone ?? 0),
-      sessions: selection.sessions.map(s => sessionJson(s, o.showKeys)),
-      stores: selection.scans.map(scan => {
-        const d = byStore.get(scan.store)
-        return {
-          ...storeScanJson(scan),
-          ...(d ? {deleted: d.summary?.deleted ?? d.deletedBeforeError ?? 0, changed: d.summary?.changed ?? 0, gone: d.summary?.gone ?? 0} : {deleted: 0}),
-          ...(d?.error ? {error: d.error.message} : {}),
-        }
-      }),
+      dryRun, user: o.userId, matched, deleted, kept: t.kept, ownerUnknown: t.ownerUnknown, changed, gone, sessions, stores,
     }
   }
 
-  /**
-   * The whole selection, every store's, before anything is deleted: printed and reported, then
-   * the refusals and the one confirmation. True to go on and delete; false when there is nothing
-   * to delete (a dry run, nothing selected, stopped while selecting); a refusal throws.
-   */
+  /** The shared review (deletion.ts), with purge's wording and its own refusals. */
   private async review(selection: StoresSelection, run: PurgeRun): Promise<boolean> {
-    const {audit, flags, keep, signal, stores, userId} = run
-    const dryRun = Boolean(flags['dry-run'])
-    const stoppedBy = run.stoppedBy()
-    this.progress.stop()
+    const {flags, keep, userId} = run
+    const expiredOnly = Boolean(flags['expired-only'])
     const t = totals(selection.scans)
-    const selected = selection.sessions
-    audit?.set({deleted: 0, kept: t.kept, matched: t.matched})
-    audit?.selected(selected.map(s => fingerprint(s.key)))
-    const scanFailures = storeFailures(selection.scans)
-    if (scanFailures.length > 0) audit?.noteError(failureText(scanFailures))
-    const json = this.jsonEnabled()
-    if (!json && selected.length > 0) this.printSessions(selected, stores, Boolean(flags['show-keys']))
-    report(this, {
-      failures: scanFailures,
-      headline: `${plural(selected.length, 'session')} of user ${userId}${flags['expired-only'] ? ' (expired only)' : ''} selected${
-        t.kept > 0 ? `, ${t.kept} kept by --except` : ''
-      }`,
-      output: json ? 'json' : 'table',
-      scans: selection.scans,
-      seconds: (Date.now() - run.started) / 1000,
-      stopped: signal.aborted,
-      totals: t,
+    const selected = selection.sessions.length
+    return reviewDeletion(this.ui(), selection, this.deletionRun(run), {
+      // Values that may be the user's sessions but cannot be read: the purge cannot say "done" (exit 7).
+      afterReport: () => incompleteIfOwnerUnknown(t, userId, expiredOnly ? 'expired' : 'all'),
+      check: () => {
+        const max = flags['max-sessions']
+        if (max !== undefined && selected > max) {
+          throw new SessionctlError(
+            `refusing to purge: ${plural(selected, 'session')} of user ${userId} selected, more than --max-sessions ${max.toLocaleString('en-US')}; nothing was deleted`,
+            ExitCode.REFUSED,
+          )
+        }
+
+        this.checkExcept(keep, selected, userId, Boolean(flags['allow-unmatched-except']))
+      },
+      headline: `${plural(selected, 'session')} of user ${userId}${expiredOnly ? ' (expired only)' : ''} selected${t.kept > 0 ? `, ${t.kept} kept by --except` : ''}`,
+      question: where => `Delete ${plural(selected, 'session')} of user ${userId} from ${where}?`,
     })
-    // Values that may be the user's sessions but cannot be read: the purge cannot say "done" (exit 7).
-    incompleteIfOwnerUnknown(t, userId, flags['expired-only'] ? 'expired' : 'all')
+  }
 
-    if (signal.aborted) {
-      warn(`stopped by ${stoppedBy ?? 'signal'} while selecting: nothing was deleted`)
-      audit?.noteError(`stopped by ${stoppedBy ?? 'signal'} while selecting`)
-      return false
-    }
-
-    const max = flags['max-sessions']
-    if (max !== undefined && selected.length > max) {
-      throw new SessionctlError(
-        `refusing to purge: ${plural(selected.length, 'session')} of user ${userId} selected, more than --max-sessions ${max.toLocaleString('en-US')}; nothing was deleted`,
-        ExitCode.REFUSED,
-      )
-    }
-
-    this.checkExcept(keep, selected.length, userId, Boolean(flags['allow-unmatched-except']))
-    if (selected.length === 0 || dryRun) {
-      if (dryRun && selected.length > 0) this.log(`Dry run: would delete ${plural(selected.length, 'session')}; nothing was deleted.`)
-      return false
-    }
-
-    if (!flags.yes) {
-      const failed = new Set(scanFailures.map(f => f.store))
-      const where = stores.filter(s => !failed.has(s.label)).map(s => s.label).join(', ')
-      const missing = failed.size > 0 ? ` (${[...failed].join(', ')} failed and is not included)` : ''
-      const ok = await confirmOnTerminal(`Delete ${plural(selected.length, 'session')} of user ${userId} from ${where}${missing}?`, signal)
-      if (!ok) {
-        // Declined at the prompt: like a dry run, nothing was attempted; no audit line.
-        audit?.skip()
-        throw new SessionctlError('not confirmed: nothing was deleted', ExitCode.REFUSED)
-      }
-    }
-
-    if (signal.aborted) throw new SessionctlError(`stopped by ${run.stoppedBy() ?? 'signal'} before deleting: nothing was deleted`, ExitCode.STOPPED)
-    // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
-    audit?.begin(selected.length)
-    this.progress.start('Deleting')
-    return true
+  private ui(): DeletionUi {
+    return {json: this.jsonEnabled(), log: line => this.log(line), progress: this.progress}
   }
 }
