@@ -223,6 +223,11 @@ export function detailLabels(stores: ReadonlyArray<{capabilities: {details?: rea
   return [...new Set(stores.flatMap(s => s.capabilities.details ?? []))]
 }
 
+/** A detail label as people read it: `userAgent` → `user Agent` (headers upper-case it). */
+export function detailHeader(label: string): string {
+  return label.replaceAll(/([a-z])([A-Z])/g, '$1 $2')
+}
+
 /** Detail values wider than this are cut in the table (a user agent); JSON has them whole. */
 const DETAIL_WIDTH = 28
 
@@ -240,7 +245,7 @@ export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean,
   ]
   for (const label of details) {
     columns.push({
-      header: label.replaceAll(/([a-z])([A-Z])/g, '$1 $2').toUpperCase(),
+      header: detailHeader(label).toUpperCase(),
       value(s) {
         const value = s.details?.[label] ?? ''
         return value.length > DETAIL_WIDTH ? `${value.slice(0, DETAIL_WIDTH - 1)}…` : value

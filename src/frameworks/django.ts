@@ -30,6 +30,7 @@ export function createDjangoCodec(options: Partial<CodecSettings> & {maxPayloadB
  */
 export default defineFramework({
   codec: createDjangoCodec,
+  language: 'python',
   name: 'django',
   // django-redis-sessions stores the same signed string under `<prefix><key>` (no prefix by default).
   redis: prefix => djangoKeys([prefix ?? '']),

@@ -19,6 +19,7 @@ export function createExpressCodec(options: Partial<CodecSettings> & {maxPayload
  */
 export default defineFramework({
   codec: createExpressCodec,
+  language: 'js',
   name: 'express',
   // connect-redis: `sess:<sid>`; the sid is whatever genid made (uid-safe by default).
   redis: prefix => ({keyGlob: '*', keyPattern: /^.+$/s, prefixes: [prefix ?? 'sess:']}),

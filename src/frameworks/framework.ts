@@ -14,6 +14,8 @@ export interface Framework {
   name: string
   /** One line for `--help` and the README's formats table. */
   summary: string
+  /** The language the app reads its sessions in: `show` names payload value types as it does (`dict`, `array`, `Hash`). */
+  language: ValueLanguage
   /**
    * Where the user id sits in the decoded session, unless --user-path says otherwise (a function
    * of the settings where it depends on one, e.g. Laravel's guard). Absent: --user-path is required.
@@ -50,6 +52,8 @@ export interface Framework {
   /** Its Redis keys for a `--prefix` value (undefined = the framework's default), where it has a Redis store. */
   redis?(prefix?: string): RedisLayout
 }
+
+export type ValueLanguage = 'java' | 'js' | 'php' | 'python' | 'ruby'
 
 /** Settings that shape a framework's layout or user path (from flags or a profile, checked). */
 export interface FrameworkSettings {

@@ -13,7 +13,7 @@ import php from './php.js'
 import rails from './rails.js'
 import spring from './spring.js'
 
-export type {Framework, FrameworkSettings} from './framework.js'
+export type {Framework, FrameworkSettings, ValueLanguage} from './framework.js'
 
 /** The registry: one line per framework file. */
 const frameworks: readonly Framework[] = [django, djangoCache, express, flask, laravel, php, rails, spring]

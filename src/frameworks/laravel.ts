@@ -34,6 +34,7 @@ export function createLaravelCodec(settings: Partial<CodecSettings> = {}) {
  */
 export default defineFramework({
   codec: createLaravelCodec,
+  language: 'php',
   name: 'laravel',
   reads: {appKey: true, guard: {default: 'web'}, lifetime: {default: DEFAULT_LIFETIME_MINUTES}},
   // Laravel 8: phpredis prefix `laravel_database_`, cache prefix `laravel_cache`, then `:`. App

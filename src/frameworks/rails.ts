@@ -33,6 +33,7 @@ export default defineFramework({
   codec: createRailsCodec,
   // Anywhere a session is named, the cookie's public id stands for its private id (and for itself: legacy keys).
   keyForms: given => (given.startsWith('2::') ? [] : [railsPrivateId(given)]),
+  language: 'ruby',
   name: 'rails',
   reads: {lifetime: {}, scope: {default: DEFAULT_SCOPE}},
   // Public ids: 32 hex characters (Rails), 64 (Rack's own middleware); stored as `2::` + sha256 hex,

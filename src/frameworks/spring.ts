@@ -37,6 +37,7 @@ function memberText(member: Buffer): string | undefined {
  */
 export default defineFramework({
   codec: createSpringCodec,
+  language: 'java',
   name: 'spring',
   redis(prefix) {
     const ns = prefix ?? DEFAULT_NAMESPACE

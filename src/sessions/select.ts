@@ -155,6 +155,28 @@ export class Selector {
     if (this.failure) throw this.failure
   }
 
+  /**
+   * SessionFilter.inspect: the named values classify set aside for a bad signature (neither matched
+   * nor undecodable), selected with their payload and no user, as the framework reads them: nobody's.
+   */
+  private badlySigned(candidates: readonly RawSession[], result: Classified): Session[] {
+    const settled = new Set([...(result.rejects ?? []).map(([i]) => i), ...result.matches.map(([i]) => i)])
+    const out: Session[] = []
+    for (const [index, raw] of candidates.entries()) {
+      if (settled.has(index) || raw.owner !== undefined) continue
+      const decoded = this.codec.decode(raw.value)
+      if (!decoded.ok || decoded.signature !== 'invalid') continue
+      const stored = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
+      const expiresAt = stored ?? decoded.expiresAt ?? null
+      const expired = raw.expired ?? this.isExpired(expiresAt)
+      if (raw.expired === undefined && !this.wantsState(expired)) continue
+      this.summary.matched++
+      out.push(this.inspected(raw, this.session(raw, null, expiresAt, expired)))
+    }
+
+    return out
+  }
+
   private async deliver(candidates: readonly RawSession[], result: Classified): Promise<void> {
     const {filter, summary} = this
     for (const [reason, n] of Object.entries(result.undecodable)) summary.undecodable[reason] = (summary.undecodable[reason] ?? 0) + n
@@ -188,12 +210,26 @@ export class Selector {
       }
 
       summary.matched++
-      selected.push(this.session(raw, userId, expiresAt, expired))
+      selected.push(this.inspected(raw, this.session(raw, userId, expiresAt, expired)))
     }
 
+    if (filter.inspect && filter.names) selected.push(...this.badlySigned(candidates, result))
     if (selected.length === 0) return
     if (this.options.enrich) selected = await this.options.enrich(selected)
     await this.options.onSessions?.(selected)
+  }
+
+  /** The session with its decoded payload, when the filter asks for it (SessionFilter.inspect). */
+  private inspected(raw: RawSession, session: Session): Session {
+    if (!this.filter.inspect || raw.owner !== undefined) return session
+    const decoded = this.codec.decode(raw.value)
+    if (!decoded.ok) return session
+    return {
+      ...session,
+      inspection: {
+        data: decoded.data, format: this.codec.name, signature: decoded.signature, userId: decoded.userId, variant: decoded.variant,
+      },
+    }
   }
 
   private isExpired(expiresAt: Date | null): boolean {
