@@ -42,6 +42,30 @@ export default defineFramework({
     // SessionStore.load serves a row while expire_date > now; clearsessions deletes expire_date < now.
     expiry: {column: 'expire_date', liveWhen: 'after-now', unit: 'datetime'},
   },
+  // Packages whose SessionStore subclasses Django's db store and keeps the user and the client in
+  // columns beside the same signed session_data (user_id from _auth_user_id, as the payload says).
+  tables: {
+    // django-qsessions (QueraTeam): migrations 0001 and 0002; updated_at is auto_now.
+    qsessions_session: {
+      detailColumns: [
+        {column: 'ip', label: 'ip'},
+        {column: 'user_agent', label: 'userAgent'},
+        {column: 'created_at', label: 'created'},
+        {column: 'updated_at', label: 'lastActivity'},
+      ],
+      userColumn: 'user_id',
+    },
+    // django-user-sessions (jazzband): migrations 0001–0003 (and `created` where 0004 added it).
+    user_sessions_session: {
+      detailColumns: [
+        {column: 'ip', label: 'ip'},
+        {column: 'user_agent', label: 'userAgent'},
+        {column: 'created', label: 'created'},
+        {column: 'last_activity', label: 'lastActivity'},
+      ],
+      userColumn: 'user_id',
+    },
+  },
   summary: 'Django db/cached_db rows (django_session) and django-redis-sessions keys: signed ≥3.1 or legacy, JSON or pickle',
   userPath: DJANGO_USER_PATH,
 })

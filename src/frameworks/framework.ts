@@ -45,6 +45,12 @@ export interface Framework {
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /**
+   * Tables that packages keep the framework's sessions in, with columns of their own, by table
+   * name: `--table <name>` (or `database.<name>`) lays the entry over `sql` (django-user-sessions'
+   * `user_sessions_session`, django-qsessions' `qsessions_session`: their user and detail columns).
+   */
+  tables?: Readonly<Record<string, Partial<SqlLayout>>>
+  /**
    * Its PostgreSQL table, where that differs from `sql` (express: connect-pg-simple's `session`
    * table, not express-mysql-session's `sessions`). Absent: `sql` serves PostgreSQL too.
    */
