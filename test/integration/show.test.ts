@@ -16,6 +16,9 @@ import {createClient} from 'redis'
 import {sessionctl} from '../support/cli.js'
 import {django, mysqlTarget, requireDjango} from '../support/django-oracle.js'
 import {freshDatabase} from '../support/mysql.js'
+import {
+  laravelMigrate, type LaravelTarget, laravelWrite, mysqlParams, requirePhp,
+} from '../support/php.js'
 import {registerSecret, registerSessionKeys} from '../support/secrets.js'
 import {testRedisUrl} from '../support/servers.js'
 
@@ -54,6 +57,12 @@ interface ShowJson {
   }>
 }
 
+async function showJson(args: string[]): Promise<ShowJson> {
+  const r = await sessionctl(['sessions', 'show', ...args, '--json'])
+  assert.equal(r.code, 0, r.stderr + r.stdout)
+  return JSON.parse(r.stdout) as ShowJson
+}
+
 describe('sessions show on sessions written by Django, django-redis and express-session', function () {
   this.timeout(120_000)
   let db: Awaited<ReturnType<typeof freshDatabase>>
@@ -64,12 +73,6 @@ describe('sessions show on sessions written by Django, django-redis and express-
 
   const mysqlStore = (): string[] => ['--store', db.url]
   const key = (ref: string): string => keys.get(ref)!.key
-
-  async function showJson(args: string[]): Promise<ShowJson> {
-    const r = await sessionctl(['sessions', 'show', ...args, '--json'])
-    assert.equal(r.code, 0, r.stderr + r.stdout)
-    return JSON.parse(r.stdout) as ShowJson
-  }
 
   before(async function () {
     requireDjango(this)
@@ -87,6 +90,7 @@ describe('sessions show on sessions written by Django, django-redis and express-
         },
         {data: {theme: 'dark'}, format: 'pickle', ref: 'pickle7', user: '7'},
         {data: {visits: 2}, format: 'signed', ref: 'anon', user: null},
+        {data: {'\u001B[2Jkey': '\u001B]0;pwned\u0007 \u202Eevil', note: 'line1\nline2'}, format: 'signed', ref: 'hostile', user: '9\u001B[31m'},
         {
           ...common, data: {lang: 'fr'}, engine: 'cache', ref: 'cache42', user: '42',
         },
@@ -188,6 +192,15 @@ describe('sessions show on sessions written by Django, django-redis and express-
     assert.doesNotMatch(bad.stdout, /^KEY/m)
   })
 
+  it('payload text cannot act on the terminal: keys, values and the user id are shown escaped', async () => {
+    const r = await sessionctl(['sessions', 'show', ...mysqlStore(), key('hostile'), '--reveal'], {env: {COLUMNS: '200'}})
+    assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stdout, /[\u0000-\u0009\u000B-\u001F\u007F\u202E]/)
+    assert.match(r.stdout, /^User +9\\x1b\[31m$/m)
+    assert.match(r.stdout, /^\\x1b\[2Jkey +str +\d+ +"\\u001b\]0;pwned\\u0007 \\u202eevil"$/m)
+    assert.match(r.stdout, /^note +str +11 +"line1\\nline2"$/m)
+  })
+
   it('shows a Django cache session from Redis, and a cached_db session in both of its stores', async () => {
     const cache = ['--store', redisUrl, '--format', 'django-cache', '--prefix', `${cachePrefix}:1:`]
     const doc = await showJson([...cache, key('cache42'), '--reveal'])
@@ -255,5 +268,44 @@ describe('sessions show on sessions written by Django, django-redis and express-
       assert.match(r.stderr, message)
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
     }
+  })
+})
+
+describe('sessions show on sessions written by Laravel 8 (database driver, MariaDB)', function () {
+  this.timeout(120_000)
+  let db: Awaited<ReturnType<typeof freshDatabase>>
+  let id: string
+  const target = (): LaravelTarget => ({driver: 'database', mysql: mysqlParams(db.url), table: 'sessions'})
+
+  before(async function () {
+    requirePhp(this)
+    db = await freshDatabase()
+    await laravelMigrate({...target(), fresh: true})
+    ;[id] = await laravelWrite(target(), [{
+      attrs: {cart: {items: [3, 4], total: 9.5}, locale: 'fr', pin: 1234, remember: true}, ip: '203.0.113.7', user: 42, userAgent: 'Mozilla/5.0 (Laravel test)',
+    }])
+    registerSessionKeys([id])
+  })
+
+  after(async () => {
+    await db?.conn.end()
+  })
+
+  it('names PHP types, shows the row’s ip and user agent, and masks the CSRF _token', async () => {
+    const store = ['--store', db.url, '--format', 'laravel']
+    const r = await sessionctl(['sessions', 'show', ...store, id, '--reveal'], {env: {COLUMNS: '200'}})
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^User +42$/m)
+    assert.match(r.stdout, /^Ip +203\.0\.113\.7$/m)
+    assert.match(r.stdout, /^User agent +Mozilla\/5\.0 \(Laravel test\)$/m)
+    assert.match(r.stdout, /^Format +laravel \(/m)
+    assert.match(r.stdout, /^_token +string +40 +\(masked\)$/m)
+    assert.match(r.stdout, /^cart +array \(2 keys\) +\d+ +\{"items":\[3,4\],"total":9\.5\}$/m)
+    assert.match(r.stdout, /^pin +int +4 +1234$/m)
+    assert.match(r.stdout, /^remember +bool +4 +true$/m)
+    assert.match(r.stdout, /^login_web_59ba36addc2b2f9401580f014c7f58ea4e30989d +int +2 +42$/m)
+    const doc = await showJson([...store, id, '--reveal'])
+    const token = doc.sessions[0].keys!.find(k => k.key === '_token')!
+    assert.deepEqual(token, {key: '_token', masked: true, size: 40, type: 'string'})
   })
 })

@@ -186,7 +186,7 @@ function userText(session: Session): string {
 }
 
 function signatureText(doc: ShowSessionJson): string {
-  if (doc.signature === 'valid') return 'valid (checked with --secret-key)'
+  if (doc.signature === 'valid') return `valid (checked with ${getFramework(doc.format!).signed ? '--secret-key' : 'the --app-key'})`
   if (doc.signature === 'invalid') return 'bad: the framework ignores this session, it is nobody’s'
   return getFramework(doc.format!).signed ? 'not checked (--secret-key checks it)' : 'none (the format is not signed)'
 }
