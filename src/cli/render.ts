@@ -245,7 +245,9 @@ export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean,
       name: 'state',
       value: s => stateOf(s),
     },
-    {align: 'right', header: 'SIZE', name: 'size', value: s => `${s.size}`},
+    {
+      align: 'right', header: 'SIZE', name: 'size', value: s => `${s.size}`,
+    },
   ]
   for (const label of details) {
     columns.push({

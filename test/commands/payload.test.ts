@@ -42,9 +42,9 @@ describe('show: payload values', () => {
   })
 
   it('names PHP and Ruby types, objects by class', () => {
-    const php = parsePhpSerialized(Buffer.from('a:4:{s:4:"user";O:8:"App\\User":1:{s:2:"id";i:42;}s:3:"bin";s:2:"\xff\xfe";s:4:"list";a:2:{i:0;i:1;i:1;i:2;}s:1:"d";d:0.5;}', 'latin1')) as Record<string, unknown>
+    const php = parsePhpSerialized(Buffer.from('a:4:{s:4:"user";O:8:"App\\User":1:{s:2:"id";i:42;}s:3:"bin";s:2:"\u00FF\u00FE";s:4:"list";a:2:{i:0;i:1;i:1;i:2;}s:1:"d";d:0.5;}', 'latin1')) as Record<string, unknown>
     assert.deepEqual(payloadEntries(php, 'php', false).map(e => [e.key, e.type]), [
-      ['user', 'object App\\User'], ['bin', 'string (binary)'], ['list', 'array (2 items)'], ['d', 'float'],
+      ['user', String.raw`object App\User`], ['bin', 'string (binary)'], ['list', 'array (2 items)'], ['d', 'float'],
     ])
     const ruby = parseMarshal(Buffer.from(MARSHAL, 'hex')) as Record<string, unknown>
     assert.deepEqual(payloadEntries(ruby, 'ruby', false).map(e => [e.key, e.type]), [

@@ -116,6 +116,7 @@ in the cache) shows each. A named value that cannot be decoded is shown with its
       this.log('')
       this.log(`${plural(found.length, 'session')} named ${named}, in ${plural(new Set(found.map(s => s.store)).size, 'store')}`)
     }
+
     this.finishPartial(failures)
     return undefined
   }
