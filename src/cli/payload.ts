@@ -43,12 +43,15 @@ export interface PayloadEntry {
   value?: unknown
 }
 
-/** The session dict's top-level keys in stored order, typed and sized; values only with `reveal`. */
-export function payloadEntries(data: Record<string, unknown>, language: ValueLanguage, reveal: boolean): PayloadEntry[] {
+/**
+ * The session dict's top-level keys in stored order, typed and sized; values only with `reveal`.
+ * `alsoSecret`: top-level keys the framework knows hold a credential (Framework.secretKeys).
+ */
+export function payloadEntries(data: Record<string, unknown>, language: ValueLanguage, reveal: boolean, alsoSecret?: RegExp): PayloadEntry[] {
   const sizes = new WeakMap<object, number>()
   return Object.keys(data).map(key => {
     const value = data[key]
-    const masked = isSecretKey(key)
+    const masked = isSecretKey(key) || (alsoSecret?.test(key) ?? false)
     const entry: PayloadEntry = {
       key, masked, size: topSize(value, sizes), type: typeName(value, language),
     }

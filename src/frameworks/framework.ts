@@ -14,6 +14,12 @@ export interface Framework {
   name: string
   /** One line for `--help` and the README's formats table. */
   summary: string
+  /**
+   * Top-level session keys `show` masks besides those that look like secrets (payload.ts): values
+   * that hold a credential under an innocent name (Devise's `warden.user.<scope>.key`, whose second
+   * element is the password hash's salt).
+   */
+  secretKeys?: RegExp
   /** The language the app reads its sessions in: `show` names payload value types as it does (`dict`, `array`, `Hash`). */
   language: ValueLanguage
   /**

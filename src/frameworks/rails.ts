@@ -58,6 +58,8 @@ export default defineFramework({
       ...(lifetimeMinutes === undefined ? {offsetUnknown: '--lifetime MINUTES'} : {offsetSeconds: lifetimeMinutes * 60}),
     },
   }),
+  // [[id], authenticatable_salt]: the salt is the first 29 characters of the bcrypt password hash.
+  secretKeys: /^warden\.user\.[^.]+\.key$/,
   summary: 'Rails CacheStore over Redis (_session_id:2::<sha256>), redis-rack / redis-session-store, activerecord-session_store (--lifetime); user at warden.user.<scope>.key',
   userPath: ({scope}) => railsUserPath(scope ?? DEFAULT_SCOPE),
 })

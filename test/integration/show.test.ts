@@ -7,6 +7,7 @@
  */
 import {RedisStore} from 'connect-redis'
 import session from 'express-session'
+import {Redis} from 'ioredis'
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -19,6 +20,9 @@ import {freshDatabase} from '../support/mysql.js'
 import {
   laravelMigrate, type LaravelTarget, laravelWrite, mysqlParams, requirePhp,
 } from '../support/php.js'
+import {
+  cacheWrite, type RailsWritten, redisParams as railsRedisParams, requireRails,
+} from '../support/rails.js'
 import {registerSecret, registerSessionKeys} from '../support/secrets.js'
 import {testRedisUrl} from '../support/servers.js'
 
@@ -324,5 +328,35 @@ describe('sessions show on sessions written by Laravel 8 (database driver, Maria
     assert.deepEqual(token, {
       key: '_token', masked: true, size: 40, type: 'string',
     })
+  })
+})
+
+describe('sessions show on sessions written by Rails 6.1 (cache store over Redis)', function () {
+  this.timeout(120_000)
+  const DB = 13
+  let written: RailsWritten
+
+  before(async function () {
+    requireRails(this)
+    const redis = new Redis(`${testRedisUrl()}/${DB}`)
+    await redis.flushdb()
+    await redis.quit()
+    written = await cacheWrite({redis: railsRedisParams(testRedisUrl(), DB)}, [{attrs: {admin: false, cart: [1, 2], prefs: {theme: 'dark'}, ratio: 0.5}, user: 42}])
+    registerSessionKeys([...written.ids, ...written.keys])
+  })
+
+  it('finds it by the cookie’s public id, names Ruby types, and masks the CSRF token and Devise’s salt-bearing key', async () => {
+    const store = ['--store', `${testRedisUrl()}/${DB}`, '--format', 'rails']
+    const r = await sessionctl(['sessions', 'show', ...store, '-', '--reveal'], {env: {COLUMNS: '200'}, input: written.ids[0]})
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^User +42$/m)
+    assert.match(r.stdout, /^Format +rails \(cache-entry\)$/m)
+    assert.match(r.stdout, /^_csrf_token +String +44 +\(masked\)$/m)
+    assert.match(r.stdout, /^warden\.user\.user\.key +Array \(2 items\) +\d+ +\(masked\)$/m)
+    assert.match(r.stdout, /^prefs +Hash \(1 key\) +16 +\{"theme":"dark"\}$/m)
+    assert.match(r.stdout, /^ratio +Float +3 +0\.5$/m)
+    assert.match(r.stdout, /^admin +false +5 +false$/m)
+    const doc = await showJson([...store, written.ids[0], '--reveal'])
+    assert.equal(doc.sessions[0].keys!.find(k => k.key === 'warden.user.user.key')!.value, undefined)
   })
 })

@@ -142,6 +142,7 @@ in the cache) shows each. A named value that cannot be decoded is shown with its
     }
 
     if (session.undecodable) lines.push(['Undecodable', `${session.undecodable}: its payload cannot be read, so its owner is not known`])
+    else if (!doc.format) lines.push(['Payload', 'not read: the store records the owner in a column of the row, and the attributes elsewhere'])
     if (doc.format) lines.push(['Format', `${doc.format} (${doc.variant})`], ['Signature', signatureText(doc)])
     const width = Math.max(...lines.map(([label]) => label.length)) + 2
     for (const [label, value] of lines) this.log(`${label.padEnd(width)}${terminalSafe(value)}`)
@@ -173,7 +174,8 @@ function showJson(session: Session, now: Date, showKeys: boolean, reveal: boolea
     doc.format = inspection.format
     doc.variant = inspection.variant
     doc.signature = inspection.signature
-    doc.keys = payloadEntries(inspection.data, getFramework(inspection.format).language, reveal)
+    const framework = getFramework(inspection.format)
+    doc.keys = payloadEntries(inspection.data, framework.language, reveal, framework.secretKeys)
   }
 
   return doc
