@@ -21,7 +21,7 @@ import {
   laravelMigrate, type LaravelTarget, laravelWrite, mysqlParams, requirePhp,
 } from '../support/php.js'
 import {
-  cacheWrite, type RailsWritten, redisParams as railsRedisParams, requireRails,
+  cacheWrite, redisParams as railsRedisParams, type RailsWritten, requireRails,
 } from '../support/rails.js'
 import {registerSecret, registerSessionKeys} from '../support/secrets.js'
 import {testRedisUrl} from '../support/servers.js'
@@ -341,7 +341,11 @@ describe('sessions show on sessions written by Rails 6.1 (cache store over Redis
     const redis = new Redis(`${testRedisUrl()}/${DB}`)
     await redis.flushdb()
     await redis.quit()
-    written = await cacheWrite({redis: railsRedisParams(testRedisUrl(), DB)}, [{attrs: {admin: false, cart: [1, 2], prefs: {theme: 'dark'}, ratio: 0.5}, user: 42}])
+    written = await cacheWrite({redis: railsRedisParams(testRedisUrl(), DB)}, [{
+      attrs: {
+        admin: false, cart: [1, 2], prefs: {theme: 'dark'}, ratio: 0.5,
+      }, user: 42,
+    }])
     registerSessionKeys([...written.ids, ...written.keys])
   })
 
