@@ -194,6 +194,8 @@ describe('sessions show on sessions written by Django, django-redis and express-
     const bad = await sessionctl(['sessions', 'show', ...mysqlStore(), id, '--secret-key', 'not-the-secret-key'])
     assert.equal(bad.code, 0, bad.stderr)
     assert.match(bad.stdout, /^User +nobody: the signature is bad \(the payload names 7\)$/m)
+    const raw = await sessionctl(['sessions', 'show', ...mysqlStore(), id, '--show-keys'])
+    assert.match(raw.stdout, new RegExp(`^Session +${key('pickle7')}$`, 'm'), 'the raw key only with --show-keys')
   })
 
   it('an anonymous session shows no user; a named value that is no session shows its size and why (exit 0)', async () => {
