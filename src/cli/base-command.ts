@@ -126,6 +126,7 @@ export abstract class SessionsCommand extends Command {
     table: Flags.string({
       helpGroup: 'FORMAT',
       summary: 'Session table, or database.table (MySQL) / schema.table (PostgreSQL); default from the format, e.g. django_session.',
+      description: 'With --format django, user_sessions_session (django-user-sessions) and qsessions_session (django-qsessions) also read those packages\' user_id (by index, cross-checked with the payload), ip, user agent and times.',
     }),
     'time-zone': Flags.string({
       helpGroup: 'FORMAT',

@@ -96,12 +96,13 @@ export function storeScanJson(scan: StoreScan): Record<string, unknown> {
 
 const CSV_COLUMNS: Array<keyof SessionJson> = ['id', 'userId', 'expiresAt', 'state', 'size', 'store']
 
-export function csvHeader(): string {
-  return CSV_COLUMNS.join(',')
+/** The CSV header: the default columns, or those `list --columns` chose (JSON field names, details by label). */
+export function csvHeader(columns: readonly string[] = CSV_COLUMNS): string {
+  return columns.join(',')
 }
 
-export function csvRow(row: SessionJson): string {
-  return CSV_COLUMNS.map(c => csvField(row[c])).join(',')
+export function csvRow(row: SessionJson, columns: readonly string[] = CSV_COLUMNS): string {
+  return columns.map(c => csvField(Object.hasOwn(row, c) ? row[c as keyof SessionJson] : row.details?.[c])).join(',')
 }
 
 /**
@@ -153,6 +154,8 @@ export function isoMinute(date: Date | null): string {
 
 export interface Column<T> {
   align?: 'left' | 'right'
+  /** The name `list --columns` knows it by (the JSON field). */
+  name?: string
   color?(text: string, row: T): string
   header: string
   value(row: T): string
@@ -226,24 +229,33 @@ export function detailLabels(stores: ReadonlyArray<{capabilities: {details?: rea
   return [...new Set(stores.flatMap(s => s.capabilities.details ?? []))]
 }
 
+/** A detail label as people read it: `userAgent` → `user Agent` (headers upper-case it). */
+export function detailHeader(label: string): string {
+  return label.replaceAll(/([a-z])([A-Z])/g, '$1 $2')
+}
+
 /** Detail values wider than this are cut in the table (a user agent); JSON has them whole. */
 const DETAIL_WIDTH = 28
 
 export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean, details: readonly string[] = []): Array<Column<Session>> {
   const columns: Array<Column<Session>> = [
-    {header: 'SESSION', value: s => displayKey(s.key, showKeys)},
-    {header: 'USER', value: s => (s.undecodable === undefined ? (s.userId ?? '(anonymous)') : `(undecodable: ${s.undecodable})`)},
-    {header: 'EXPIRES (UTC)', value: s => (s.expiryUnknown ? '- (unknown)' : `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`)},
+    {header: 'SESSION', name: 'id', value: s => displayKey(s.key, showKeys)},
+    {header: 'USER', name: 'userId', value: s => (s.undecodable === undefined ? (s.userId ?? '(anonymous)') : `(undecodable: ${s.undecodable})`)},
+    {header: 'EXPIRES (UTC)', name: 'expiresAt', value: s => (s.expiryUnknown ? '- (unknown)' : `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`)},
     {
       color: (text, s) => (s.expiryUnknown ? text : (s.expired ? chalk.yellow(text) : chalk.green(text))),
       header: 'STATE',
+      name: 'state',
       value: s => stateOf(s),
     },
-    {align: 'right', header: 'SIZE', value: s => `${s.size}`},
+    {
+      align: 'right', header: 'SIZE', name: 'size', value: s => `${s.size}`,
+    },
   ]
   for (const label of details) {
     columns.push({
-      header: label.replaceAll(/([a-z])([A-Z])/g, '$1 $2').toUpperCase(),
+      header: detailHeader(label).toUpperCase(),
+      name: label,
       value(s) {
         const value = s.details?.[label] ?? ''
         return value.length > DETAIL_WIDTH ? `${value.slice(0, DETAIL_WIDTH - 1)}…` : value
@@ -251,8 +263,14 @@ export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean,
     })
   }
 
-  if (showStore) columns.push({header: 'STORE', value: s => s.store})
+  if (showStore) columns.push({header: 'STORE', name: 'store', value: s => s.store})
   return columns
+}
+
+/** The session columns `list --columns` names, in its order (every name is one sessionColumns makes). */
+export function chosenColumns(all: ReadonlyArray<Column<Session>>, names: readonly string[]): Array<Column<Session>> {
+  const byName = new Map(all.map(c => [c.name, c]))
+  return names.map(name => byName.get(name)!)
 }
 
 /** "2 undecodable (bad zlib: 1, not JSON: 1)", or undefined when there were none. */

@@ -16,6 +16,7 @@ export function createDjangoCacheCodec(options: Partial<CodecSettings> & {maxPay
  */
 export default defineFramework({
   codec: createDjangoCacheCodec,
+  language: 'python',
   name: 'django-cache',
   // `--prefix` is the cache's KEY_PREFIX and VERSION as Django joins them (`<prefix>:<version>:`).
   redis(prefix) {

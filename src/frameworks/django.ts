@@ -1,5 +1,5 @@
 import type {CodecSettings} from '../formats/codec.js'
-import type {RedisLayout} from '../stores/contract.js'
+import type {RedisLayout, SqlLayout} from '../stores/contract.js'
 
 import {createSignedCodec} from '../formats/django-signing.js'
 import {defineFramework} from './framework.js'
@@ -24,12 +24,26 @@ export function createDjangoCodec(options: Partial<CodecSettings> & {maxPayloadB
   })
 }
 
+/** A package's table: user_id (by index, cross-checked with the payload), ip, user agent and two times. */
+function clientColumns(created: string, lastActivity: string): Partial<SqlLayout> {
+  return {
+    detailColumns: [
+      {column: 'ip', label: 'ip'},
+      {column: 'user_agent', label: 'userAgent'},
+      {column: created, label: 'created'},
+      {column: lastActivity, label: 'lastActivity'},
+    ],
+    userColumn: 'user_id',
+  }
+}
+
 /**
  * Django's database-backed sessions (`db`, and the table half of `cached_db`) and
  * django-redis-sessions: the signed session_data string (docs/session-formats.md §1).
  */
 export default defineFramework({
   codec: createDjangoCodec,
+  language: 'python',
   name: 'django',
   // django-redis-sessions stores the same signed string under `<prefix><key>` (no prefix by default).
   redis: prefix => djangoKeys([prefix ?? '']),
@@ -40,6 +54,14 @@ export default defineFramework({
     dataColumn: 'session_data',
     // SessionStore.load serves a row while expire_date > now; clearsessions deletes expire_date < now.
     expiry: {column: 'expire_date', liveWhen: 'after-now', unit: 'datetime'},
+  },
+  // Packages whose SessionStore subclasses Django's db store and keeps the user and the client in
+  // columns beside the same signed session_data (user_id from _auth_user_id, as the payload says).
+  tables: {
+    // django-qsessions (QueraTeam): migrations 0001 and 0002; updated_at is auto_now.
+    qsessions_session: clientColumns('created_at', 'updated_at'),
+    // django-user-sessions (jazzband): migrations 0001–0003 (and `created` where 0004 added it).
+    user_sessions_session: clientColumns('created', 'last_activity'),
   },
   summary: 'Django db/cached_db rows (django_session) and django-redis-sessions keys: signed ≥3.1 or legacy, JSON or pickle',
   userPath: DJANGO_USER_PATH,

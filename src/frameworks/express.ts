@@ -59,6 +59,7 @@ export function expressCookie(given: string, {secrets}: CookieKeys): KeyForm | u
 export default defineFramework({
   codec: createExpressCodec,
   cookie: expressCookie,
+  language: 'js',
   name: 'express',
   // connect-redis: `sess:<sid>`; the sid is whatever genid made (uid-safe by default).
   redis: prefix => ({keyGlob: '*', keyPattern: /^.+$/s, prefixes: [prefix ?? 'sess:']}),

@@ -44,6 +44,7 @@ export default defineFramework({
   // In Redis the key shown is the sid: `session:<sid>` (as redis-cli shows it) names it too.
   keyForms: given => [given.startsWith(DEFAULT_PREFIX) ? given.slice(DEFAULT_PREFIX.length) : `${DEFAULT_PREFIX}${given}`],
   keyFormsAre: 'Flask-Session sid',
+  language: 'python',
   name: 'flask',
   // 0.3.2 makes uuid4 ids (36 characters), ≥ 0.7 secrets.token_urlsafe(32).
   redis: prefix => ({keyGlob: '*', keyPattern: /^[\w-]{1,255}$/, prefixes: [prefix ?? DEFAULT_PREFIX]}),

@@ -16,6 +16,14 @@ export interface Framework {
   /** One line for `--help` and the README's formats table. */
   summary: string
   /**
+   * Top-level session keys `show` masks besides those that look like secrets (payload.ts): values
+   * that hold a credential under an innocent name (Devise's `warden.user.<scope>.key`, whose second
+   * element is the password hash's salt).
+   */
+  secretKeys?: RegExp
+  /** The language the app reads its sessions in: `show` names payload value types as it does (`dict`, `array`, `Hash`). */
+  language: ValueLanguage
+  /**
    * Where the user id sits in the decoded session, unless --user-path says otherwise (a function
    * of the settings where it depends on one, e.g. Laravel's guard). Absent: --user-path is required.
    */
@@ -54,6 +62,12 @@ export interface Framework {
   /** The framework's SQL table, columns and expiry rule (a function of the settings where they shape it). */
   sql?: ((settings: FrameworkSettings) => SqlLayout) | SqlLayout
   /**
+   * Tables that packages keep the framework's sessions in, with columns of their own, by table
+   * name: `--table <name>` (or `database.<name>`) lays the entry over `sql` (django-user-sessions'
+   * `user_sessions_session`, django-qsessions' `qsessions_session`: their user and detail columns).
+   */
+  tables?: Readonly<Record<string, Partial<SqlLayout>>>
+  /**
    * Its PostgreSQL table, where that differs from `sql` (express: connect-pg-simple's `session`
    * table, not express-mysql-session's `sessions`). Absent: `sql` serves PostgreSQL too.
    */
@@ -67,6 +81,8 @@ export interface CookieKeys {
   appKeys: readonly string[]
   secrets: readonly string[]
 }
+
+export type ValueLanguage = 'java' | 'js' | 'php' | 'python' | 'ruby'
 
 /** Settings that shape a framework's layout or user path (from flags or a profile, checked). */
 export interface FrameworkSettings {

@@ -13,7 +13,9 @@ import php from './php.js'
 import rails from './rails.js'
 import spring from './spring.js'
 
-export type {CookieKeys, Framework, FrameworkSettings} from './framework.js'
+export type {
+  CookieKeys, Framework, FrameworkSettings, ValueLanguage,
+} from './framework.js'
 
 /** The registry: one line per framework file. */
 const frameworks: readonly Framework[] = [django, djangoCache, express, flask, laravel, php, rails, spring]
@@ -64,13 +66,33 @@ export function layoutFor(framework: Framework, overrides: LayoutOverrides, sett
       throw new UsageError(`invalid expiry unit "${overrides.expiryUnit}": use ${[...EXPIRY_UNITS].join(', ')}`)
     }
 
-    layout.sql = withOverrides(typeof framework.sql === 'function' ? framework.sql(settings) : framework.sql, overrides)
+    layout.sql = withOverrides(withTable(framework, typeof framework.sql === 'function' ? framework.sql(settings) : framework.sql, overrides.table), overrides)
     if (framework.postgres) layout.postgres = withOverrides(typeof framework.postgres === 'function' ? framework.postgres(settings) : framework.postgres, overrides)
   }
 
   if (framework.redis) layout.redis = framework.redis(overrides.prefix)
   if (overrides.userColumn !== undefined) layout.userColumn = overrides.userColumn
   return layout
+}
+
+/** The framework's layout for a package's table (Framework.tables) when --table names one; else `sql` as declared. */
+function withTable(framework: Framework, sql: SqlLayout, table: string | undefined): SqlLayout {
+  const name = table?.split('.').pop()
+  const variant = name !== undefined && framework.tables && Object.hasOwn(framework.tables, name) ? framework.tables[name] : undefined
+  return variant ? {...sql, ...variant} : sql
+}
+
+/** Every detail column label a framework's layouts declare (list --columns), in declaration order. */
+export function declaredDetailLabels(): string[] {
+  const labels = new Set<string>()
+  for (const framework of frameworks) {
+    const layouts = [framework.sql, framework.postgres].map(l => (typeof l === 'function' ? l({}) : l))
+    for (const layout of [...layouts, ...Object.values(framework.tables ?? {})]) {
+      for (const d of layout?.detailColumns ?? []) labels.add(d.label)
+    }
+  }
+
+  return [...labels]
 }
 
 function withOverrides(sql: SqlLayout, overrides: LayoutOverrides): SqlLayout {

@@ -66,6 +66,7 @@ export function laravelCookie(given: string, {appKeys}: CookieKeys): KeyForm | u
 export default defineFramework({
   codec: createLaravelCodec,
   cookie: laravelCookie,
+  language: 'php',
   name: 'laravel',
   reads: {appKey: true, guard: {default: 'web'}, lifetime: {default: DEFAULT_LIFETIME_MINUTES}},
   // Laravel 8: phpredis prefix `laravel_database_`, cache prefix `laravel_cache`, then `:`. App

@@ -17,6 +17,7 @@ export function createPhpNativeCodec(settings: Partial<CodecSettings> & {userPat
  */
 export default defineFramework({
   codec: s => createPhpNativeCodec(s),
+  language: 'php',
   name: 'php',
   redis: prefix => ({keyGlob: '*', keyPattern: /^[\d,A-Za-z-]+$/, prefixes: [prefix ?? 'PHPREDIS_SESSION:']}),
   summary: 'PHP native sessions in Redis via phpredis (PHPREDIS_SESSION:<id>), every serialize handler; needs --user-path',

@@ -34,6 +34,7 @@ export default defineFramework({
   // Anywhere a session is named, the cookie's public id stands for its private id (and for itself: legacy keys).
   keyForms: given => (given.startsWith('2::') ? [] : [railsPrivateId(given)]),
   keyFormsAre: 'Rails public id',
+  language: 'ruby',
   name: 'rails',
   reads: {lifetime: {}, scope: {default: DEFAULT_SCOPE}},
   // Public ids: 32 hex characters (Rails), 64 (Rack's own middleware); stored as `2::` + sha256 hex,
@@ -58,6 +59,8 @@ export default defineFramework({
       ...(lifetimeMinutes === undefined ? {offsetUnknown: '--lifetime MINUTES'} : {offsetSeconds: lifetimeMinutes * 60}),
     },
   }),
+  // [[id], authenticatable_salt]: the salt is the first 29 characters of the bcrypt password hash.
+  secretKeys: /^warden\.user\.[^.]+\.key$/,
   summary: 'Rails CacheStore over Redis (_session_id:2::<sha256>), redis-rack / redis-session-store, activerecord-session_store (--lifetime); user at warden.user.<scope>.key',
   userPath: ({scope}) => railsUserPath(scope ?? DEFAULT_SCOPE),
 })

@@ -50,6 +50,7 @@ export function springCookie(given: string): KeyForm | undefined {
 export default defineFramework({
   codec: createSpringCodec,
   cookie: springCookie,
+  language: 'java',
   name: 'spring',
   redis(prefix) {
     const ns = prefix ?? DEFAULT_NAMESPACE

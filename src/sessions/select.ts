@@ -182,7 +182,7 @@ export class Selector {
         const raw = candidates[index]
         const expiresAt = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
         summary.matched++
-        selected.push({...this.session(raw, null, expiresAt, raw.expired ?? this.isExpired(expiresAt)), undecodable: reason})
+        selected.push(this.inspected(raw, {...this.session(raw, null, expiresAt, raw.expired ?? this.isExpired(expiresAt)), undecodable: reason}))
       }
     }
 
@@ -198,12 +198,25 @@ export class Selector {
       }
 
       summary.matched++
-      selected.push(this.session(raw, userId, expiresAt, expired))
+      selected.push(this.inspected(raw, this.session(raw, userId, expiresAt, expired)))
     }
 
     if (selected.length === 0) return
     if (this.options.enrich) selected = await this.options.enrich(selected)
     await this.options.onSessions?.(selected)
+  }
+
+  /** The session with its decoded payload, when the filter asks for it (SessionFilter.inspect). */
+  private inspected(raw: RawSession, session: Session): Session {
+    if (!this.filter.inspect || raw.owner !== undefined) return session
+    const decoded = this.codec.decode(raw.value)
+    if (!decoded.ok) return session
+    return {
+      ...session,
+      inspection: {
+        data: decoded.data, format: this.codec.name, signature: decoded.signature, userId: decoded.userId, variant: decoded.variant,
+      },
+    }
   }
 
   private isExpired(expiresAt: Date | null): boolean {

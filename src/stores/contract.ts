@@ -101,6 +101,12 @@ export interface SessionFilter {
    */
   names?: KeepList
   /**
+   * show: the selected sessions come with their decoded payload (Session.inspection), decoded
+   * again on this thread; every named value is selected, a bad signature included. Only with
+   * `names` (a handful of sessions): a full scan never pays for it.
+   */
+  inspect?: true
+  /**
    * list --undecodable: also hand over the values that could not be decoded (with a user, those
    * not settled as another user's), batch by batch. Off the hot path when absent.
    */
@@ -143,6 +149,20 @@ export interface Session {
   noTtl?: true
   /** Selected by name (SessionFilter.names) though its value cannot be decoded: why (userId is null). */
   undecodable?: string
+  /** The decoded payload, with SessionFilter.inspect (absent where the row holds none: SqlLayout.ownerColumn). */
+  inspection?: SessionInspection
+}
+
+/** What a session's payload decoded to (SessionFilter.inspect): values as the format's reader returns them. */
+export interface SessionInspection {
+  /** The codec's name (Codec.name: the --format). */
+  format: string
+  data: Record<string, unknown>
+  /** The format variant read (DecodedSession.variant). */
+  variant: string
+  signature: 'invalid' | 'unchecked' | 'valid'
+  /** The user the payload names, signature aside (Session.userId is null when the signature is bad). */
+  userId: null | string
 }
 
 /** A stored value that could not be decoded (list --undecodable). */

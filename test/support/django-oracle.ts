@@ -65,8 +65,35 @@ export function postgresTarget(url: string): PostgresTarget {
 }
 
 export function django<T = Record<string, unknown>>(command: 'answer' | 'dump' | 'formats' | 'seed', input: unknown): Promise<T> {
+  return runPython<T>([SCRIPT, command], input)
+}
+
+/** What test/django/user_sessions.py wrote: the package's table and each session's key. */
+export interface UserSessionsWritten {
+  sessions: Array<{key: string; user: null | string}>
+  table: string
+}
+
+/**
+ * Sessions of django-user-sessions or django-qsessions, written by Django 3.2's db SessionStore
+ * subclassed as those packages subclass it, into their tables created from their migrations'
+ * fields (test/django/user_sessions.py: neither package is installable here).
+ */
+export function writeUserSessions(input: {
+  mysql: MysqlTarget
+  package: 'qsessions' | 'user_sessions'
+  secretKey: string
+  sessions: Array<{data?: Record<string, unknown>; ip?: string; user: null | string; userAgent?: string}>
+}): Promise<UserSessionsWritten> {
+  return runPython<UserSessionsWritten>([USER_SESSIONS], input)
+}
+
+const USER_SESSIONS = fileURLToPath(new URL('../django/user_sessions.py', import.meta.url))
+
+function runPython<T>(args: string[], input: unknown): Promise<T> {
+  const command = args.map(a => a.split('/').pop()).join(' ')
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, command], {stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(PYTHON, args, {stdio: ['pipe', 'pipe', 'pipe']})
     let out = ''
     let err = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -80,7 +107,7 @@ export function django<T = Record<string, unknown>>(command: 'answer' | 'dump' |
       if (code === 0) {
         resolve(JSON.parse(out) as T)
       } else {
-        reject(new Error(`django_sessions.py ${command} exited ${code}: ${err}`))
+        reject(new Error(`${command} exited ${code}: ${err}`))
       }
     })
     child.stdin.end(JSON.stringify(input))

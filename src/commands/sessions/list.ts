@@ -3,12 +3,14 @@ import {Flags} from '@oclif/core'
 import type {Session, SessionState, UndecodableValue} from '../../stores/contract.js'
 
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {columnNames, detailColumnsIn, parseColumns} from '../../cli/columns.js'
 import {ownerUnknownNote} from '../../cli/owner-unknown.js'
 import {
-  type Column, csvHeader, csvRow, detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
-  undecodableColumns, undecodableCsvHeader, undecodableCsvRow, undecodableJson, type UndecodableJson,
+  chosenColumns, type Column, csvHeader, csvRow, detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson,
+  StreamingTable, undecodableColumns, undecodableCsvHeader, undecodableCsvRow, undecodableJson, type UndecodableJson,
 } from '../../cli/render.js'
 import {report, storeFailures, warn} from '../../cli/report.js'
+import {UsageError} from '../../errors.js'
 import {scanStores, totals} from '../../sessions/scan.js'
 
 export interface ListResult {
@@ -30,9 +32,18 @@ A fingerprint can be given to "purge --except".`
     {command: '<%= config.bin %> <%= command.id %> --store mysql://app@db:3306/app --user 42', description: "User 42's live Django sessions"},
     {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --all --json', description: 'Live and expired, as JSON, using the "prod" profile'},
     {command: '<%= config.bin %> <%= command.id %> --store prod --output ndjson > sessions.ndjson', description: 'Every live session, streamed'},
+    {
+      command: '<%= config.bin %> <%= command.id %> --store mysql://app@db/app --table qsessions_session --user 42 --columns id,ip,userAgent,lastActivity',
+      description: 'django-qsessions: where user 42 is logged in from',
+    },
   ]
   static flags = {
     all: Flags.boolean({exclusive: ['expired-only'], summary: 'Live and expired sessions.'}),
+    columns: Flags.string({
+      description: `Names: ${columnNames().join(', ')} (the JSON fields; the table's headers work too). A detail column the store does not keep stays empty, with a warning. --json and ndjson always carry every field.`,
+      exclusive: ['undecodable'],
+      summary: 'The table’s (or CSV’s) columns, comma-separated, in order.',
+    }),
     'expired-only': Flags.boolean({exclusive: ['all'], summary: 'Only expired sessions (the store still holds them).'}),
     output: Flags.option({
       exclusive: ['json'],
@@ -53,6 +64,11 @@ A fingerprint can be given to "purge --except".`
     const {flags} = await this.parse(List)
     const userId = flags.user === undefined ? undefined : this.userId(flags.user)
     const state: SessionState = flags.all ? 'all' : (flags['expired-only'] ? 'expired' : 'live')
+    const chosen = flags.columns === undefined ? undefined : parseColumns(flags.columns)
+    if (chosen && (this.jsonEnabled() || flags.output === 'ndjson')) {
+      throw new UsageError(`--columns applies to the table and CSV; ${this.jsonEnabled() ? '--json' : '--output ndjson'} carries every field: drop --columns`)
+    }
+
     const stores = await this.openStores(
       flags as BaseFlags<typeof SessionsCommand>,
       state === 'all' ? undefined : {purpose: 'to tell live sessions from expired ones', otherwise: 'or pass --all to list every session without its expiry'},
@@ -64,9 +80,14 @@ A fingerprint can be given to "purge --except".`
 
     let now = new Date()
     const listUndecodable = Boolean(flags.undecodable)
-    if (!json && output === 'csv') this.log(listUndecodable ? undecodableCsvHeader() : csvHeader())
+    if (!json && output === 'csv') this.log(listUndecodable ? undecodableCsvHeader() : csvHeader(chosen))
     const multiStore = stores.length > 1
-    const sessions = this.emitter(json, output, (s: Session) => sessionJson(s, showKeys), csvRow, () => sessionColumns(now, showKeys, multiStore, detailLabels(stores)))
+    const kept = detailLabels(stores)
+    const chosenDetails = detailColumnsIn(chosen ?? [])
+    const missing = chosenDetails.filter(name => !kept.includes(name))
+    if (missing.length > 0) warn(`--columns ${missing.join(', ')}: ${stores.length > 1 ? 'no store keeps' : `${stores[0].label} does not keep`} ${missing.length === 1 ? 'it' : 'them'}, so the column is empty`)
+    const columns = (): Array<Column<Session>> => (chosen ? chosenColumns(sessionColumns(now, showKeys, true, chosenDetails), chosen) : sessionColumns(now, showKeys, multiStore, kept))
+    const sessions = this.emitter(json, output, (s: Session) => sessionJson(s, showKeys), (row: SessionJson) => csvRow(row, chosen), columns)
     const rejected = this.emitter(json, output, (v: UndecodableValue) => undecodableJson(v, showKeys), undecodableCsvRow, () => undecodableColumns(showKeys, multiStore))
 
     const started = Date.now()
