@@ -182,7 +182,9 @@ export class Selector {
         const raw = candidates[index]
         const expiresAt = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
         summary.matched++
-        selected.push(this.inspected(raw, {...this.session(raw, null, expiresAt, raw.expired ?? this.isExpired(expiresAt)), undecodable: reason}))
+        const session = this.session(raw, null, expiresAt, raw.expired ?? this.isExpired(expiresAt))
+        // show reads a badly signed payload (and says it is nobody's); revoke lists it as not decoded.
+        selected.push(filter.inspect && reason === 'bad signature' ? this.inspected(raw, session) : {...session, undecodable: reason})
       }
     }
 
