@@ -1,10 +1,9 @@
 import {createHmac, timingSafeEqual} from 'node:crypto'
 
 import type {CodecSettings} from '../formats/codec.js'
-import type {KeyForm} from '../sessions/keys.js'
 
 import {createJsonCodec} from '../formats/json-session.js'
-import {type CookieKeys, defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework, type KeyForm} from './framework.js'
 
 /** Where passport keeps the user: `req.session.passport.user` (the serializeUser result). */
 export const EXPRESS_USER_PATH = ['passport', 'user'] as const

@@ -1,9 +1,8 @@
 import type {CodecSettings} from '../formats/codec.js'
-import type {KeyForm} from '../sessions/keys.js'
 
 import {djangoSignature} from '../formats/django-signing.js'
 import {createCacheValueCodec} from '../formats/python-cache.js'
-import {type CookieKeys, defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework, type KeyForm} from './framework.js'
 
 /** Flask-Login keeps the user's get_id() here: a string, or an int where the app returns one. */
 export const FLASK_USER_PATH = ['_user_id'] as const

@@ -1,5 +1,4 @@
 import type {Codec, CodecSettings} from '../formats/codec.js'
-import type {KeyForm} from '../sessions/keys.js'
 import type {RedisLayout, SqlLayout} from '../stores/contract.js'
 
 /**
@@ -94,4 +93,17 @@ export interface FrameworkSettings {
 /** Identity, for type checking a framework file's declaration. */
 export function defineFramework(framework: Framework): Framework {
   return framework
+}
+
+/**
+ * Another stored key a given value stands for (Framework.keyForms, Framework.cookie), and what the
+ * value was taken as ("Rails public id", "express signed cookie"). `refused`: the value has that
+ * form but must not name the key (a cookie whose signature does not match): it matches nothing.
+ * `note`: said with the match (e.g. "signature not checked").
+ */
+export interface KeyForm {
+  as: string
+  key: string
+  note?: string
+  refused?: string
 }

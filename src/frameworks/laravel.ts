@@ -1,9 +1,8 @@
 import type {CodecSettings} from '../formats/codec.js'
-import type {KeyForm} from '../sessions/keys.js'
 
 import {decryptLaravel, isLaravelEnvelope, parseLaravelKey} from '../formats/laravel-encrypter.js'
 import {createPhpCodec} from '../formats/php-codec.js'
-import {type CookieKeys, defineFramework} from './framework.js'
+import {type CookieKeys, defineFramework, type KeyForm} from './framework.js'
 
 /** sha1('Illuminate\Auth\SessionGuard'): SessionGuard::getName() is `login_<guard>_<this>`. */
 const SESSION_GUARD_SHA1 = '59ba36addc2b2f9401580f014c7f58ea4e30989d'

@@ -1,5 +1,5 @@
 import type {CodecSettings} from '../formats/codec.js'
-import type {KeyForm} from '../sessions/keys.js'
+import type {KeyForm} from './framework.js'
 
 import {parseJavaSerialized, writeJavaString} from '../formats/java-serialization.js'
 import {createSpringSessionCodec, PRINCIPAL_NAME_INDEX_NAME} from '../formats/spring-session.js'

@@ -59,18 +59,9 @@ export function checkKeepEntry(entry: string, what: EntryName = EXCEPT): void {
   }
 }
 
-/**
- * Another stored key a given value stands for (Framework.keyForms, Framework.cookie), and what the
- * value was taken as ("Rails public id", "express signed cookie"). `refused`: the value has that
- * form but must not name the key (a cookie whose signature does not match): it matches nothing.
- * `note`: said with the match (e.g. "signature not checked").
- */
-export interface KeyForm {
-  as: string
-  key: string
-  note?: string
-  refused?: string
-}
+import type {KeyForm} from '../frameworks/framework.js'
+
+export type {KeyForm} from '../frameworks/framework.js'
 
 /** How one given value named sessions (KeepList.report), masked. */
 export interface NameReport {
