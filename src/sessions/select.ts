@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 
 import type {Codec} from '../formats/codec.js'
 import type {ScanSummary, Session, SessionFilter} from '../stores/contract.js'
+import type {KeepList} from './keys.js'
 
 import {type Classified, classify, type ClassifyOptions} from './classify.js'
 import {DecodePool} from './decode-pool.js'
@@ -119,7 +120,7 @@ export class Selector {
     const inState = batch.filter(raw => raw.expired === undefined || this.wantsState(raw.expired))
     this.summary.scanned += inState.length
     // Named sessions only (revoke, show): the others are never decoded.
-    const candidates = names ? inState.filter(raw => names.keeps(raw.key) || (raw.aliases?.some(alias => names.keeps(alias)) ?? false)) : inState
+    const candidates = names ? inState.filter(raw => namedBy(names, raw)) : inState
     if (candidates.length === 0) return
     if (candidates[0].owner !== undefined) {
       await this.deliver(candidates, owned(candidates, this.filter.userId))
@@ -180,7 +181,7 @@ export class Selector {
       ]
       for (const [index, reason] of named) {
         const raw = candidates[index]
-        const expiresAt = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
+        const expiresAt = this.storedExpiry(raw)
         summary.matched++
         const session = this.session(raw, null, expiresAt, raw.expired ?? this.isExpired(expiresAt))
         // show reads a badly signed payload (and says it is nobody's); revoke lists it as not decoded.
@@ -190,11 +191,11 @@ export class Selector {
 
     for (const [index, userId, payloadExpiry] of result.matches) {
       const raw = candidates[index]
-      const stored = raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
+      const stored = this.storedExpiry(raw)
       const expiresAt = stored ?? (payloadExpiry === null ? null : new Date(payloadExpiry))
       const expired = raw.expired ?? this.isExpired(expiresAt)
       if (raw.expired === undefined && !this.wantsState(expired)) continue
-      if (filter.keep && (filter.keep.keeps(raw.key) || raw.aliases?.some(alias => filter.keep!.keeps(alias)))) {
+      if (filter.keep && namedBy(filter.keep, raw)) {
         summary.kept++
         continue
       }
@@ -253,10 +254,20 @@ export class Selector {
     }
   }
 
+  /** The store's expiry of a session, worked out now where the adapter left it for selected ones (expiryOf). */
+  private storedExpiry(raw: RawSession): Date | null {
+    return raw.expiresAt === undefined ? this.options.expiryOf?.(raw) ?? null : raw.expiresAt
+  }
+
   private wantsState(expired: boolean): boolean {
     const {state} = this.filter
     return state === 'all' || (state === 'expired') === expired
   }
+}
+
+/** Whether `list` names the session, by its key or one of its aliases (SqlLayout.keyAliasColumn); records the match. */
+function namedBy(list: KeepList, raw: RawSession): boolean {
+  return list.keeps(raw.key) || (raw.aliases?.some(alias => list.keeps(alias)) ?? false)
 }
 
 /** Rows whose owner the store records: the user's (exactly, never by collation), or every one. */
