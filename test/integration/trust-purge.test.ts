@@ -8,7 +8,7 @@ import mysql from 'mysql2/promise'
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {
-  chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -476,7 +476,11 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
     it('one line with the commands there are, spaces not colons, exit 2; JSON under --json', async () => {
       const r = await sessionctl(['sesions', 'list'])
       assert.equal(r.code, 2, r.stderr)
-      assert.equal(r.stderr, 'sessionctl: unknown command "sesions list": the commands are sessions cleanup, sessions list, sessions purge, sessions revoke (see sessionctl --help)\n')
+      // every command the source tree holds, in order: a new command cannot be missing from the hint
+      const commands = readdirSync(fileURLToPath(new URL('../../src/commands/sessions', import.meta.url)))
+        .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`).sort()
+      assert.ok(commands.length >= 7 && commands.includes('sessions revoke'), commands.join(', '))
+      assert.equal(r.stderr, `sessionctl: unknown command "sesions list": the commands are ${commands.join(', ')} (see sessionctl --help)\n`)
       const j = await sessionctl(['sessions', 'nosuch', '--json'])
       assert.equal(j.code, 2)
       assert.equal((JSON.parse(j.stdout) as {error: {exitCode: number}}).error.exitCode, 2)
