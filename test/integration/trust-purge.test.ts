@@ -478,7 +478,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       assert.equal(r.code, 2, r.stderr)
       // every command the source tree holds, in order: a new command cannot be missing from the hint
       const commands = readdirSync(fileURLToPath(new URL('../../src/commands/sessions', import.meta.url)))
-        .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`).sort()
+      .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`).sort()
       assert.ok(commands.length >= 7 && commands.includes('sessions revoke'), commands.join(', '))
       assert.equal(r.stderr, `sessionctl: unknown command "sesions list": the commands are ${commands.join(', ')} (see sessionctl --help)\n`)
       const j = await sessionctl(['sessions', 'nosuch', '--json'])
