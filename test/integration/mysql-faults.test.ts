@@ -366,8 +366,15 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
       await locker.query('SELECT session_key FROM django_session WHERE session_key IN (?) FOR UPDATE', [middle('e', 5001)])
       counters.lock++
       const run = sessionctl([...cleanupArgs(), '--json'], ENV)
-      // Held past one lock-wait timeout (10 s), so the cleanup has to retry.
-      await sleep(12_000)
+      // Held past one lock-wait timeout (10 s) from the moment the cleanup waits on them (not from
+      // its start: a loaded machine starts Node late), so the cleanup has to retry.
+      // Polled gently: INNODB_TRX at a 5 ms pace slows the server's own work several times over.
+      await waitFor(async () => {
+        await sleep(200)
+        const [rows] = await admin.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
+        return Number((rows as Array<{n: number}>)[0].n) > 0
+      }, 'the cleanup to wait on the held rows', run)
+      await sleep(11_000)
       await locker.rollback()
       const r = await run
       assert.equal(r.code, 0, r.stderr)
