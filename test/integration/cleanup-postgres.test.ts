@@ -170,6 +170,21 @@ describe('sessions cleanup on PostgreSQL', function () {
     assert.equal(bad.code, 2, bad.stderr)
   })
 
+  it('the dry run\'s batch count covers what the real run on the same data takes', async () => {
+    for (const args of [[], ['--batch-size', '50', '--workers', '1'], ['--batch-size', '200', '--target-ms', '20']]) {
+      await db.client.query('TRUNCATE django_session')
+      await fill(db.client, 'django_session', 30_000)
+      const dry = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--dry-run', ...args])
+      assert.equal(dry.code, 0, dry.stderr)
+      const m = /6,000 expired sessions \(expired .* … .*\), (?:about ([\d,]+) batch(?:es)?|([\d,]+)–([\d,]+) batches \(sized to --target-ms as they run: fewer when statements are fast\)); nothing was deleted\n$/.exec(dry.stdout)
+      assert.ok(m, dry.stdout)
+      const [min, max] = (m[1] === undefined ? [m[2], m[3]] : [m[1], m[1]]).map(n => Number(n.replaceAll(',', '')))
+      const real = json(await sessionctl(['sessions', 'cleanup', '--store', db.url, '--json', ...args]))
+      assert.equal(real.deleted, 6000)
+      assert.ok(real.batches >= min && real.batches <= max, `${args.join(' ') || 'defaults'}: the dry run said ${min}–${max}, the run took ${real.batches}`)
+    }
+  })
+
   it('a range whose statement runs into statement_timeout (5 s) is deleted in halves, not retried whole until it fails', async () => {
     await fill(db.client, 'django_session', 3000)
     // Deleting any of 24 expired rows spread over the table takes 0.3 s (a slow trigger): all in one
