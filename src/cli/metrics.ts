@@ -5,7 +5,7 @@
  * then rename(2), so a scrape never reads half a file.
  */
 import {
-  closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs'
 import {
   basename, dirname, join, resolve,
@@ -114,6 +114,8 @@ export class MetricsFile {
     let fd: number | undefined
     try {
       fd = openSync(temp, 'wx', 0o644)
+      // Readable by node_exporter whatever the umask (systemd's UMask=0077): it holds no secret.
+      fchmodSync(fd, 0o644)
       writeSync(fd, text)
       fsyncSync(fd)
       closeSync(fd)
