@@ -127,6 +127,16 @@ describe('sessions cleanup, unattended', () => {
     assert.match(dry.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ dry run: memory:\/\/u1: 0 expired sessions; nothing was deleted\n$/)
   })
 
+  it('purge\'s and revoke\'s final line starts with the time too', async () => {
+    seed('u8')
+    const purge = await run(['sessions', 'purge', '--store', 'memory://u8', '--user', '0', '--yes'])
+    assert.equal(purge.exitCode, 0, purge.stderr)
+    assert.match(purge.stdout, /\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ Deleted 1 session of user 0\.\n$/)
+    const revoke = await run(['sessions', 'revoke', '--store', 'memory://u8', '--yes', 'ku81'.padEnd(32, '0')])
+    assert.equal(revoke.exitCode, 0, revoke.stderr)
+    assert.match(revoke.stdout, /\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ Deleted 1 named session\.\n$/)
+  })
+
   it('--exit-zero-on 5: a held lock exits 0 and says so on stdout; without it, exit 5 and stderr', async () => {
     seed('u2')
     await locked('u2', async () => {
