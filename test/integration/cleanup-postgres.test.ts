@@ -439,7 +439,7 @@ describe('sessions cleanup on PostgreSQL', function () {
       const r = await run
       assert.ok(Date.now() - signalled < 2000, 'it stops promptly')
       assert.equal(r.code, 6, r.stderr)
-      const m = /^postgres:\/\/.*: deleted ([\d,]+) expired sessions in \d+ batch(es)?, .*; stopped by signal\n$/.exec(r.stdout)
+      const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ postgres:\/\/.*: deleted ([\d,]+) expired sessions in \d+ batch(es)?, .*; stopped by signal\n$/.exec(r.stdout)
       assert.ok(m, r.stdout)
       const reported = Number(m[1].replaceAll(',', ''))
       assert.match(r.stderr, new RegExp(`^sessionctl: stopped by SIGINT after ${m[1]} deleted sessions?; rerun to continue\\n$`))
