@@ -12,7 +12,7 @@ import {
   detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
 } from './render.js'
 import {
-  failureText, printError, report, storeFailures, warn,
+  failureText, logTime, printError, report, storeFailures, warn,
 } from './report.js'
 
 /**
@@ -185,7 +185,8 @@ export function concludeDeletion(
   const notes: string[] = []
   if (counts.changed > 0) notes.push(`${plural(counts.changed, 'session')} changed since selection and kept`)
   if (counts.gone > 0) notes.push(`${plural(counts.gone, 'session')} already gone`)
-  ui.log(`Deleted ${plural(counts.deleted, run.noun ?? 'session')}${run.whose}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}.`)
+  // The line that ends the run, as a log keeps it: its time first (as cleanup's summary lines).
+  ui.log(`${logTime()} Deleted ${plural(counts.deleted, run.noun ?? 'session')}${run.whose}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}.`)
   if (deletions.length > 1) {
     for (const d of deletions) ui.log(`  ${d.store}: ${d.error ? `failed after deleting ${d.deletedBeforeError ?? 0}` : `deleted ${d.summary!.deleted}`}`)
   }

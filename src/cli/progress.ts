@@ -2,6 +2,7 @@ import type {Ora} from 'ora'
 
 import {redact} from './redact.js'
 import {terminalSafe} from './render.js'
+import {logTime} from './report.js'
 
 /**
  * A spinner with counts and rate on a terminal (stderr), and nothing at all without one, so
@@ -18,6 +19,11 @@ export class Progress {
     // ora redraws by terminal width; a pty without a size (columns 0) makes it loop forever.
     const {columns, isTTY} = process.stderr
     return new Progress(Boolean(isTTY) && (columns ?? 0) > 0 && process.env.TERM !== 'dumb')
+  }
+
+  /** Whether a spinner shows (a terminal on stderr): --progress lines are for runs without one. */
+  get onTerminal(): boolean {
+    return this.enabled
   }
 
   start(text: string): void {
@@ -42,5 +48,28 @@ export class Progress {
     const seconds = (Date.now() - this.started) / 1000
     const rate = seconds > 0.5 ? ` (${Math.round(count / seconds).toLocaleString('en-US')}/s)` : ''
     this.spinner.text = terminalSafe(redact(`${verb} ${count.toLocaleString('en-US')} ${noun}${rate}${extra}`))
+  }
+}
+
+/**
+ * `--progress SECONDS` where no spinner shows (cron, systemd, a pod's log): every SECONDS a line
+ * that starts with the time, as pt-archiver's --progress does, so a long run in a log is not
+ * silent. `where` says where the run is; `write` takes the whole line.
+ */
+export class ProgressLog {
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(private readonly seconds: number, private readonly write: (line: string) => void) {}
+
+  start(where: () => string): void {
+    this.stop()
+    this.timer = setInterval(() => this.write(`${logTime()} progress: ${terminalSafe(redact(where()))}`), this.seconds * 1000)
+    // Never what keeps the process alive.
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
   }
 }

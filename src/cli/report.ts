@@ -74,3 +74,11 @@ export function failureText(failures: ReadonlyArray<{error: Error; store: string
 export function printError(text: string): void {
   process.stderr.write(`${chalk.red('sessionctl:')} ${terminalSafe(redact(text))}\n`)
 }
+
+/**
+ * The time a log line starts with: ISO 8601, UTC, to the second (`2026-12-03T03:17:00Z`), so the
+ * lines of unattended runs (cron, systemd, a pod) sort and grep by time.
+ */
+export function logTime(now = new Date()): string {
+  return now.toISOString().replace(/\.\d{3}Z$/, 'Z')
+}

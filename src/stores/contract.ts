@@ -497,6 +497,11 @@ export interface CleanupSummary {
   replicaWaitS: number
   /** The expired sessions found (dry run: that would be deleted). */
   expired: number
+  /**
+   * Dry run: the batches the run would take, from fast statements (min) to statements at
+   * --target-ms (max), as the run sizes them (pacing.ts estimateBatches). SQL stores only.
+   */
+  batchEstimate?: {max: number; min: number}
   oldestExpiry: Date | null
   newestExpiry: Date | null
   /** Redis: keys without a TTL (never expire by themselves), and what --fix-no-ttl did. */

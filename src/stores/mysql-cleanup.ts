@@ -8,7 +8,9 @@ import type {Columns} from './mysql.js'
 import {LockHeldError, PartialFailureError} from '../errors.js'
 import {openMysqlReplica} from './mysql-replicas.js'
 import {leadingIndex, quote, storeError} from './mysql.js'
-import {type Batch, runWorkers, sleep} from './pacing.js'
+import {
+  type Batch, estimateBatches, runWorkers, sleep,
+} from './pacing.js'
 import {ReplicaWatch} from './replica-watch.js'
 
 const MAX_RETRIES = 5
@@ -85,6 +87,7 @@ export class MysqlCleanup {
     summary.expired = Number(stats[0].n)
     summary.oldestExpiry = this.c.expiryDate(stats[0].oldest)
     summary.newestExpiry = this.c.expiryDate(stats[0].newest)
+    if (o.dryRun && summary.expired > 0) summary.batchEstimate = await this.estimate(summary.expired, o)
     if (o.dryRun || summary.expired === 0) return {...summary, seconds: (Date.now() - started) / 1000}
 
     const lock = await this.lock()
@@ -120,6 +123,20 @@ export class MysqlCleanup {
     }
 
     return {...summary, seconds: (Date.now() - started) / 1000}
+  }
+
+  /**
+   * The dry run's batch count, from what the run itself would do: the same strategy, and for the
+   * key walk the same key ranges (each takes a batch at least), sized as runWorkers sizes them.
+   */
+  private async estimate(expired: number, o: CleanupOptions): Promise<{max: number; min: number}> {
+    const strategy = await this.strategy(expired)
+    if (strategy.kind !== 'key-walk') return estimateBatches(expired, {batchSize: o.batchSize, targetMs: o.targetMs, workers: 1})
+    const workers = o.workers ?? WORKERS
+    const ranges = (await this.keyRanges(workers * RANGES_PER_WORKER)).length
+    return estimateBatches(expired, {
+      batchSize: o.batchSize, ranges, targetMs: o.targetMs, workers,
+    })
   }
 
   /** Whether some index starts with the expiry column. */

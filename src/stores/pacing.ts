@@ -105,3 +105,54 @@ export async function runWorkers(batches: readonly Batch[], o: CleanupOptions, s
     o.signal?.removeEventListener('abort', abort)
   }
 }
+
+/**
+ * The batches a run over `expired` rows takes, as runWorkers sizes them, at the two ends of what
+ * the statements' times can do: `min` when every statement is fast (each size grows as fast as
+ * nextBatchSize lets it), `max` when every one takes --target-ms (sizes stay at the first one's).
+ * Slower statements than that shrink the batches, so `max` assumes the server keeps up. `ranges`:
+ * the key ranges of a walk whose every range takes at least one batch (MySQL's key walk), the rows
+ * split evenly among them; without it the workers share one pool of rows.
+ */
+export function estimateBatches(expired: number, o: {batchSize: number; ranges?: number; targetMs: number; workers: number}): {max: number; min: number} {
+  if (expired <= 0) return {max: 0, min: 0}
+  const workers = Math.max(1, o.workers)
+  const first = Math.max(1, Math.round(o.batchSize / workers))
+  const count = (statementMs: (size: number) => number): number => {
+    const r = Math.max(1, o.ranges ?? 1)
+    const ranges: number[] = Array.from({length: r}, (_, i) => Math.floor((expired * (i + 1)) / r) - Math.floor((expired * i) / r))
+    const state = Array.from({length: workers}, () => ({
+      left: 0, probe: true, size: first, working: false,
+    }))
+    let batches = 0
+    let pool = o.ranges === undefined ? expired : 0
+    for (let active = true; active;) {
+      active = false
+      for (const w of state) {
+        if (o.ranges === undefined) {
+          if (pool <= 0) continue
+          pool -= Math.min(w.size, pool)
+        } else {
+          if (!w.working) {
+            if (ranges.length === 0) continue
+            w.left = ranges.shift()!
+            w.working = true
+          }
+
+          // A range's last batch finds fewer rows than its size: the range is done.
+          if (w.left <= w.size) w.working = false
+          w.left -= Math.min(w.size, w.left)
+        }
+
+        active = true
+        batches++
+        w.size = nextBatchSize(w.size, statementMs(w.size), o.targetMs, w.probe ? PROBE_GROWTH : 2)
+        w.probe = false
+      }
+    }
+
+    return batches
+  }
+
+  return {max: count(() => o.targetMs), min: count(() => 0)}
+}

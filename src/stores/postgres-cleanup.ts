@@ -7,7 +7,9 @@ import {safeUrl} from '../cli/redact.js'
 import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
-import {type Batch, runWorkers, sleep} from './pacing.js'
+import {
+  type Batch, estimateBatches, runWorkers, sleep,
+} from './pacing.js'
 import {
   connect, LOCK_TIMEOUT_S, parsePostgresUrl, type PgConnection, pgError, type PostgresStore, type PostgresTarget, quoteIdent,
 } from './postgres.js'
@@ -77,6 +79,11 @@ export class PostgresCleanup {
     summary.expired = Number(stats[0].n)
     summary.oldestExpiry = this.c.expiryDate(stats[0].oldest)
     summary.newestExpiry = this.c.expiryDate(stats[0].newest)
+    if (o.dryRun && summary.expired > 0) {
+      // The run's own sizing: the page walk's workers share the rows; the key walk has one.
+      summary.batchEstimate = estimateBatches(summary.expired, {batchSize: o.batchSize, targetMs: o.targetMs, workers: pageWalk ? Math.max(1, o.workers ?? WORKERS) : 1})
+    }
+
     if (o.dryRun || summary.expired === 0) return {...summary, seconds: (Date.now() - started) / 1000}
 
     await this.lock()

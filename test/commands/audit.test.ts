@@ -332,7 +332,7 @@ describe('audit log and --max-sessions (built binary, MariaDB)', function () {
         run.kill('SIGTERM')
         const r = await run
         assert.equal(r.code, 6, r.stderr)
-        const reported = Number(/\nDeleted ([\d,]+) sessions of user 42\.\n/.exec(r.stdout)![1].replaceAll(',', ''))
+        const reported = Number(/\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ Deleted ([\d,]+) sessions of user 42\.\n/.exec(r.stdout)![1].replaceAll(',', ''))
         const line = onlyLine(log)
         assert.equal(line.outcome, 'stopped')
         assert.equal(line.deleted, reported)

@@ -283,7 +283,7 @@ describe('sessions cleanup', () => {
     const {exitCode, stderr, stdout} = await run(['sessions', 'cleanup', '--store', 'memory://c1'])
     assert.equal(exitCode, 0, stderr)
     assert.equal(stderr, '')
-    assert.match(stdout, /^memory:\/\/c1: deleted 1 expired session in 1 batch, [\d.]+ s \(longest statement \d+ ms\); done\n$/)
+    assert.match(stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ memory:\/\/c1: deleted 1 expired session in 1 batch, [\d.]+ s \(longest statement \d+ ms\); done\n$/)
     assert.ok(!rows.has(key('c42old')))
     assert.equal(rows.size, 6)
   })

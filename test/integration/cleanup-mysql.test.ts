@@ -5,6 +5,9 @@ import mysql from 'mysql2/promise'
  * batch boundary and the next run finishes the job, replicas are waited for.
  */
 import assert from 'node:assert/strict'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {createDjangoCodec} from '../../src/frameworks/django.js'
 import {getFramework, layoutFor} from '../../src/frameworks/index.js'
@@ -51,12 +54,12 @@ describe('sessions cleanup on MariaDB', function () {
     await fill(db.conn, 'django_session', 20_000)
     const dry = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--dry-run'])
     assert.equal(dry.code, 0)
-    assert.match(dry.stdout, /^dry run: mysql:\/\/.* 4,000 expired sessions \(expired .* … .*\), about 4 batches; nothing was deleted\n$/)
+    assert.match(dry.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ dry run: mysql:\/\/.* 4,000 expired sessions \(expired .* … .*\), about 64 batches; nothing was deleted\n$/)
     assert.deepEqual(await counts(db.conn), {expired: 4000, live: 16_000})
     const r = await sessionctl(['sessions', 'cleanup', '--store', db.url])
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stderr, '')
-    assert.match(r.stdout, /^mysql:\/\/.*: deleted 4,000 expired sessions in \d+ batch(es)?, [\d.]+ s \(longest statement \d+ ms\); done\n$/)
+    assert.match(r.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ mysql:\/\/.*: deleted 4,000 expired sessions in \d+ batch(es)?, [\d.]+ s \(longest statement \d+ ms\); done\n$/)
     assert.deepEqual(await counts(db.conn), {expired: 0, live: 16_000})
   })
 
@@ -206,6 +209,81 @@ describe('sessions cleanup on MariaDB', function () {
     assert.ok(doc.deleted > 0 && doc.deleted < 4000, String(doc.deleted))
     assert.ok((doc.seconds as number) < 2)
     assert.equal((await counts(db.conn)).expired, 4000 - doc.deleted)
+  })
+
+  it('the dry run\'s batch count covers what the real run on the same data takes (it said "about 4", the run took 64)', async () => {
+    // Many expired rows (the key walk on 4 workers, 64 key ranges), few (the expiry walk), and small batches.
+    const cases: Array<{args: string[]; expiredEvery: number; total: number}> = [
+      {args: [], expiredEvery: 5, total: 20_000},
+      {args: ['--batch-size', '100', '--workers', '2'], expiredEvery: 5, total: 20_000},
+      {args: ['--batch-size', '100'], expiredEvery: 50, total: 20_000},
+    ]
+    for (const c of cases) {
+      await db.conn.query('DELETE FROM django_session')
+      await db.conn.query(`INSERT INTO django_session SELECT CONCAT('k', LPAD(seq, 31, '0')), CONCAT('data-', seq),
+           IF(seq % ${c.expiredEvery} = 0, UTC_TIMESTAMP(6) - INTERVAL seq SECOND, UTC_TIMESTAMP(6) + INTERVAL 1 DAY + INTERVAL seq SECOND)
+         FROM seq_1_to_${c.total}`)
+      await db.conn.query('ANALYZE TABLE django_session')
+      const dry = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--dry-run', ...c.args])
+      assert.equal(dry.code, 0, dry.stderr)
+      const m = /expired sessions \(expired .* … .*\), (?:about ([\d,]+) batch(?:es)?|([\d,]+)–([\d,]+) batches \(sized to --target-ms as they run: fewer when statements are fast\)); nothing was deleted\n$/.exec(dry.stdout)
+      assert.ok(m, dry.stdout)
+      const [min, max] = m[1] === undefined ? [Number(m[2].replaceAll(',', '')), Number(m[3].replaceAll(',', ''))] : [Number(m[1].replaceAll(',', '')), Number(m[1].replaceAll(',', ''))]
+      const real = json(await sessionctl(['sessions', 'cleanup', '--store', db.url, '--json', ...c.args]))
+      assert.equal(real.deleted, c.total / c.expiredEvery)
+      const batches = real.batches as number
+      assert.ok(batches >= min && batches <= max, `${c.args.join(' ') || 'defaults'}: the dry run said ${min}–${max}, the run took ${batches}`)
+    }
+  })
+
+  it('--progress N prints a timestamped line every N seconds without a terminal, so a slow cleanup is not silent in its log', async () => {
+    await fill(db.conn, 'django_session', 4000)
+    const t0 = Date.now()
+    const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--workers', '1', '--batch-size', '50', '--target-ms', '5', '--sleep', '400', '--max-runtime', '4', '--progress', '1'])
+    const seconds = (Date.now() - t0) / 1000
+    assert.equal(r.code, 6, r.stderr)
+    assert.equal(r.stderr, '', 'the cap is a normal outcome: nothing on stderr')
+    const lines = r.stdout.trimEnd().split('\n')
+    const progress = lines.filter(l => / progress: /.test(l))
+    assert.ok(progress.length >= 2 && progress.length <= Math.ceil(seconds), `${progress.length} progress lines in ${seconds} s:\n${r.stdout}`)
+    for (const line of progress) {
+      assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ progress: mysql:\/\/.*\(table .*django_session\): (deleted [\d,]+ expired sessions? in [\d,]+ batch(es)?, \d+ s, [\d,]+\/s|no batch done yet \(.*\), \d+ s)$/)
+    }
+
+    const counts = progress.map(l => Number(/deleted ([\d,]+)/.exec(l)?.[1].replaceAll(',', '') ?? 0))
+    assert.ok(counts.at(-1)! > counts[0], `the count grows: ${counts.join(', ')}`)
+    // Then the summary and the cap's line, both timestamped.
+    assert.match(lines.at(-2)!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ mysql:\/\/.*: deleted [\d,]+ expired sessions in .*; stopped at --max-runtime$/)
+    assert.match(lines.at(-1)!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ stopped at the --max-runtime cap after [\d,]+ deleted sessions; rerun to continue$/)
+    // With --json, stdout stays the one JSON line; the progress lines go to stderr.
+    const j = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--workers', '1', '--batch-size', '50', '--target-ms', '5', '--sleep', '400', '--max-runtime', '3', '--progress', '1', '--json'])
+    assert.equal(j.code, 6, j.stderr)
+    assert.equal(j.stdout.split('\n').length, 2, j.stdout)
+    assert.equal(JSON.parse(j.stdout).stoppedBy, 'deadline')
+    assert.match(j.stderr, /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ progress: .*\n){2,}$/)
+    // Without --progress: silent but for the summary.
+    const quiet = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--workers', '1', '--batch-size', '50', '--target-ms', '5', '--sleep', '400', '--max-runtime', '2'])
+    assert.ok(!/ progress: /.test(quiet.stdout + quiet.stderr))
+  })
+
+  it('--max-runtime with --exit-zero-on 6: exit 0, stdout says it stopped at the cap, the metrics file keeps exit code 6', async () => {
+    await fill(db.conn, 'django_session', 20_000)
+    const dir = mkdtempSync(join(tmpdir(), 'sessionctl-metrics-'))
+    try {
+      const file = join(dir, 'sessionctl.prom')
+      const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--batch-size', '50', '--target-ms', '5', '--sleep', '300', '--max-runtime', '1', '--exit-zero-on', '5,6', '--metrics-file', file])
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.stderr, '')
+      assert.match(r.stdout, /; stopped at --max-runtime\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ stopped at the --max-runtime cap after [\d,]+ deleted sessions?; rerun to continue; exit 0 \(--exit-zero-on 6\)\n$/)
+      const text = readFileSync(file, 'utf8')
+      assert.match(text, /^sessionctl_cleanup_exit_code\{store="mysql:\/\/root@127\.0\.0\.1:\d+\/\w+ \(table \w+\.django_session\)"\} 6$/m)
+      const deleted = Number(/^sessionctl_cleanup_deleted_sessions\{.*\} (\d+)$/m.exec(text)![1])
+      assert.equal((await counts(db.conn)).expired, 4000 - deleted, 'the file says what was deleted')
+      assert.match(text, /^sessionctl_cleanup_expired_sessions\{.*\} 4000$/m)
+      assert.match(text, /^sessionctl_cleanup_last_success_timestamp_seconds\{.*\} \d+$/m, 'a run stopped by its cap succeeded')
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
   })
 
   it('warns when the expiry column has no index, and still works', async () => {

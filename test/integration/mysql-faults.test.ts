@@ -192,7 +192,7 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
     const m = /; ([\d,]+) of 20,000 sessions were deleted before the failure, the rest are intact: rerun to finish$/.exec(line)
     assert.ok(m, line)
     assert.match(line, cause)
-    assert.match(r.stdout, new RegExp(`\\nDeleted ${m[1]} sessions? of user 42\\.\\n`))
+    assert.match(r.stdout, new RegExp(`\\n\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ Deleted ${m[1]} sessions? of user 42\\.\\n`))
     return num(m[1])
   }
 
@@ -205,7 +205,7 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
     assert.equal(await snapshot(NOT_USER_42), outside, 'no row outside the selection was touched')
     const again = await sessionctl(purgeArgs(500), ENV)
     assert.equal(again.code, 0, again.stderr)
-    assert.match(again.stdout, new RegExp(`\\nDeleted ${n(left)} sessions? of user 42\\.\\n`))
+    assert.match(again.stdout, new RegExp(`\\n\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ Deleted ${n(left)} sessions? of user 42\\.\\n`))
     assert.equal(await count(USER_42), 0)
     assert.equal(await snapshot(NOT_USER_42), outside)
   }
@@ -396,7 +396,7 @@ describe('MariaDB faults in the middle of a run (built binary)', function () {
     const r = await run
     assert.ok(Date.now() - signalled < 5000, 'it stops promptly')
     assert.equal(r.code, 6, r.stderr)
-    const m = /\nDeleted ([\d,]+) sessions of user 42\.\n/.exec(r.stdout)
+    const m = /\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ Deleted ([\d,]+) sessions of user 42\.\n/.exec(r.stdout)
     assert.ok(m, r.stdout.slice(-500))
     assert.match(r.stderr, new RegExp(`^sessionctl: warning: stopped by SIGINT after ${m[1]} deleted sessions; rerun the same command to finish\\n$`))
     // Stopped at a batch boundary: exactly what it reports is gone.

@@ -32,7 +32,7 @@ const ENV = {DJANGO_SECRET_KEY: SECRET}
 /** User 42's sessions (a…), user 7's (b…): what every case must leave in place. */
 const SEEDED = 6
 /** What a purge that failed at its first delete prints on stdout, after the selection. */
-const NONE_DELETED = /\n[1-4] sessions? of user 42 (\(expired only\) )?selected \(scanned [1-6] in [\d.]+ s\)\nDeleted 0 sessions of user 42\.\n$/
+const NONE_DELETED = /\n[1-4] sessions? of user 42 (\(expired only\) )?selected \(scanned [1-6] in [\d.]+ s\)\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ Deleted 0 sessions of user 42\.\n$/
 
 /**
  * The one line of an error: exit `code`, no stack, no password, fast; nothing on stdout, or (a

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags, ux} from '@oclif/core'
 
 import type {CleanupStop, CleanupSummary, SessionStore} from '../../stores/contract.js'
 
@@ -6,15 +6,22 @@ import {
   audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
-import {noteDeleted} from '../../cli/output.js'
+import {MetricsFile, type StoreMetrics} from '../../cli/metrics.js'
+import {deletedSoFar, noteDeleted} from '../../cli/output.js'
+import {ProgressLog} from '../../cli/progress.js'
+import {safeUrl} from '../../cli/redact.js'
 import {isoMinute, plural} from '../../cli/render.js'
-import {failureText, printError, warn} from '../../cli/report.js'
+import {
+  failureText, logTime, printError, warn,
+} from '../../cli/report.js'
 import {
   deletedBefore, ExitCode, exitCodeOf, UsageError,
 } from '../../errors.js'
 import {checkReplicaUrls} from '../../stores/index.js'
 
 export interface CleanupResult {
+  /** When the run ended (ISO 8601, UTC). */
+  time: string
   dryRun: boolean
   /** Why the run ended: every store done, or the first reason one stopped early. */
   stoppedBy: 'error' | 'lock-held' | CleanupStop
@@ -22,6 +29,8 @@ export interface CleanupResult {
   batches: number
   seconds: number
   maxBatchMs: number
+  /** The exit code the run ends with (after --exit-zero-on; stoppedBy still says what happened). */
+  exitCode?: number
   stores: Array<Record<string, unknown>>
 }
 
@@ -58,9 +67,20 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
       default: 1000, max: 50_000, min: 1, summary: 'Rows in the first batch; later batches follow --target-ms.',
     }),
     'dry-run': Flags.boolean({summary: 'Count what would be deleted (and the batches); delete nothing.'}),
+    'exit-zero-on': Flags.string({
+      summary: 'Exit 0 on these outcomes, comma-separated: 5 (another run holds the lock), 6 (stopped by --max-runtime or a signal).',
+      description: 'For schedulers that count any other exit code as a failure (Kubernetes CronJobs). The output still says what happened; the audit log and --metrics-file keep the real code.',
+    }),
     'fix-no-ttl': Flags.boolean({summary: 'Redis: delete expired keys that have no TTL, and give live ones their TTL.'}),
+    'json-pretty': Flags.boolean({summary: 'Print the --json document indented (one compact line otherwise, unless stdout is a terminal).'}),
     'max-replica-lag': Flags.integer({min: 0, summary: 'With --replica: pause while a replica is more than this many seconds behind (default 1).'}),
     'max-runtime': Flags.integer({min: 1, summary: 'Stop after this many seconds, at a batch boundary (exit 6: rerun to continue).'}),
+    'metrics-file': Flags.string({
+      summary: 'Write the run\'s figures to this Prometheus text file (*.prom, for node_exporter\'s textfile collector), atomically, after every run.',
+    }),
+    progress: Flags.integer({
+      max: 86_400, min: 1, summary: 'Without a terminal: print a progress line every this many seconds (to stdout; to stderr with --json).',
+    }),
     replica: Flags.string({multiple: true, summary: 'MySQL or PostgreSQL replica URL to watch for lag (repeatable), of the stores’ kind.'}),
     sleep: Flags.integer({
       default: 0, max: 3_600_000, min: 0, summary: 'Pause between batches, in milliseconds (at most an hour).',
@@ -74,15 +94,49 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     }),
   }
   static summary = 'Delete expired sessions in gentle batches (made for cron).'
+  private outcomes: StoreOutcome[] = []
+
+  /** JSON on stdout: one compact line (a log line), indented with --json-pretty or on a terminal. */
+  override jsonEnabled(): boolean {
+    return super.jsonEnabled() || this.beforePassThrough('--json-pretty')
+  }
+
+  override logJson(json: unknown): void {
+    if (this.beforePassThrough('--json-pretty') || process.stdout.isTTY) super.logJson(json)
+    else ux.stdout(JSON.stringify(json))
+  }
 
   async run(): Promise<CleanupResult | undefined> {
     const {flags} = await this.parse(Cleanup)
     const dryRun = Boolean(flags['dry-run'])
+    const zeroOn = exitZeroOn(flags['exit-zero-on'])
     const sleepFactor = Number(flags['sleep-factor'])
     if (!Number.isFinite(sleepFactor) || sleepFactor < 0 || sleepFactor > 100) {
       throw new UsageError(`invalid --sleep-factor "${flags['sleep-factor']}": use a number from 0 to 100`)
     }
 
+    if (dryRun && flags['metrics-file'] !== undefined) throw new UsageError('--metrics-file records deleting runs: drop it for --dry-run')
+    // Checked before any store is opened: a bad path is one line, nothing deleted.
+    const metrics = flags['metrics-file'] === undefined ? undefined : new MetricsFile(flags['metrics-file'])
+    let result: CleanupResult | undefined
+    try {
+      result = await this.audit(flags, sleepFactor)
+    } catch (error) {
+      this.writeMetrics(metrics, flags, exitCodeOf(error) ?? ExitCode.ERROR)
+      throw error
+    }
+
+    const code = Number(process.exitCode ?? ExitCode.OK)
+    let final = zeroOn.has(code) ? ExitCode.OK : code
+    // Monitoring that cannot see the run is not a success.
+    if (!this.writeMetrics(metrics, flags, code) && final === ExitCode.OK) final = deletedSoFar() > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
+    process.exitCode = final
+    if (result) result.exitCode = final
+    return this.jsonEnabled() ? result : undefined
+  }
+
+  private async audit(flags: BaseFlags<typeof Cleanup>, sleepFactor: number): Promise<CleanupResult> {
+    const dryRun = Boolean(flags['dry-run'])
     const replicas = [flags.replica ?? []].flat()
     if (flags['max-replica-lag'] !== undefined && replicas.length === 0) throw new UsageError('--max-replica-lag needs at least one --replica')
     checkReason(flags.reason)
@@ -103,13 +157,19 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     return audited(auditPaths, start, dryRun, audit => this.clean(flags, stores, replicas, sleepFactor, audit))
   }
 
+  private beforePassThrough(flag: string): boolean {
+    const at = this.argv.indexOf(flag)
+    const passThrough = this.argv.indexOf('--')
+    return at !== -1 && (passThrough === -1 || at < passThrough)
+  }
+
   private async clean(
     flags: BaseFlags<typeof Cleanup>,
     stores: SessionStore[],
     replicas: string[],
     sleepFactor: number,
     audit: AuditRun | undefined,
-  ): Promise<CleanupResult | undefined> {
+  ): Promise<CleanupResult> {
     const dryRun = Boolean(flags['dry-run'])
     let stoppedBy: string | undefined
     const signal = this.stopSignal(s => {
@@ -118,11 +178,25 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const started = Date.now()
     const deadline = flags['max-runtime'] === undefined ? undefined : started + (flags['max-runtime'] * 1000)
     const outcomes: StoreOutcome[] = []
+    this.outcomes = outcomes
+    // Without a terminal the spinner is silent: --progress says where a long run is, in its log.
+    const progressLog = flags.progress === undefined || this.progress.onTerminal
+      ? undefined
+      : new ProgressLog(flags.progress, line => (this.jsonEnabled() ? process.stderr.write(`${line}\n`) : this.log(line)))
     // The trail's `started` line, before the first delete: a trail that cannot take it stops here.
     audit?.begin()
     for (const store of stores) {
       if (signal.aborted) break
       this.progress.start(`Cleaning ${store.label}`)
+      const storeStarted = Date.now()
+      let done = {batches: 0, deleted: 0}
+      progressLog?.start(() => {
+        const seconds = (Date.now() - storeStarted) / 1000
+        const rate = seconds > 0 ? `, ${Math.round(done.deleted / seconds).toLocaleString('en-US')}/s` : ''
+        return done.batches === 0
+          ? `${store.label}: no batch done yet (${dryRun ? 'counting' : 'counting, locking or waiting for replicas'}), ${seconds.toFixed(0)} s`
+          : `${store.label}: deleted ${plural(done.deleted, 'expired session')} in ${plural(done.batches, 'batch', 'batches')}, ${seconds.toFixed(0)} s${rate}`
+      })
       try {
         const summary = await store.cleanupExpired({
           batchSize: flags['batch-size'],
@@ -131,6 +205,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
           fixNoTtl: Boolean(flags['fix-no-ttl']),
           maxReplicaLagS: flags['max-replica-lag'] ?? 1,
           onBatch: p => {
+            done = {batches: p.batches, deleted: p.deleted}
             noteDeleted(p.store, p.deleted)
             audit?.progress(p.store, p.deleted)
             this.progress.update('Deleted', p.deleted, 'expired sessions', ` in ${p.batches} batches`)
@@ -150,6 +225,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
       } catch (error) {
         outcomes.push({error: error as Error, store: store.label})
       } finally {
+        progressLog?.stop()
         this.progress.stop()
       }
     }
@@ -171,38 +247,52 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     if (result.stoppedBy === 'signal') audit?.noteError(`stopped by ${stoppedBy ?? 'signal'}`)
     if (result.stoppedBy === 'deadline') audit?.noteError('stopped at the --max-runtime cap')
     for (const outcome of outcomes) {
-      if ('summary' in outcome) this.log(summaryLine(outcome.summary, dryRun, flags['batch-size']))
+      if ('summary' in outcome) this.log(`${logTime()} ${summaryLine(outcome.summary, dryRun, flags['batch-size'])}`)
     }
 
-    this.finish(outcomes, result, stoppedBy)
-    return this.jsonEnabled() ? result : undefined
+    process.exitCode = this.finish(outcomes, result, stoppedBy, exitZeroOn(flags['exit-zero-on']))
+    return result
   }
 
-  /** The exit code: error or partial > lock held > stopped early > done. */
-  private finish(outcomes: StoreOutcome[], result: CleanupResult, signalName: string | undefined): void {
+  /**
+   * The exit code: error or partial > lock held > stopped early > done. An outcome that
+   * --exit-zero-on makes 0 is said on stdout (a normal outcome: no cron mail), as is a stop at
+   * the --max-runtime cap, which is the cap doing its job; the code returned is the real one.
+   */
+  private finish(outcomes: StoreOutcome[], result: CleanupResult, signalName: string | undefined, zeroOn: ReadonlySet<number>): number {
     const failures = outcomes.filter((o): o is {error: Error; store: string} => 'error' in o)
     const locked = failures.filter(f => exitCodeOf(f.error) === ExitCode.LOCKED)
     const broken = failures.filter(f => exitCodeOf(f.error) !== ExitCode.LOCKED)
+    const json = this.jsonEnabled()
     if (broken.length > 0) {
       const partial = broken.reduce((n, f) => n + deletedBefore(f.error), 0)
-      if (outcomes.length === 1 && !this.jsonEnabled()) throw broken[0].error
+      if (outcomes.length === 1 && !json) throw broken[0].error
       printError(failureText(broken))
-      process.exitCode = partial > 0 || result.deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
-      return
+      return partial > 0 || result.deleted > 0 ? ExitCode.PARTIAL : ExitCode.ERROR
     }
 
     if (locked.length > 0) {
-      if (outcomes.length === 1 && !this.jsonEnabled()) throw locked[0].error
+      if (zeroOn.has(ExitCode.LOCKED)) {
+        if (!json) this.log(`${logTime()} ${failureText(locked)}; exit 0 (--exit-zero-on ${ExitCode.LOCKED})`)
+        return ExitCode.LOCKED
+      }
+
+      if (outcomes.length === 1 && !json) throw locked[0].error
       printError(failureText(locked))
-      process.exitCode = ExitCode.LOCKED
-      return
+      return ExitCode.LOCKED
     }
 
     if (result.stoppedBy === 'signal' || result.stoppedBy === 'deadline') {
       const why = result.stoppedBy === 'signal' ? `stopped by ${signalName ?? 'signal'}` : 'stopped at the --max-runtime cap'
-      if (!this.jsonEnabled()) process.stderr.write(`sessionctl: ${why} after ${plural(result.deleted, 'deleted session')}; rerun to continue\n`)
-      process.exitCode = ExitCode.STOPPED
+      const line = `${why} after ${plural(result.deleted, 'deleted session')}; rerun to continue`
+      if (json) return ExitCode.STOPPED
+      if (zeroOn.has(ExitCode.STOPPED)) this.log(`${logTime()} ${line}; exit 0 (--exit-zero-on ${ExitCode.STOPPED})`)
+      else if (result.stoppedBy === 'deadline') this.log(`${logTime()} ${line}`)
+      else process.stderr.write(`sessionctl: ${line}\n`)
+      return ExitCode.STOPPED
     }
+
+    return ExitCode.OK
   }
 
   private result(outcomes: StoreOutcome[], dryRun: boolean, seconds: number): CleanupResult {
@@ -210,6 +300,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const early = summaries.find(s => s.stoppedBy !== 'done')?.stoppedBy
     const failed = outcomes.find((o): o is {error: Error; store: string} => 'error' in o)
     return {
+      time: logTime(),
       dryRun,
       stoppedBy: failed ? (exitCodeOf(failed.error) === ExitCode.LOCKED ? 'lock-held' : 'error') : (early ?? 'done'),
       deleted: summaries.reduce((n, s) => n + s.deleted, 0) + outcomes.reduce((n, o) => n + ('error' in o ? deletedBefore(o.error) : 0), 0),
@@ -225,6 +316,32 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
             newestExpiry: o.summary.newestExpiry?.toISOString() ?? null,
             oldestExpiry: o.summary.oldestExpiry?.toISOString() ?? null,
           }),
+    }
+  }
+
+  /** The metrics file, after every run that got past its checks; a failed write is an error, never a silent success. */
+  private writeMetrics(metrics: MetricsFile | undefined, flags: BaseFlags<typeof Cleanup>, exitCode: number): boolean {
+    if (!metrics) return true
+    const stores: StoreMetrics[] = this.outcomes.length > 0
+      ? this.outcomes.map(o => ('summary' in o
+        ? {
+          batches: o.summary.batches,
+          deleted: o.summary.deleted,
+          durationSeconds: o.summary.seconds,
+          expired: o.summary.expired,
+          longestStatementSeconds: o.summary.maxStatementMs / 1000,
+          store: o.store,
+          succeeded: o.summary.stoppedBy === 'done' || o.summary.stoppedBy === 'deadline',
+        }
+        : {deleted: deletedBefore(o.error), store: o.store, succeeded: false}))
+      // No store was opened (unreachable, refused): the stores as given.
+      : [flags.store ?? []].flat().map(s => ({deleted: 0, store: safeUrl(s), succeeded: false}))
+    try {
+      metrics.write(stores, exitCode)
+      return true
+    } catch (error) {
+      printError((error as Error).message)
+      return false
     }
   }
 }
@@ -244,7 +361,7 @@ function summaryLine(s: CleanupSummary, dryRun: boolean, batchSize: number): str
     : ''
   const orphans = s.orphans ? `; ${plural(s.orphans.found, `${s.orphans.table} row`)} of deleted sessions${dryRun ? '' : `, ${s.orphans.deleted} removed`}` : ''
   if (dryRun) {
-    const batches = ttl || s.staleIndex ? '' : `, about ${plural(Math.max(1, Math.ceil(s.expired / batchSize)), 'batch', 'batches')}`
+    const batches = ttl || s.staleIndex || s.expired === 0 ? '' : `, ${batchText(s, batchSize)}`
     return `dry run: ${s.store}: ${plural(s.expired, 'expired session')}${range}${batches}${noTtlText}${stale}${orphans}; nothing was deleted`
   }
 
@@ -254,4 +371,49 @@ function summaryLine(s: CleanupSummary, dryRun: boolean, batchSize: number): str
     s.replicaWaitS > 0 ? `${s.replicaWaitS.toFixed(1)} s waiting for replicas` : '',
   ].filter(Boolean).join(', ')
   return `${s.store}: deleted ${plural(s.deleted, 'expired session')} in ${plural(s.batches, 'batch', 'batches')}, ${s.seconds.toFixed(1)} s (longest statement ${Math.round(s.maxStatementMs)} ms${extra ? `; ${extra}` : ''})${noTtlText}${stale}${orphans}; ${stop}`
+}
+
+/**
+ * The dry run's batches. The run sizes them to --target-ms as the statements go, so the store
+ * says the range it would take (fast statements … statements at --target-ms); a store that sizes
+ * none adaptively takes --batch-size rows a batch.
+ */
+function batchText(s: CleanupSummary, batchSize: number): string {
+  const e = s.batchEstimate
+  if (!e) return `about ${plural(Math.max(1, Math.ceil(s.expired / batchSize)), 'batch', 'batches')}`
+  if (e.min === e.max) return `about ${plural(e.min, 'batch', 'batches')}`
+  return `${e.min.toLocaleString('en-US')}–${e.max.toLocaleString('en-US')} batches (sized to --target-ms as they run: fewer when statements are fast)`
+}
+
+/** What --exit-zero-on may turn into 0: outcomes a scheduler may count as success. Errors never. */
+const ZEROABLE: ReadonlyMap<number, string> = new Map([
+  [ExitCode.LOCKED, 'lock held'],
+  [ExitCode.STOPPED, 'stopped by --max-runtime or a signal'],
+])
+
+/** --exit-zero-on 5,6: checked before any I/O; a code that is not sessionctl's, or an error's, is a usage error. */
+function exitZeroOn(given: string | undefined): ReadonlySet<number> {
+  const codes = new Set<number>()
+  if (given === undefined) return codes
+  const known = Object.entries(ExitCode).sort((a, b) => a[1] - b[1])
+  for (const part of given.split(',')) {
+    const text = part.trim()
+    if (!/^\d{1,3}$/.test(text)) {
+      throw new UsageError(`--exit-zero-on ${JSON.stringify(given)}: give exit codes separated by commas, e.g. --exit-zero-on 5,6`)
+    }
+
+    const code = Number(text)
+    const name = known.find(([, c]) => c === code)?.[0]
+    if (name === undefined) {
+      throw new UsageError(`--exit-zero-on: ${code} is not an exit code of sessionctl (${known.map(([n, c]) => `${c} ${n.toLowerCase()}`).join(', ')})`)
+    }
+
+    if (!ZEROABLE.has(code)) {
+      throw new UsageError(`--exit-zero-on: exit ${code} (${name.toLowerCase()}) cannot be made 0; only ${[...ZEROABLE].map(([c, what]) => `${c} (${what})`).join(' and ')} can`)
+    }
+
+    codes.add(code)
+  }
+
+  return codes
 }
