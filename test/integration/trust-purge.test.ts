@@ -476,11 +476,13 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
     it('one line with the commands there are, spaces not colons, exit 2; JSON under --json', async () => {
       const r = await sessionctl(['sesions', 'list'])
       assert.equal(r.code, 2, r.stderr)
-      // every command the source tree holds, in order: a new command cannot be missing from the hint
-      const commands = readdirSync(fileURLToPath(new URL('../../src/commands/sessions', import.meta.url)))
-        .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`).sort()
-      assert.ok(commands.length >= 7 && commands.includes('sessions revoke'), commands.join(', '))
-      assert.equal(r.stderr, `sessionctl: unknown command "sesions list": the commands are ${commands.join(', ')} (see sessionctl --help)\n`)
+      // every command the source tree holds, and oclif's help, autocomplete and version, in order:
+      // a new command cannot be missing from the hint
+      const ours = readdirSync(fileURLToPath(new URL('../../src/commands/sessions', import.meta.url)))
+      .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`)
+      const commands = [...ours, 'autocomplete', 'help', 'version'].sort()
+      assert.ok(commands.length >= 10 && commands.includes('sessions revoke'), commands.join(', '))
+      assert.equal(r.stderr, `sessionctl: unknown command "sesions list". Did you mean sessions list? The commands are ${commands.join(', ')} (see sessionctl --help)\n`)
       const j = await sessionctl(['sessions', 'nosuch', '--json'])
       assert.equal(j.code, 2)
       assert.equal((JSON.parse(j.stdout) as {error: {exitCode: number}}).error.exitCode, 2)
