@@ -448,6 +448,10 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       ['--salt for express', () => ['sessions', 'list', '--store', db.url, '-f', 'express', '--salt', 'x']],
       ['--salt ""', () => ['sessions', 'purge', '--store', db.url, '--user', '42', '--yes', '--salt', '']],
       ['--fix-no-ttl on MySQL', () => ['sessions', 'cleanup', '--store', db.url, '--fix-no-ttl']],
+      ['--workers on a Redis cleanup', () => ['sessions', 'cleanup', '--store', testRedisUrl(), '--workers', '2']],
+      ['--batch-size on a Redis cleanup', () => ['sessions', 'cleanup', '--store', testRedisUrl(), '--batch-size', '10']],
+      ['--target-ms on a Redis cleanup', () => ['sessions', 'cleanup', '--store', testRedisUrl(), '--target-ms', '50']],
+      ['--batch-size on list', () => ['sessions', 'list', '--store', db.url, '--batch-size', '10']],
       ['--sleep beyond an hour', () => ['sessions', 'cleanup', '--store', db.url, '--sleep', '3000000000']],
       ['--user with an escape sequence', () => ['sessions', 'purge', '--store', db.url, '--user', '42\u001B[2J', '--yes']],
       ['--user with a bidi override', () => ['sessions', 'purge', '--store', db.url, '--user', '\u202E24', '--yes']],
@@ -463,6 +467,12 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
         assert.equal(await count(), 7)
       })
     }
+
+    it('--workers on a cleanup of MySQL and Redis stores applies to the MySQL one: accepted', async () => {
+      await seed(1)
+      const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--store', testRedisUrl(), '--workers', '1', '--dry-run'])
+      assert.equal(r.code, 0, r.stderr)
+    })
 
     it('--table given for a profile of MySQL and Redis stores applies to the MySQL one: accepted', async () => {
       await seed(1)

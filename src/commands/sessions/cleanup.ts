@@ -6,6 +6,7 @@ import {
   audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {givenFlags, refuseSqlOnlyFlags} from '../../cli/flag-use.js'
 import {noteDeleted} from '../../cli/output.js'
 import {isoMinute, plural} from '../../cli/render.js'
 import {failureText, printError, warn} from '../../cli/report.js'
@@ -76,7 +77,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
   static summary = 'Delete expired sessions in gentle batches (made for cron).'
 
   async run(): Promise<CleanupResult | undefined> {
-    const {flags} = await this.parse(Cleanup)
+    const {flags, metadata} = await this.parse(Cleanup)
     const dryRun = Boolean(flags['dry-run'])
     const sleepFactor = Number(flags['sleep-factor'])
     if (!Number.isFinite(sleepFactor) || sleepFactor < 0 || sleepFactor > 100) {
@@ -92,6 +93,9 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     if (flags['fix-no-ttl'] && !stores.some(s => s.label.startsWith('redis'))) {
       throw new UsageError('--fix-no-ttl applies to Redis stores only (SQL stores keep an expiry per row)')
     }
+
+    // Redis cleanup is one SCAN per node, paced by --sleep/--sleep-factor: no batch size, no workers.
+    refuseSqlOnlyFlags(givenFlags(flags, metadata), ['batch-size', 'target-ms', 'workers'], stores)
 
     const start = {
       command: 'sessions cleanup',
