@@ -36,6 +36,15 @@ describe('discoverability', function () {
     }
   })
 
+  it('--help says what the commands do now: cleanup\'s statements, the config file search', async () => {
+    const cleanup = (await sessionctl(['sessions', 'cleanup', '--help'])).stdout.replaceAll(/\s+/g, ' ')
+    assert.doesNotMatch(cleanup, /SELECT the next keys, then DELETE/, 'not the old SELECT-then-DELETE walk')
+    assert.ok(cleanup.includes('walks the table in key order on --workers connections'), cleanup)
+    assert.ok(cleanup.includes('--batch-size, --target-ms and --workers apply to SQL stores only'), cleanup)
+    const list = (await sessionctl(['sessions', 'list', '--help'])).stdout.replaceAll(/\s+/g, ' ')
+    assert.ok(list.includes('(default ./sessionctl.json, else ~/.config/sessionctl/config.json)'), list)
+  })
+
   it('version, -v and --version print the same line', async () => {
     const lines = new Set<string>()
     for (const args of [['version'], ['-v'], ['--version']]) {

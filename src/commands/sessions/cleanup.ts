@@ -33,8 +33,11 @@ export default class Cleanup extends SessionsCommand {
 one summary line per store (or --json), nothing on stderr unless something is wrong, and exits with a code that tells \
 done, lock held, stopped early and error apart.
 
-MySQL: walks the expiry index in batches, each one short transaction (SELECT the next keys, then DELETE them while \
-re-checking that they are still expired, so a session extended meanwhile survives). The batch size adapts to keep each \
+MySQL/MariaDB: many short statements instead of one unbounded DELETE, each one deleting rows that are expired in the \
+same statement that checks it, so a session extended meanwhile survives. With many expired rows (5% or more) it walks \
+the table in key order on --workers connections (default 4): DELETE … WHERE key > last AND key <= next AND expired, a \
+statement with no LIMIT that replicates deterministically. With few, it walks the expiry index (DELETE … ORDER BY expiry \
+LIMIT n), or deletes explicit key lists on a server with binlog_format=STATEMENT. The batch size adapts to keep each \
 statement near --target-ms. A GET_LOCK lock keeps two cleanups of one table from overlapping; deadlocks and lock-wait \
 timeouts are retried with backoff. --replica/--max-replica-lag pause while a replica is behind.
 
@@ -44,7 +47,8 @@ statement_timeout 5 s (retried with backoff). A pg_try_advisory_lock keeps two c
 after a large cleanup it reports the dead tuples left for VACUUM. --replica takes streaming replicas (postgres://…), paused on replay lag.
 
 Redis expires sessions by TTL: cleanup there reports session keys without a TTL whose payload says they expired \
-(express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back.`
+(express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back. --sleep and --sleep-factor pace \
+it; --batch-size, --target-ms and --workers apply to SQL stores only.`
   static examples = [
     {command: '<%= config.bin %> <%= command.id %> --store prod', description: 'Delete expired sessions, gently'},
     {command: '<%= config.bin %> <%= command.id %> --store prod --dry-run', description: 'How many, how old, how many batches'},
