@@ -10,10 +10,12 @@ import {
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {sessionctl} from '../support/cli.js'
 import {onTerminal} from '../support/terminal.js'
 
+const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string}).version
 
 describe('discoverability', function () {
@@ -55,6 +57,31 @@ describe('discoverability', function () {
     }
 
     assert.deepEqual([...lines], [`sessionctl/${VERSION} ${process.platform}-${process.arch} node-${process.version}\n`])
+  })
+
+  it('--version and -v load neither oclif nor a driver; help loads no driver', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sessionctl-modules-'))
+    const preload = fileURLToPath(new URL('../../scripts/bench/module-log.mjs', import.meta.url))
+    // the CommonJS modules a run loaded (oclif and the drivers are CommonJS), as the startup benchmark lists them
+    const loaded = (args: string[]): string[] => {
+      const file = join(dir, 'modules.json')
+      const r = spawnSync(process.execPath, ['--import', preload, BIN, ...args], {encoding: 'utf8', env: {...process.env, BENCH_MODULE_LOG: file}})
+      assert.equal(r.status, 0, r.stderr)
+      return JSON.parse(readFileSync(file, 'utf8')) as string[]
+    }
+
+    try {
+      for (const args of [['--version'], ['-v']]) {
+        assert.deepEqual(loaded(args).filter(m => m.includes('/node_modules/')), [], `${args.join(' ')} loads no package`)
+      }
+
+      for (const args of [['help'], ['sessions', 'list', '--help'], ['version']]) {
+        const drivers = loaded(args).filter(m => /\/node_modules\/(mysql2|ioredis|pg|pg-cursor)\//.test(m))
+        assert.deepEqual(drivers, [], `${args.join(' ')} loads no driver`)
+      }
+    } finally {
+      rmSync(dir, {force: true, recursive: true})
+    }
   })
 
   it('a mistyped command: "Did you mean …?" with spaces, one line, exit 2; nothing suggested when nothing is close', async () => {
