@@ -26,7 +26,7 @@ describe('discoverability', function () {
       const r = await sessionctl(args)
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
       assert.match(r.stdout, /^USAGE\n {2}\$ sessionctl \[COMMAND\]$/m, args.join(' '))
-      assert.match(r.stdout, /^TOPICS\n {2}sessions +List, show, purge, revoke and clean up/m, args.join(' '))
+      assert.match(r.stdout, /^TOPICS\n {2}sessions +Server-side sessions in MySQL\/MariaDB, PostgreSQL and Redis stores/m, args.join(' '))
       assert.match(r.stdout, /^ {2}autocomplete +Display autocomplete/m, args.join(' '))
     }
 
