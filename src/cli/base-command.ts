@@ -66,7 +66,11 @@ export abstract class SessionsCommand extends Command {
     config: Flags.string({
       env: 'SESSIONCTL_CONFIG',
       helpGroup: 'STORE',
-      summary: 'Config file with store profiles (default ./sessionctl.json).',
+      summary: 'Config file with store profiles (default ./sessionctl.json, else ~/.config/sessionctl/config.json).',
+      description: [
+        'Without --config or $SESSIONCTL_CONFIG (which must name an existing file), the first of ./sessionctl.json and',
+        '$XDG_CONFIG_HOME/sessionctl/config.json (~/.config/sessionctl/config.json; $SESSIONCTL_CONFIG_DIR replaces the directory) that exists.',
+      ].join(' '),
     }),
     'connect-timeout': Flags.integer({
       default: 3,

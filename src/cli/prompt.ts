@@ -13,7 +13,7 @@ export function canPrompt(): boolean {
  * SIGINT/SIGTERM/SIGHUP/SIGQUIT) ends the question with "no" too.
  */
 export async function confirmOnTerminal(message: string, signal?: AbortSignal): Promise<boolean> {
-  const {confirm} = await import('@inquirer/prompts')
+  const {default: confirm} = await import('@inquirer/confirm')
   if (signal?.aborted) return false
   try {
     return await confirm({default: false, message: terminalSafe(message)}, {output: process.stderr, signal})

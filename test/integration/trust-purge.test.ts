@@ -448,6 +448,10 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       ['--salt for express', () => ['sessions', 'list', '--store', db.url, '-f', 'express', '--salt', 'x']],
       ['--salt ""', () => ['sessions', 'purge', '--store', db.url, '--user', '42', '--yes', '--salt', '']],
       ['--fix-no-ttl on MySQL', () => ['sessions', 'cleanup', '--store', db.url, '--fix-no-ttl']],
+      ['--workers on a Redis cleanup', () => ['sessions', 'cleanup', '--store', testRedisUrl(), '--workers', '2']],
+      ['--batch-size on a Redis cleanup', () => ['sessions', 'cleanup', '--store', testRedisUrl(), '--batch-size', '10']],
+      ['--target-ms on a Redis cleanup', () => ['sessions', 'cleanup', '--store', testRedisUrl(), '--target-ms', '50']],
+      ['--batch-size on list', () => ['sessions', 'list', '--store', db.url, '--batch-size', '10']],
       ['--sleep beyond an hour', () => ['sessions', 'cleanup', '--store', db.url, '--sleep', '3000000000']],
       ['--user with an escape sequence', () => ['sessions', 'purge', '--store', db.url, '--user', '42\u001B[2J', '--yes']],
       ['--user with a bidi override', () => ['sessions', 'purge', '--store', db.url, '--user', '\u202E24', '--yes']],
@@ -464,6 +468,12 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       })
     }
 
+    it('--workers on a cleanup of MySQL and Redis stores applies to the MySQL one: accepted', async () => {
+      await seed(1)
+      const r = await sessionctl(['sessions', 'cleanup', '--store', db.url, '--store', testRedisUrl(), '--workers', '1', '--dry-run'])
+      assert.equal(r.code, 0, r.stderr)
+    })
+
     it('--table given for a profile of MySQL and Redis stores applies to the MySQL one: accepted', async () => {
       await seed(1)
       const r = await sessionctl(['sessions', 'list', '--store', db.url, '--store', testRedisUrl(), '--table', 'django_session', '--user', '42'])
@@ -476,11 +486,13 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
     it('one line with the commands there are, spaces not colons, exit 2; JSON under --json', async () => {
       const r = await sessionctl(['sesions', 'list'])
       assert.equal(r.code, 2, r.stderr)
-      // every command the source tree holds, in order: a new command cannot be missing from the hint
-      const commands = readdirSync(fileURLToPath(new URL('../../src/commands/sessions', import.meta.url)))
-      .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`).sort()
-      assert.ok(commands.length >= 7 && commands.includes('sessions revoke'), commands.join(', '))
-      assert.equal(r.stderr, `sessionctl: unknown command "sesions list": the commands are ${commands.join(', ')} (see sessionctl --help)\n`)
+      // every command the source tree holds, and oclif's help, autocomplete and version, in order:
+      // a new command cannot be missing from the hint
+      const ours = readdirSync(fileURLToPath(new URL('../../src/commands/sessions', import.meta.url)))
+      .filter(f => f.endsWith('.ts')).map(f => `sessions ${f.slice(0, -3)}`)
+      const commands = [...ours, 'autocomplete', 'help', 'version'].sort()
+      assert.ok(commands.length >= 10 && commands.includes('sessions revoke'), commands.join(', '))
+      assert.equal(r.stderr, `sessionctl: unknown command "sesions list". Did you mean sessions list? The commands are ${commands.join(', ')} (see sessionctl --help)\n`)
       const j = await sessionctl(['sessions', 'nosuch', '--json'])
       assert.equal(j.code, 2)
       assert.equal((JSON.parse(j.stdout) as {error: {exitCode: number}}).error.exitCode, 2)

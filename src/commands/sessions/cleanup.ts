@@ -6,6 +6,7 @@ import {
   audited, auditFlags, auditLogPaths, type AuditRun, checkReason,
 } from '../../cli/audit.js'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
+import {givenFlags, refuseSqlOnlyFlags} from '../../cli/flag-use.js'
 import {MetricsFile, type StoreMetrics} from '../../cli/metrics.js'
 import {deletedSoFar, noteDeleted} from '../../cli/output.js'
 import {ProgressLog} from '../../cli/progress.js'
@@ -41,8 +42,11 @@ export default class Cleanup extends SessionsCommand {
 one summary line per store (or --json), nothing on stderr unless something is wrong, and exits with a code that tells \
 done, lock held, stopped early and error apart.
 
-MySQL: walks the expiry index in batches, each one short transaction (SELECT the next keys, then DELETE them while \
-re-checking that they are still expired, so a session extended meanwhile survives). The batch size adapts to keep each \
+MySQL/MariaDB: many short statements instead of one unbounded DELETE, each one deleting rows that are expired in the \
+same statement that checks it, so a session extended meanwhile survives. With many expired rows (5% or more) it walks \
+the table in key order on --workers connections (default 4): DELETE … WHERE key > last AND key <= next AND expired, a \
+statement with no LIMIT that replicates deterministically. With few, it walks the expiry index (DELETE … ORDER BY expiry \
+LIMIT n), or deletes explicit key lists on a server with binlog_format=STATEMENT. The batch size adapts to keep each \
 statement near --target-ms. A GET_LOCK lock keeps two cleanups of one table from overlapping; deadlocks and lock-wait \
 timeouts are retried with backoff. --replica/--max-replica-lag pause while a replica is behind.
 
@@ -52,7 +56,8 @@ statement_timeout 5 s (retried with backoff). A pg_try_advisory_lock keeps two c
 after a large cleanup it reports the dead tuples left for VACUUM. --replica takes streaming replicas (postgres://…), paused on replay lag.
 
 Redis expires sessions by TTL: cleanup there reports session keys without a TTL whose payload says they expired \
-(express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back.`
+(express cookie.expires); --fix-no-ttl deletes them, and gives live ones their TTL back. --sleep and --sleep-factor pace \
+it; --batch-size, --target-ms and --workers apply to SQL stores only.`
   static examples = [
     {command: '<%= config.bin %> <%= command.id %> --store prod', description: 'Delete expired sessions, gently'},
     {command: '<%= config.bin %> <%= command.id %> --store prod --dry-run', description: 'How many, how old, how many batches'},
@@ -107,7 +112,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
   }
 
   async run(): Promise<CleanupResult | undefined> {
-    const {flags} = await this.parse(Cleanup)
+    const {flags, metadata} = await this.parse(Cleanup)
     const dryRun = Boolean(flags['dry-run'])
     const zeroOn = exitZeroOn(flags['exit-zero-on'])
     const sleepFactor = Number(flags['sleep-factor'])
@@ -120,7 +125,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     const metrics = flags['metrics-file'] === undefined ? undefined : new MetricsFile(flags['metrics-file'])
     let result: CleanupResult | undefined
     try {
-      result = await this.audit(flags, sleepFactor)
+      result = await this.audit(flags, metadata, sleepFactor)
     } catch (error) {
       this.writeMetrics(metrics, flags, exitCodeOf(error) ?? ExitCode.ERROR)
       throw error
@@ -135,7 +140,7 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     return this.jsonEnabled() ? result : undefined
   }
 
-  private async audit(flags: BaseFlags<typeof Cleanup>, sleepFactor: number): Promise<CleanupResult> {
+  private async audit(flags: BaseFlags<typeof Cleanup>, metadata: Parameters<typeof givenFlags>[1], sleepFactor: number): Promise<CleanupResult> {
     const dryRun = Boolean(flags['dry-run'])
     const replicas = [flags.replica ?? []].flat()
     if (flags['max-replica-lag'] !== undefined && replicas.length === 0) throw new UsageError('--max-replica-lag needs at least one --replica')
@@ -146,6 +151,9 @@ Redis expires sessions by TTL: cleanup there reports session keys without a TTL 
     if (flags['fix-no-ttl'] && !stores.some(s => s.label.startsWith('redis'))) {
       throw new UsageError('--fix-no-ttl applies to Redis stores only (SQL stores keep an expiry per row)')
     }
+
+    // Redis cleanup is one SCAN per node, paced by --sleep/--sleep-factor: no batch size, no workers.
+    refuseSqlOnlyFlags(givenFlags(flags, metadata), ['batch-size', 'target-ms', 'workers'], stores)
 
     const start = {
       command: 'sessions cleanup',
