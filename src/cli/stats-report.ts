@@ -121,6 +121,11 @@ export function statsLines(s: StoreStats, showKeys: boolean, bars: boolean): str
     }
   }
 
+  // Beyond the summary's capacity only accounts certain to outrank the rest are listed: say what the rest hold.
+  if (!s.top.countsExact && s.authenticated > 0) {
+    out.push(line(s.top.users.length > 0 ? '' : 'top users', `every ${s.top.users.length > 0 ? 'other ' : ''}account: at most ${n(s.top.othersAtMost)} live sessions`))
+  }
+
   for (const u of s.undecodable) {
     out.push(figure('undecodable', u.count, `${u.reason}, ${u.ownerUnknown ? 'owner unknown' : 'nobody’s'}${fp(u.keys, u.count)}`))
   }

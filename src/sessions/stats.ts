@@ -95,19 +95,36 @@ export class HeavyHitters {
     }
   }
 
-  /** The `n` largest counts (each low by at most `error`), largest first (ties by key, for a stable output). */
-  top(n: number): Array<{count: number; key: string}> {
+  /**
+   * The `n` largest counts (each low by at most `error`), largest first (ties by key, for a stable
+   * output). Once counters were dropped, only the accounts whose count is above `error` are
+   * listed: those certainly hold more sessions than every account not listed (a dropped account
+   * holds at most `error`), where a kept count of 1 might belong to any of thousands of accounts
+   * as large. `othersAtMost` bounds every account not listed (exact: the next account's count).
+   */
+  top(n: number): {othersAtMost: number; users: Array<{count: number; key: string}>} {
     const best: Array<{count: number; key: string}> = []
-    if (n <= 0) return best
+    let othersAtMost = this.error
     for (const [key, v] of this.counts) {
-      const count = v
-      if (best.length === n && count <= best.at(-1)!.count) continue
-      best.push({count, key})
+      if (!this.complete && v <= this.error) {
+        othersAtMost = Math.max(othersAtMost, v + this.error)
+        continue
+      }
+
+      if (n <= 0 || (best.length === n && v <= best.at(-1)!.count)) {
+        othersAtMost = Math.max(othersAtMost, v + this.error)
+        continue
+      }
+
+      best.push({count: v, key})
       best.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1))
-      if (best.length > n) best.pop()
+      if (best.length > n) {
+        const out = best.pop()!
+        othersAtMost = Math.max(othersAtMost, out.count + this.error)
+      }
     }
 
-    return best
+    return {othersAtMost, users: best}
   }
 }
 
@@ -194,8 +211,12 @@ export interface StoreStats {
   badSignature: number
   /** Distinct users holding live sessions: exact while the top-N summary holds every one, else estimated. */
   users: {count: number; exact: boolean}
-  /** The accounts with the most live sessions; `countsExact` false when a count may be low by up to `maxError`. */
-  top: {countsExact: boolean; maxError: number; users: Array<{count: number; userId: string}>}
+  /**
+   * The accounts with the most live sessions; `countsExact` false when a count may be low by up to
+   * `maxError`: then only accounts certain to outrank every unlisted one are listed, and
+   * `othersAtMost` bounds the live sessions of any account not listed.
+   */
+  top: {countsExact: boolean; maxError: number; othersAtMost: number; users: Array<{count: number; userId: string}>}
   /** Of the sessions and the undecodable values (not of values with a bad signature, which the scan does not hand over). */
   sizes: {bytes: number; max: null | number; p50: null | number; p95: null | number; p99: null | number; largest: Array<{key: string; size: number}>}
   /** Live sessions by when they expire. */
@@ -310,11 +331,12 @@ export class StatsCollector {
       anonymous: this.anonymous,
       badSignature: summary.badSignature,
       users: this.hitters.complete ? {count: this.hitters.size, exact: true} : {count: this.distinct.estimate(), exact: false},
-      top: {
+      top: (({othersAtMost, users}) => ({
         countsExact: this.hitters.complete,
         maxError: this.hitters.error,
-        users: this.hitters.top(topN).map(({count, key}) => ({count, userId: key})),
-      },
+        othersAtMost,
+        users: users.map(({count, key}) => ({count, userId: key})),
+      }))(this.hitters.top(topN)),
       sizes: {
         bytes: this.bytes,
         max: this.sizes.count === 0 ? null : this.sizes.max,

@@ -181,7 +181,8 @@ describe('sessions cleanup on PostgreSQL', function () {
       const [min, max] = (m[1] === undefined ? [m[2], m[3]] : [m[1], m[1]]).map(n => Number(n.replaceAll(',', '')))
       const real = json(await sessionctl(['sessions', 'cleanup', '--store', db.url, '--json', ...args]))
       assert.equal(real.deleted, 6000)
-      assert.ok(real.batches >= min && real.batches <= max, `${args.join(' ') || 'defaults'}: the dry run said ${min}–${max}, the run took ${real.batches}`)
+      const batches = Number(real.batches)
+      assert.ok(batches >= min && batches <= max, `${args.join(' ') || 'defaults'}: the dry run said ${min}–${max}, the run took ${batches}`)
     }
   })
 

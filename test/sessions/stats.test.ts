@@ -56,15 +56,42 @@ describe('sessions stats: bounded structures', () => {
     assert.ok(large.complete)
     assert.equal(large.size, truth.size)
     const exactTop = [...truth].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 6)
-    assert.deepEqual(large.top(6).map(t => [t.key, t.count]), exactTop)
+    assert.deepEqual(large.top(6).users.map(t => [t.key, t.count]), exactTop)
+    assert.equal(large.top(6).othersAtMost, [...truth.values()].sort((a, b) => b - a)[6], 'exact: the next account\'s count')
 
     assert.ok(!small.complete && small.error > 0)
-    const top = small.top(6)
-    assert.deepEqual(top.map(t => t.key), exactTop.map(([k]) => k), 'the same accounts, in the same order')
+    const {othersAtMost, users: top} = small.top(6)
+    // Only accounts certainly above every unlisted one: a prefix of the exact top, in its order.
+    assert.ok(top.length >= 2, JSON.stringify(top))
+    assert.deepEqual(top.map(t => t.key), exactTop.slice(0, top.length).map(([k]) => k), 'the same accounts, in the same order')
     for (const {count, key} of top) {
       const real = truth.get(key)!
       assert.ok(count <= real && real - count <= small.error, `${key}: ${count} vs ${real}, error ${small.error}`)
     }
+
+    for (const [key, real] of truth) if (!top.some(t => t.key === key)) assert.ok(real <= othersAtMost, `${key}: ${real} > ${othersAtMost}`)
+  })
+
+  it('beyond its capacity, lists only accounts certain to outrank every unlisted one, and bounds the rest', () => {
+    // The bench's shape: one account with 500 sessions among 300k holding 1–4 each. A kept counter
+    // of 1 says nothing then (thousands of accounts hold 4): listing it as "second" would mislead.
+    const rng = new Rng(5)
+    const truth = new Map<string, number>([['1000', 500]])
+    for (let i = 0; i < 300_000; i++) truth.set(`u${i}`, 1 + Math.floor((rng.u32() / (2 ** 32)) * 4))
+    const stream = [...truth].flatMap(([k, n]) => Array.from({length: n}, () => k))
+    for (let i = stream.length - 1; i > 0; i--) {
+      const j = Math.floor((rng.u32() / (2 ** 32)) * (i + 1));
+      [stream[i], stream[j]] = [stream[j], stream[i]]
+    }
+
+    const hitters = new HeavyHitters(4096)
+    for (const u of stream) hitters.add(u)
+    const {othersAtMost, users} = hitters.top(3)
+    assert.ok(!hitters.complete)
+    assert.deepEqual(users.map(u => u.key), ['1000'], JSON.stringify(users))
+    assert.ok(users[0].count <= 500 && 500 - users[0].count <= hitters.error)
+    assert.ok(users[0].count > othersAtMost - hitters.error, 'the listed account certainly outranks the rest')
+    for (const [key, real] of truth) if (key !== '1000') assert.ok(real <= othersAtMost, `${key}: ${real} > ${othersAtMost}`)
   })
 
   it('distinct users: estimated within 2% at 10k, 100k and 1M', () => {
