@@ -198,9 +198,10 @@ async function statsRun(argv: string[], want: ExpectedStats): Promise<Run> {
   // the heavy account (the generator's largest) listed first.
   const listed = new Map<string, number>(s.top.users.map((u: {count: number; userId: string}) => [u.userId, u.count]))
   const heaviest = [...want.perUser].reduce((a, b) => (b[1] > a[1] ? b : a))
-  const top = s.top.users[0]?.userId === heaviest[0]
-    && [...listed].every(([id, count]) => count <= (want.perUser.get(id) ?? 0) && (want.perUser.get(id) ?? 0) - count <= s.top.maxError)
-    && [...want.perUser].every(([id, count]) => listed.has(id) || count <= s.top.othersAtMost)
+  const heavyFirst = s.top.users[0]?.userId === heaviest[0]
+  const listedWithin = [...listed].every(([id, count]) => count <= (want.perUser.get(id) ?? 0) && (want.perUser.get(id) ?? 0) - count <= s.top.maxError)
+  const restBounded = [...want.perUser].every(([id, count]) => listed.has(id) || count <= s.top.othersAtMost)
+  const top = heavyFirst && listedWithin && restBounded
   const counts = ['total', 'live', 'expired', 'anonymous', 'authenticated'] as const
   const exact = users && top && counts.every(c => s[c] === want[c])
   if (!exact) log(`stats mismatch: ${JSON.stringify({got: {...s, sizes: undefined}, want: {...want, perUser: want.perUser.size}})}`)

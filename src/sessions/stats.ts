@@ -318,6 +318,7 @@ export class StatsCollector {
   result(summary: ScanSummary, topN: number): StoreStats {
     const undecodable = [...this.undecodable].map(([id, e]) => ({...e, reason: id.slice(1)})).sort((a, b) => b.count - a.count)
     const total = this.sessions + summary.badSignature + undecodable.reduce((n, u) => n + u.count, 0)
+    const top = this.hitters.top(topN)
     return {
       store: summary.store,
       total,
@@ -331,12 +332,12 @@ export class StatsCollector {
       anonymous: this.anonymous,
       badSignature: summary.badSignature,
       users: this.hitters.complete ? {count: this.hitters.size, exact: true} : {count: this.distinct.estimate(), exact: false},
-      top: (({othersAtMost, users}) => ({
+      top: {
         countsExact: this.hitters.complete,
         maxError: this.hitters.error,
-        othersAtMost,
-        users: users.map(({count, key}) => ({count, userId: key})),
-      }))(this.hitters.top(topN)),
+        othersAtMost: top.othersAtMost,
+        users: top.users.map(({count, key}) => ({count, userId: key})),
+      },
       sizes: {
         bytes: this.bytes,
         max: this.sizes.count === 0 ? null : this.sizes.max,
