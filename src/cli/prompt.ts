@@ -15,6 +15,8 @@ export function canPrompt(): boolean {
  * SIGINT/SIGTERM/SIGHUP/SIGQUIT) ends the question with "no" too.
  */
 export async function confirmOnTerminal(message: string, signal?: AbortSignal): Promise<boolean> {
+  // A terminal that cannot move the cursor (TERM=dumb: Emacs shells, some CI consoles) gets a plain question.
+  if (process.env.TERM === 'dumb') return plainConfirm(terminalSafe(message), signal)
   const {confirm} = await import('@inquirer/prompts')
   if (signal?.aborted) return false
   try {
@@ -109,4 +111,20 @@ function readHidden(question: string): Promise<string> {
     stdin.on('data', onData)
     stdin.resume()
   })
+}
+
+/** `question (y/N) `, one line read with readline: no escape sequence written. Anything but y/yes is no. */
+async function plainConfirm(message: string, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return false
+  const {createInterface} = await import('node:readline/promises')
+  const rl = createInterface({input: process.stdin, output: process.stderr, terminal: false})
+  try {
+    process.stderr.write(`${message} (y/N) `)
+    const answer = await rl.question('', signal ? {signal} : {})
+    return /^y(?:es)?$/i.test(answer.trim())
+  } catch {
+    return false
+  } finally {
+    rl.close()
+  }
 }

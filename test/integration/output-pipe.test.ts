@@ -33,10 +33,13 @@ describe('list into a pipe that closes (MariaDB, built binary)', function () {
 
   function piped(args: string[]): {exitCode: number; first: string; stderr: string} {
     // bash: the exit code of sessionctl itself (PIPESTATUS), its stderr kept apart.
-    const script = `"$NODE" "$BIN" "$@" 2>"$ERR" | head -1; echo "exit=\${PIPESTATUS[0]}"; cat "$ERR"`
+    // eslint-disable-next-line no-template-curly-in-string -- a bash script, not a template
+    const script = '"$NODE" "$BIN" "$@" 2>"$ERR" | head -1; echo "exit=${PIPESTATUS[0]}"; cat "$ERR"'
     const err = `/tmp/sessionctl-pipe-${process.pid}.err`
     const r = spawnSync('/bin/bash', ['-c', script, 'piped', ...args], {
-      encoding: 'utf8', env: {...process.env, BIN, ERR: err, NODE: process.execPath, NO_COLOR: '1'}, timeout: 120_000,
+      encoding: 'utf8', env: {
+        ...process.env, BIN, ERR: err, NODE: process.execPath, NO_COLOR: '1',
+      }, timeout: 120_000,
     })
     const [first, exitLine, ...rest] = r.stdout.split('\n')
     return {exitCode: Number(/^exit=(\d+)$/.exec(exitLine)?.[1] ?? -1), first, stderr: rest.join('\n')}
