@@ -136,6 +136,20 @@ describe('on a terminal', function () {
       assert.equal(wrong.exitCode, 1, wrong.output)
       assert.match(wrong.output, /sessionctl:\S* access denied for user "askpass"/)
       assert.ok(!wrong.output.includes('not-it'))
+      // Two stores on one server, as one user: asked once (the pty answers once; a second question would hang).
+      const other = await freshDatabase()
+      try {
+        await other.conn.query(djangoSessionDdl('django_session'))
+        await db.conn.query(`GRANT ALL ON \`${other.database}\`.* TO 'askpass'@'%'`)
+        const otherUrl = other.url.replace('mysql://root@', 'mysql://askpass@')
+        const both = await onTerminal(['sessions', 'list', '--store', url, '--store', otherUrl, '--user', '42', '--ask-pass'], {answer: `${password}\r`, waitFor: /Password for /})
+        assert.equal(both.exitCode, 0, both.output)
+        assert.equal(both.output.match(/Password for /g)?.length, 1, both.output)
+        assert.match(both.output, /2 live sessions of user 42 \(scanned 3 in 2 stores/)
+      } finally {
+        await other.conn.end()
+      }
+
       // Without a terminal: one line, exit 2, nothing asked or connected.
       const none = await sessionctl(['sessions', 'list', '--store', url, '--ask-pass'])
       assert.equal(none.code, 2, none.stderr)

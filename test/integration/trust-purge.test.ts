@@ -396,7 +396,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       assert.equal(await count("session_key LIKE 'a%'"), 0)
       const l = await sessionctl(['sessions', 'list', '--store', db.url, '--store', down, '--user', '7', '--connect-timeout', '2'])
       assert.equal(l.code, 4, l.stderr)
-      assert.match(l.stdout, /3 live sessions of user 7/)
+      assert.match(l.stderr, /3 live sessions of user 7/)
     })
 
     it('a malformed URL among several: exit 2 before any store connects (the first one included)', async () => {
@@ -468,7 +468,7 @@ describe('trust: deleting runs in a hostile environment (built binary, MariaDB)'
       await seed(1)
       const r = await sessionctl(['sessions', 'list', '--store', db.url, '--store', testRedisUrl(), '--table', 'django_session', '--user', '42'])
       assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stdout, /1 live session of user 42/)
+      assert.match(r.stderr, /1 live session of user 42/)
     })
   })
 
