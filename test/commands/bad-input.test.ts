@@ -369,7 +369,9 @@ describe('bad operator input (built binary, real MariaDB and Redis)', function (
       const r = await sessionctl([...args, '--allow-unmatched-except'])
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /Deleted 4 sessions of user 42\./)
-      const warnings = r.stderr.split('\n').filter(Boolean)
+      // The table's summary line, then one warning.
+      const [summary, ...warnings] = r.stderr.split('\n').filter(Boolean)
+      assert.match(summary, /^4 sessions of user 42 selected \(scanned 6 in /)
       assert.equal(warnings.length, 1, r.stderr)
       assert.match(warnings[0], /^sessionctl: warning: --except nosu…[\da-f]{8}, abcd…12345678 name none of user 42's selected sessions; nothing to keep for them$/)
       const [rows] = await db.conn.query('SELECT session_key FROM django_session ORDER BY session_key')
