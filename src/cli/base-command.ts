@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import chalk from 'chalk'
 
 import type {SessionStore, StoreLayout} from '../stores/contract.js'
+import type {DeletionUi} from './deletion.js'
 
 import {ExitCode, exitCodeOf, UsageError} from '../errors.js'
 import {parseLaravelKey} from '../formats/laravel-encrypter.js'
@@ -16,13 +17,15 @@ import {unreachableStore} from '../stores/unreachable.js'
 import {
   loadConfig, resolveStores, type StoreSettings, type StoreSpec,
 } from './config.js'
-import {guardOutput} from './output.js'
+import {guardOutput, onReaderGone} from './output.js'
 import {Progress} from './progress.js'
+import {askPasswords} from './prompt.js'
 import {
   checkUrlCredentials, redact, registerSecret, safeUrl,
 } from './redact.js'
 import {terminalLine} from './render.js'
-import {printError} from './report.js'
+import {printError, resetWarnings, withWarnings} from './report.js'
+import {type OutputChoice, outputJsonInArgv, yamlDocument} from './session-output.js'
 
 /** --secret-key's and --store's options, for a command whose arguments follow them (revoke: multipleNonGreedy). */
 export const secretKeyFlag = {
@@ -58,6 +61,10 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
  */
 export abstract class SessionsCommand extends Command {
   static baseFlags = {
+    'ask-pass': Flags.boolean({
+      helpGroup: 'STORE',
+      summary: 'Ask on the terminal for the store password (not echoed), once per user and host; it replaces any password of the URL or the environment.',
+    }),
     'app-key': Flags.string({
       helpGroup: 'FORMAT',
       summary: 'Laravel: the APP_KEY (base64:… or raw) that decrypts SESSION_ENCRYPT=true sessions; default $APP_KEY.',
@@ -178,6 +185,38 @@ export abstract class SessionsCommand extends Command {
     }
   }
 
+  /** What purge and revoke print through: data on stdout, human lines on stdout with a table, on stderr with csv/ndjson, none with a document. */
+  protected deletionUi(choice: OutputChoice): DeletionUi {
+    // eslint-disable-next-line unicorn/no-this-assignment, @typescript-eslint/no-this-alias -- log() is a method of the returned object
+    const self = this
+    const table = choice.mode === 'table' || choice.mode === 'wide'
+    return {
+      json: choice.document,
+      log(line) {
+        if (choice.document) return
+        if (table) self.log(line)
+        else self.logToStderr(line)
+      },
+      output: choice,
+      progress: this.progress,
+      write: line => this.log(line),
+    }
+  }
+
+  /**
+   * The command's document in the chosen output: returned for json (oclif prints it, see
+   * toSuccessJson), printed as YAML for yaml; undefined (nothing more to print) otherwise.
+   */
+  protected document<R>(choice: OutputChoice, result: R): R | undefined {
+    if (choice.mode === 'yaml') {
+      // One line at a time: log() shows a line break inside a line as \n (see terminalLine).
+      for (const line of yamlDocument(withWarnings(result)).split('\n')) this.log(line)
+      return undefined
+    }
+
+    return choice.mode === 'json' ? result : undefined
+  }
+
   protected override async finally(error: Error | undefined): Promise<void> {
     this.progress.stop()
     this.removeSignalHandlers?.()
@@ -188,10 +227,16 @@ export abstract class SessionsCommand extends Command {
 
   override async init(): Promise<void> {
     guardOutput()
+    resetWarnings()
     await super.init()
     // chalk 5 ignores NO_COLOR; oclif's own colouring honours it.
     if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') chalk.level = 0
     if (!process.stdout.isTTY && process.env.FORCE_COLOR === undefined) chalk.level = 0
+  }
+
+  /** -o json (and its spellings) is --json: oclif prints the returned document, and errors are JSON too. */
+  override jsonEnabled(): boolean {
+    return super.jsonEnabled() || (Boolean((this.constructor as typeof Command).flags?.output) && outputJsonInArgv(this.argv))
   }
 
   /**
@@ -224,6 +269,11 @@ export abstract class SessionsCommand extends Command {
 
     // Every URL is checked before the first store connects: a malformed second one touches nothing.
     for (const plan of plans) await checkStoreUrl(plan.url)
+    if (flags['ask-pass']) {
+      const urls = await askPasswords(plans.map(p => p.url))
+      for (const [i, plan] of plans.entries()) plan.url = urls[i]
+    }
+
     const stores: SessionStore[] = []
     const failures: Error[] = []
     this.signatureChecks = plans.map(p => p.signatures)
@@ -250,10 +300,13 @@ export abstract class SessionsCommand extends Command {
    * SIGQUIT: work stops at the next batch boundary, and the run ends with its summary and audit
    * line. A second one exits at once (130), with the audit line and, under --json, a JSON error.
    */
-  protected stopSignal(onStop: (signal: NodeJS.Signals) => void): AbortSignal {
+  protected stopSignal(onStop: (signal: NodeJS.Signals) => void, options: {whenReaderGone?: boolean} = {}): AbortSignal {
     if (this.signalController) return this.signalController.signal
     const controller = new AbortController()
     this.signalController = controller
+    // A scan whose output nobody reads any more (`list | head -1`) stops as a signal stops it; a
+    // deleting command is not stopped by that: its work does not depend on a reader.
+    if (options.whenReaderGone) onReaderGone(() => controller.abort())
     let received = 0
     const handler = (signal: NodeJS.Signals): void => {
       received++
@@ -280,6 +333,11 @@ export abstract class SessionsCommand extends Command {
     }
 
     return controller.signal
+  }
+
+  /** The JSON document carries the run's warnings too (they are on stderr as well). */
+  protected override toSuccessJson(result: unknown): unknown {
+    return withWarnings(result)
   }
 
   protected userId(raw: string): string {

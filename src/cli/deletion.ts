@@ -9,11 +9,12 @@ import {type ScanTotals, totals} from '../sessions/scan.js'
 import {noteDeleted} from './output.js'
 import {confirmOnTerminal} from './prompt.js'
 import {
-  detailLabels, plural, sessionColumns, sessionJson, type SessionJson, storeScanJson, StreamingTable,
+  detailLabels, plural, sessionJson, type SessionJson, storeScanJson,
 } from './render.js'
 import {
   failureText, logTime, printError, report, storeFailures, warn,
 } from './report.js'
+import {type OutputChoice, RowEmitter, sessionFormat} from './session-output.js'
 
 /**
  * What purge and revoke share once their stores have selected: the review (table, summary,
@@ -22,9 +23,15 @@ import {
  * whose sessions they are and the checks of its own flags.
  */
 export interface DeletionUi {
+  /** A document (json, yaml) is the output: no human lines. */
   json: boolean
+  /** Human lines: stdout with a table, stderr when stdout carries csv or ndjson. */
   log(line: string): void
+  /** -o, --no-headers, --columns. */
+  output: OutputChoice
   progress: Progress
+  /** Data lines (the selection's rows): stdout. */
+  write(line: string): void
 }
 
 export interface DeletionRun {
@@ -62,11 +69,14 @@ export function onDeleted(ui: DeletionUi, audit: AuditRun | undefined): (p: Dele
   }
 }
 
-/** The selection, as purge and revoke print it (a table sorted by expiry, latest first). */
+/** The selection, as purge and revoke print it in the chosen output (a table sorted by expiry, latest first). */
 export function printSessions(ui: DeletionUi, sessions: readonly Session[], stores: readonly SessionStore[], showKeys: boolean): void {
-  const table = new StreamingTable(sessionColumns(new Date(), showKeys, stores.length > 1, detailLabels(stores)), line => ui.log(line))
-  table.push(sessions)
-  table.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
+  const now = new Date()
+  const rows = new RowEmitter(ui.output, sessionFormat({
+    columns: ui.output.columns, details: detailLabels(stores), multiStore: stores.length > 1, now: () => now, showKeys,
+  }), line => ui.write(line))
+  rows.push(sessions)
+  rows.end((a, b) => (b.expiresAt?.getTime() ?? 0) - (a.expiresAt?.getTime() ?? 0))
 }
 
 /**
@@ -85,11 +95,11 @@ export async function reviewDeletion(ui: DeletionUi, selection: StoresSelection,
   const scanFailures = storeFailures(selection.scans)
   if (scanFailures.length > 0) audit?.noteError(failureText(scanFailures))
   if (!ui.json && selected.length > 0) printSessions(ui, selected, stores, run.showKeys)
-  report(ui, {
+  report({
     failures: scanFailures,
     headline: wording.headline,
     named: wording.named,
-    output: ui.json ? 'json' : 'table',
+    output: ui.output.mode,
     scans: selection.scans,
     seconds: (Date.now() - run.started) / 1000,
     stopped: signal.aborted,

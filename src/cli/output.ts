@@ -14,6 +14,9 @@ const GONE = new Set(['EIO', 'EPIPE'])
 let failure: string | undefined
 let deleted = 0
 let guarded = false
+/** Called once when stdout's reader goes away (EPIPE, EIO): a scan stops instead of reading on for nobody. */
+const readerGoneListeners: Array<() => void> = []
+let gone = false
 
 /** Installs the listeners, once per process (the command's init). */
 export function guardOutput(): void {
@@ -22,6 +25,10 @@ export function guardOutput(): void {
   process.stdout.removeAllListeners('error')
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     failure ??= error.code ?? 'write error'
+    if (!gone && GONE.has(failure)) {
+      gone = true
+      for (const listener of readerGoneListeners.splice(0)) listener()
+    }
   })
   // Nowhere is left to report a failed stderr.
   process.stderr.on('error', () => {})
@@ -63,4 +70,19 @@ export async function outputFailure(): Promise<string | undefined> {
     setImmediate(resolve)
   })
   return failure === undefined || GONE.has(failure) ? undefined : failure
+}
+
+/**
+ * `fn` runs once, when stdout's reader goes away (`list | head -1`): the command aborts its scan
+ * through the same AbortSignal a SIGINT uses. The run's exit code stands (not "stopped": nobody
+ * is left to read, as for any reader that went away).
+ */
+export function onReaderGone(fn: () => void): void {
+  if (gone) fn()
+  else readerGoneListeners.push(fn)
+}
+
+/** Whether stdout's reader went away (EPIPE or EIO). */
+export function readerGone(): boolean {
+  return gone
 }

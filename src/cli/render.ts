@@ -158,22 +158,42 @@ export interface Column<T> {
   name?: string
   color?(text: string, row: T): string
   header: string
+  /** Free text that may be cut with an ellipsis to fit the terminal (the store label first, then the widest such column). */
+  shrink?: 'first' | true
   value(row: T): string
 }
 
+export interface TableOptions {
+  /** Rows buffered to fix the widths (default 500). */
+  bufferRows?: number
+  /** Print the header line (default true; --no-headers). */
+  headers?: boolean
+  /** The terminal's width: rows never wrap, the shrinkable columns are cut with an ellipsis. Undefined: nothing is cut. */
+  maxWidth?: number
+}
+
+/** A shrinkable column is never cut below this (or its header). */
+const MIN_SHRUNK = 8
+const GAP = 2
+
 /**
- * A table that streams: the first rows fix the column widths, later rows follow them (a
- * longer value widens its own line rather than being cut, so nothing is hidden).
+ * A table that streams: the first rows fix the column widths, later rows follow them. Without a
+ * width limit a longer value widens its own line rather than being cut, so nothing is hidden; on
+ * a terminal (maxWidth) the store label, then the widest free-text column, is cut with an
+ * ellipsis so that no row wraps.
  */
 export class StreamingTable<T> {
   private buffered: T[] = []
+  private readonly options: TableOptions
   private widths: number[] | undefined
 
   constructor(
     private readonly columns: Array<Column<T>>,
     private readonly write: (line: string) => void,
-    private readonly bufferRows = 500,
-  ) {}
+    options: number | TableOptions = {},
+  ) {
+    this.options = typeof options === 'number' ? {bufferRows: options} : options
+  }
 
   get started(): boolean {
     return this.widths !== undefined || this.buffered.length > 0
@@ -192,13 +212,13 @@ export class StreamingTable<T> {
     }
 
     this.buffered.push(...rows)
-    if (this.buffered.length >= this.bufferRows) this.flush()
+    if (this.buffered.length >= (this.options.bufferRows ?? 500)) this.flush()
   }
 
   private flush(): void {
     if (!this.widths) {
-      this.widths = this.columns.map(c => Math.max(c.header.length, ...this.buffered.map(r => cell(c, r).length)))
-      this.write(this.columns.map((c, i) => chalk.bold(this.pad(c.header, i, c.align))).join('  ').trimEnd())
+      this.widths = fitWidths(this.columns, this.columns.map(c => Math.max(c.header.length, ...this.buffered.map(r => cell(c, r).length))), this.options.maxWidth)
+      if (this.options.headers ?? true) this.write(this.columns.map((c, i) => chalk.bold(this.pad(c.header, i, c.align))).join(' '.repeat(GAP)).trimEnd())
     }
 
     for (const row of this.buffered) this.writeRow(row)
@@ -207,7 +227,8 @@ export class StreamingTable<T> {
 
   private pad(text: string, i: number, align: 'left' | 'right' = 'left'): string {
     const width = this.widths![i]
-    return align === 'right' ? text.padStart(width) : text.padEnd(width)
+    const fitted = this.options.maxWidth !== undefined && text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text
+    return align === 'right' ? fitted.padStart(width) : fitted.padEnd(width)
   }
 
   private writeRow(row: T): void {
@@ -215,8 +236,34 @@ export class StreamingTable<T> {
       const text = this.pad(cell(c, row), i, c.align)
       return c.color ? c.color(text, row) : text
     })
-    this.write(cells.join('  ').trimEnd())
+    this.write(cells.join(' '.repeat(GAP)).trimEnd())
   }
+}
+
+/**
+ * The widths that fit `maxWidth`: the excess taken from the store label first, then from the
+ * widest shrinkable column, each down to MIN_SHRUNK at most. Columns that are not free text (keys,
+ * times, sizes) are never cut; a terminal too narrow even then gets the narrowest table possible.
+ */
+export function fitWidths<T>(columns: ReadonlyArray<Column<T>>, natural: readonly number[], maxWidth?: number): number[] {
+  const widths = [...natural]
+  if (maxWidth === undefined) return widths
+  const total = (): number => widths.reduce((n, w) => n + w, 0) + (GAP * (widths.length - 1))
+  const floor = (i: number): number => Math.min(natural[i], Math.max(MIN_SHRUNK, columns[i].header.length))
+  for (const i of columns.flatMap((c, j) => (c.shrink === 'first' ? [j] : []))) {
+    if (total() > maxWidth) widths[i] = Math.max(floor(i), widths[i] - (total() - maxWidth))
+  }
+
+  while (total() > maxWidth) {
+    const candidates = columns.flatMap((c, j) => (c.shrink && widths[j] > floor(j) ? [j] : []))
+    if (candidates.length === 0) break
+    const widest = candidates.reduce((a, b) => (widths[b] > widths[a] ? b : a))
+    const others = candidates.filter(j => j !== widest).map(j => widths[j])
+    const next = Math.max(floor(widest), ...others, widths[widest] - (total() - maxWidth))
+    widths[widest] = next === widths[widest] ? widths[widest] - 1 : next
+  }
+
+  return widths
 }
 
 /** A cell as printed: payload text (user ids, keys, store labels) can never act on the terminal, and widths count what is shown. */
@@ -234,13 +281,12 @@ export function detailHeader(label: string): string {
   return label.replaceAll(/([a-z])([A-Z])/g, '$1 $2')
 }
 
-/** Detail values wider than this are cut in the table (a user agent); JSON has them whole. */
-const DETAIL_WIDTH = 28
-
 export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean, details: readonly string[] = []): Array<Column<Session>> {
   const columns: Array<Column<Session>> = [
     {header: 'SESSION', name: 'id', value: s => displayKey(s.key, showKeys)},
-    {header: 'USER', name: 'userId', value: s => (s.undecodable === undefined ? (s.userId ?? '(anonymous)') : `(undecodable: ${s.undecodable})`)},
+    {
+      header: 'USER', name: 'userId', shrink: true, value: s => (s.undecodable === undefined ? (s.userId ?? '(anonymous)') : `(undecodable: ${s.undecodable})`),
+    },
     {header: 'EXPIRES (UTC)', name: 'expiresAt', value: s => (s.expiryUnknown ? '- (unknown)' : `${isoMinute(s.expiresAt)} (${relative(s.expiresAt, now)})`)},
     {
       color: (text, s) => (s.expiryUnknown ? text : (s.expired ? chalk.yellow(text) : chalk.green(text))),
@@ -256,14 +302,14 @@ export function sessionColumns(now: Date, showKeys: boolean, showStore: boolean,
     columns.push({
       header: detailHeader(label).toUpperCase(),
       name: label,
-      value(s) {
-        const value = s.details?.[label] ?? ''
-        return value.length > DETAIL_WIDTH ? `${value.slice(0, DETAIL_WIDTH - 1)}…` : value
-      },
+      shrink: true,
+      value: s => s.details?.[label] ?? '',
     })
   }
 
-  if (showStore) columns.push({header: 'STORE', name: 'store', value: s => s.store})
+  if (showStore) columns.push({
+    header: 'STORE', name: 'store', shrink: 'first', value: s => s.store,
+  })
   return columns
 }
 
@@ -315,7 +361,7 @@ export function undecodableCsvRow(row: UndecodableJson): string {
 export function undecodableColumns(showKeys: boolean, showStore: boolean): Array<Column<UndecodableValue>> {
   const columns: Array<Column<UndecodableValue>> = [
     {header: 'KEY', value: v => displayKey(v.key, showKeys)},
-    {header: 'REASON', value: v => v.reason},
+    {header: 'REASON', shrink: true, value: v => v.reason},
     {
       color: (text, v) => (v.ownerUnknown ? chalk.yellow(text) : text),
       header: 'OWNER',
@@ -323,6 +369,6 @@ export function undecodableColumns(showKeys: boolean, showStore: boolean): Array
     },
     {align: 'right', header: 'SIZE', value: v => `${v.size}`},
   ]
-  if (showStore) columns.push({header: 'STORE', value: v => v.store})
+  if (showStore) columns.push({header: 'STORE', shrink: 'first', value: v => v.store})
   return columns
 }

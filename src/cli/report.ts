@@ -1,10 +1,10 @@
-import type {Command} from '@oclif/core'
-
 import chalk from 'chalk'
 
 import type {ScanTotals, StoreScan} from '../sessions/scan.js'
+import type {OutputMode} from './session-output.js'
 
 import {ExitCode, SessionctlError} from '../errors.js'
+import {readerGone} from './output.js'
 import {redact} from './redact.js'
 import {plural, terminalSafe, undecodableNote} from './render.js'
 
@@ -12,9 +12,31 @@ export function storeFailures(scans: ReadonlyArray<{error?: Error; store: string
   return scans.filter((s): s is {error: Error; store: string} => s.error !== undefined)
 }
 
-/** A warning on stderr: stdout stays the data (table, JSON, NDJSON, CSV). One line, redacted, terminal-safe. */
+const warnings: string[] = []
+
+/**
+ * A warning on stderr: stdout stays the data (table, JSON, NDJSON, CSV). One line, redacted,
+ * terminal-safe. Kept too, for the JSON (and YAML) document's "warnings".
+ */
 export function warn(text: string): void {
+  warnings.push(redact(text))
   process.stderr.write(`${chalk.yellow('sessionctl: warning:')} ${terminalSafe(redact(text))}\n`)
+}
+
+/** A new run (the command's init): in-process runs (tests) share the module. */
+export function resetWarnings(): void {
+  warnings.length = 0
+}
+
+/** The warnings said so far in this run, redacted (the document's "warnings"). */
+export function warningsSoFar(): readonly string[] {
+  return warnings
+}
+
+/** A command's document with the run's warnings as "warnings" (when there were any); anything but a plain object as is. */
+export function withWarnings<T>(document: T): T {
+  if (warnings.length === 0 || typeof document !== 'object' || document === null || Array.isArray(document)) return document
+  return {...document, warnings: [...warnings]}
 }
 
 export interface ScanReport {
@@ -22,7 +44,7 @@ export interface ScanReport {
   headline: string
   /** The scan selected named sessions (revoke): undecodable and bad-signature values in it were selected, not skipped. */
   named?: boolean
-  output: 'csv' | 'json' | 'ndjson' | 'table'
+  output: OutputMode
   scans: StoreScan[]
   seconds: number
   stopped: boolean
@@ -30,12 +52,13 @@ export interface ScanReport {
 }
 
 /**
- * The end of a scan, said the same way by every command: a summary line (stdout with a table,
- * stderr on a terminal otherwise), warnings on stderr, and the exit code. When every store
- * failed this throws the first failure; when some did, the others' results stand and the
- * exit code says "partial".
+ * The end of a scan, said the same way by every command: a summary line on stderr (always with a
+ * table, so `list | wc -l` counts sessions; on a terminal only for ndjson and csv; never with a
+ * document), warnings on stderr, and the exit code. When every store failed this throws the first
+ * failure; when some did, the others' results stand and the exit code says "partial". A scan
+ * stopped because stdout's reader went away (`| head -1`) is not "stopped": nobody is left to tell.
  */
-export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
+export function report(r: ScanReport): void {
   const {failures, scans, totals: t} = r
   if (failures.length > 0 && failures.length === scans.length) {
     throw failures.length === 1 ? failures[0].error : new SessionctlError(failureText(failures))
@@ -43,8 +66,9 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
 
   const stores = scans.length > 1 ? ` in ${scans.length} stores` : ''
   const summary = `${r.headline} (scanned ${t.scanned.toLocaleString('en-US')}${stores} in ${r.seconds.toFixed(1)} s)`
-  if (r.output === 'table') command.log(summary)
-  else if (r.output !== 'json' && process.stderr.isTTY) process.stderr.write(`${terminalSafe(summary)}\n`)
+  if (r.output === 'table' || r.output === 'wide' || ((r.output === 'csv' || r.output === 'ndjson') && process.stderr.isTTY)) {
+    process.stderr.write(`${terminalSafe(summary)}\n`)
+  }
 
   for (const w of t.warnings) warn(w)
   const note = r.named ? undefined : undecodableNote(t)
@@ -59,7 +83,7 @@ export function report(command: Pick<Command, 'log'>, r: ScanReport): void {
 
   if (failures.length > 0) printError(failureText(failures))
   if (failures.length > 0) process.exitCode = ExitCode.PARTIAL
-  if (r.stopped) {
+  if (r.stopped && !readerGone()) {
     warn('stopped by signal before the scan finished: the results above are incomplete')
     process.exitCode = ExitCode.STOPPED
   }

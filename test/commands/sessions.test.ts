@@ -52,7 +52,9 @@ describe('sessions list', () => {
     assert.ok(stdout.includes(fingerprint(key('b42live'))))
     assert.ok(!stdout.includes(fingerprint(key('c42old'))), 'expired sessions are not listed by default')
     assert.ok(!stdout.includes(key('a42live')), 'raw keys are never printed without --show-keys')
-    assert.match(stdout, /2 live sessions of user 42 \(scanned 6 in/)
+    // The summary goes to stderr: stdout is the table alone, so `list | wc -l` counts sessions (and its header).
+    assert.equal(stdout.trimEnd().split('\n').length, 3, stdout)
+    assert.match(stderr, /^2 live sessions of user 42 \(scanned 6 in/m)
     assert.match(stderr, /1 undecodable value skipped \(bad zlib: 1\)/)
   })
 
@@ -196,9 +198,9 @@ describe('sessions purge', () => {
 
   it('says so and exits 0 when the user has no sessions', async () => {
     seed('p7')
-    const {exitCode, stdout} = await run(['sessions', 'purge', '--store', 'memory://p7', '--user', '999', '--yes'])
+    const {exitCode, stderr} = await run(['sessions', 'purge', '--store', 'memory://p7', '--user', '999', '--yes'])
     assert.equal(exitCode, 0)
-    assert.match(stdout, /0 sessions of user 999 selected/)
+    assert.match(stderr, /0 sessions of user 999 selected/)
   })
 })
 

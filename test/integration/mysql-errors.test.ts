@@ -42,7 +42,7 @@ describe('store errors (built binary)', function () {
     const r = await sessionctl(['sessions', 'list', '--store', userUrl, '--user', '42'])
     assert.equal(r.code, 0, r.stderr)
     assert.ok(!r.stdout.includes(PASSWORD))
-    assert.match(r.stdout, /0 live sessions of user 42/)
+    assert.match(r.stderr, /0 live sessions of user 42/)
   })
 
   it('a wrong password', async () => {

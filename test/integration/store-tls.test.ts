@@ -70,7 +70,7 @@ describe('TLS with a private CA file (real MariaDB and Redis)', function () {
   it('MySQL: ?ssl-ca=<file> verifies the server with that CA', async () => {
     const r = await sessionctl(['sessions', 'list', '--store', `${mysqlUrl}?ssl-ca=${path.join(dir, 'ca.pem')}`, '--user', '42'])
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /0 live sessions of user 42/)
+    assert.match(r.stderr, /0 live sessions of user 42/)
   })
 
   it('MySQL: another CA, or the system CAs (ssl=true), do not', async () => {

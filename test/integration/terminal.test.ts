@@ -82,11 +82,80 @@ describe('on a terminal', function () {
     assert.match(plain.output, /2 live sessions of user 42/)
   })
 
-  it('without a terminal, a successful run writes nothing to stderr (no spinner, no colour)', async () => {
+  it('without a terminal, a successful run writes only the summary line to stderr (no spinner, no colour)', async () => {
     const r = await sessionctl(['sessions', 'list', '--store', db.url, '--user', '42'], {env: {NO_COLOR: undefined}})
     assert.equal(r.code, 0)
-    assert.equal(r.stderr, '')
+    // The summary is on stderr, so `list | wc -l` counts the header and the sessions only.
+    assert.match(r.stderr, /^2 live sessions of user 42 \(scanned 3 in [\d.]+ s\)\n$/)
+    assert.equal(r.stdout.trimEnd().split('\n').length, 3, r.stdout)
     // eslint-disable-next-line no-control-regex
-    assert.doesNotMatch(r.stdout, /\u001B\[/)
+    assert.doesNotMatch(r.stdout + r.stderr, /\u001B\[/)
+  })
+
+  it('a table fits the terminal: the store label is cut with an ellipsis, no row wraps; into a pipe nothing is cut', async () => {
+    const r = await onTerminal(['sessions', 'list', '--store', db.url, '--user', '42', '-o', 'wide'], {env: {NO_COLOR: '1'}})
+    assert.equal(r.exitCode, 0, r.output)
+    // eslint-disable-next-line no-control-regex
+    const lines = r.output.replaceAll(/\u001B\[[\d;?]*[A-Za-z]/g, '').split(/\r?\n/)
+    const label = `${db.url} (table ${db.database}.django_session)`
+    assert.ok(`SESSION  USER  EXPIRES (UTC)                  STATE  SIZE  ${label}`.length > 120, 'the label is long enough to need cutting')
+    const rows = lines.filter(l => l.includes(fingerprint(KEYS[0])) || l.includes(fingerprint(KEYS[1])))
+    assert.equal(rows.length, 2, r.output)
+    for (const line of lines) assert.ok([...line].length <= 120, `${[...line].length} columns: ${line}`)
+    for (const row of rows) assert.match(row, / {2}mysql:\/\/.*…$/)
+    const piped = await sessionctl(['sessions', 'list', '--store', db.url, '--user', '42', '-o', 'wide'])
+    assert.ok(piped.stdout.split('\n')[1].endsWith(label), piped.stdout)
+  })
+
+  it('TERM=dumb gets no escape sequence at all: no spinner, no colour, no cursor moves, the prompt included', async () => {
+    const list = await onTerminal(['sessions', 'list', '--store', db.url, '--user', '42'], {env: {TERM: 'dumb'}})
+    assert.equal(list.exitCode, 0, list.output)
+    assert.match(list.output, /2 live sessions of user 42/)
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(list.output, /\u001B/)
+    const purge = await onTerminal(['sessions', 'purge', '--store', db.url, '--user', '42'], {answer: 'n\r', env: {TERM: 'dumb'}, waitFor: /Delete 2 sessions/})
+    assert.ok(purge.answered, purge.output)
+    assert.equal(purge.exitCode, 3, purge.output)
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(purge.output, /\u001B/)
+    assert.equal(await count(), 3)
+  })
+
+  it('--ask-pass asks for the password on the terminal, never echoes it, and connects with it', async () => {
+    const password = 'Typed-S3cret-pw'
+    await db.conn.query(`CREATE USER 'askpass'@'%' IDENTIFIED BY '${password}'`)
+    await db.conn.query(`GRANT ALL ON \`${db.database}\`.* TO 'askpass'@'%'`)
+    try {
+      const url = db.url.replace('mysql://root@', 'mysql://askpass@')
+      const r = await onTerminal(['sessions', 'list', '--store', url, '--user', '42', '--ask-pass'], {answer: `${password}\r`, waitFor: /Password for mysql:\/\/askpass@127\.0\.0\.1:\d+: $/})
+      assert.ok(r.answered, r.output)
+      assert.equal(r.exitCode, 0, r.output)
+      assert.match(r.output, /2 live sessions of user 42/)
+      assert.ok(!r.output.includes(password), 'the typed password is not echoed or printed')
+      const wrong = await onTerminal(['sessions', 'list', '--store', url, '--ask-pass'], {answer: 'not-it\r', waitFor: /Password for /})
+      assert.equal(wrong.exitCode, 1, wrong.output)
+      assert.match(wrong.output, /sessionctl:\S* access denied for user "askpass"/)
+      assert.ok(!wrong.output.includes('not-it'))
+      // Two stores on one server, as one user: asked once (the pty answers once; a second question would hang).
+      const other = await freshDatabase()
+      try {
+        await other.conn.query(djangoSessionDdl('django_session'))
+        await db.conn.query(`GRANT ALL ON \`${other.database}\`.* TO 'askpass'@'%'`)
+        const otherUrl = other.url.replace('mysql://root@', 'mysql://askpass@')
+        const both = await onTerminal(['sessions', 'list', '--store', url, '--store', otherUrl, '--user', '42', '--ask-pass'], {answer: `${password}\r`, waitFor: /Password for /})
+        assert.equal(both.exitCode, 0, both.output)
+        assert.equal(both.output.match(/Password for /g)?.length, 1, both.output)
+        assert.match(both.output, /2 live sessions of user 42 \(scanned 3 in 2 stores/)
+      } finally {
+        await other.conn.end()
+      }
+
+      // Without a terminal: one line, exit 2, nothing asked or connected.
+      const none = await sessionctl(['sessions', 'list', '--store', url, '--ask-pass'])
+      assert.equal(none.code, 2, none.stderr)
+      assert.match(none.stderr, /^sessionctl: --ask-pass needs a terminal to ask on, and there is none: .+\n$/)
+    } finally {
+      await db.conn.query("DROP USER 'askpass'@'%'")
+    }
   })
 })

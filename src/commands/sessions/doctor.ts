@@ -4,6 +4,7 @@ import type {Check} from '../../stores/contract.js'
 
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {plural} from '../../cli/render.js'
+import {documentOutputFlag, outputChoice} from '../../cli/session-output.js'
 import {ExitCode} from '../../errors.js'
 import {diagnoseStores} from '../../sessions/doctor.js'
 import {checkReplicaUrls} from '../../stores/index.js'
@@ -37,6 +38,7 @@ Nothing is changed. Exit 0 when nothing fails (warnings included), 1 otherwise.`
     {command: '<%= config.bin %> <%= command.id %> --store redis://cache:6379/0 --format django-cache --sample 100000', description: 'A large Redis: read about 100,000 sessions, not all'},
   ]
   static flags = {
+    output: documentOutputFlag,
     'max-age': Flags.integer({
       default: DEFAULT_MAX_AGE_S,
       max: 10 * 366 * 86_400,
@@ -50,6 +52,7 @@ Nothing is changed. Exit 0 when nothing fails (warnings included), 1 otherwise.`
 
   async run(): Promise<DoctorResult | undefined> {
     const {flags} = await this.parse(Doctor)
+    const choice = outputChoice(flags)
     const replicas = [flags.replica ?? []].flat()
     // Each URL valid and of one kind before anything connects; that it is the stores' kind once they are open.
     if (replicas.length > 0) {
@@ -78,7 +81,7 @@ Nothing is changed. Exit 0 when nothing fails (warnings included), 1 otherwise.`
     }
     if (summary.fail > 0) process.exitCode = ExitCode.ERROR
     if (signal.aborted) process.exitCode = ExitCode.STOPPED
-    if (this.jsonEnabled()) return {stores: diagnoses, summary}
+    if (choice.document) return this.document(choice, {stores: diagnoses, summary})
     for (const d of diagnoses) {
       if (diagnoses.length > 1) this.log(d.store)
       for (const check of d.checks) this.log(`${diagnoses.length > 1 ? '  ' : ''}${checkLine(check)}`)

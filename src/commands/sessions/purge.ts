@@ -13,6 +13,7 @@ import {incompleteIfOwnerUnknown} from '../../cli/owner-unknown.js'
 import {canPrompt} from '../../cli/prompt.js'
 import {plural, type SessionJson} from '../../cli/render.js'
 import {warn} from '../../cli/report.js'
+import {type OutputChoice, outputChoice, outputFlags} from '../../cli/session-output.js'
 import {ExitCode, SessionctlError} from '../../errors.js'
 import {KeepList} from '../../sessions/keys.js'
 import {purgeStores, type StoreDeletion, type StoresSelection} from '../../sessions/purge.js'
@@ -56,10 +57,12 @@ what would be deleted and deletes nothing.`
   static examples = [
     {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --except abcd…1a2b3c4d', description: 'Log user 42 out everywhere but one session'},
     {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --dry-run', description: 'What a purge would delete'},
+    {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --dry-run -o csv --columns id,expiresAt', description: 'The same, as CSV for a ticket'},
     {command: '<%= config.bin %> <%= command.id %> --store prod --user 42 --expired-only --yes', description: 'Only the expired leftovers, no prompt'},
   ]
   static flags = {
     ...auditFlags,
+    ...outputFlags,
     'allow-unmatched-except': Flags.boolean({
       summary: 'Go on when an --except value names none of the selected sessions (otherwise refused, exit 3).',
     }),
@@ -81,9 +84,11 @@ what would be deleted and deletes nothing.`
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
   }
   static summary = 'Delete the sessions of a user (all, all but some, or only expired ones).'
+  private choice!: OutputChoice
 
   async run(): Promise<PurgeResult | undefined> {
     const {flags} = await this.parse(Purge)
+    this.choice = outputChoice(flags)
     const userId = this.userId(flags.user)
     const dryRun = Boolean(flags['dry-run'])
     checkReason(flags.reason)
@@ -170,16 +175,16 @@ what would be deleted and deletes nothing.`
       onScanProgress: p => this.progress.update('Scanned', p.scanned, 'sessions', `, ${p.matched} of user ${userId}`),
       signal,
     }, selection => this.review(selection, run))
-    const json = this.jsonEnabled()
+    const json = this.choice.document
     // Nothing was attempted: a dry run, nothing selected, or stopped while selecting.
-    if (!purged.proceeded) return json ? this.result(purged, [], {dryRun, showKeys, userId}) : undefined
+    if (!purged.proceeded) return json ? this.document(this.choice, this.result(purged, [], {dryRun, showKeys, userId})) : undefined
     const final = this.result(purged, purged.deletions, {dryRun, showKeys, userId})
     const stale = purged.scans.reduce((n, scan) => n + (scan.summary?.staleIndex?.removed ?? 0), 0)
     concludeDeletion(this.ui(), purged, final, {
       audit, extra: stale > 0 ? {staleIndexRemoved: stale} : {}, stoppedBy: () => stoppedBy, whose: ` of user ${userId}`,
     })
-    if (stale > 0 && !json) this.log(`Removed ${plural(stale, 'stale index member')} of user ${userId} (sessions already gone).`)
-    return json ? final : undefined
+    if (stale > 0) this.ui().log(`Removed ${plural(stale, 'stale index member')} of user ${userId} (sessions already gone).`)
+    return this.document(this.choice, final)
   }
 
   private result(
@@ -220,6 +225,6 @@ what would be deleted and deletes nothing.`
   }
 
   private ui(): DeletionUi {
-    return {json: this.jsonEnabled(), log: line => this.log(line), progress: this.progress}
+    return this.deletionUi(this.choice)
   }
 }

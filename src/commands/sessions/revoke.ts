@@ -15,6 +15,7 @@ import {readNames, REVOKE_NAME, STDIN} from '../../cli/names.js'
 import {canPrompt} from '../../cli/prompt.js'
 import {plural} from '../../cli/render.js'
 import {printError, storeFailures, warn} from '../../cli/report.js'
+import {type OutputChoice, outputChoice, outputFlags} from '../../cli/session-output.js'
 import {ExitCode, SessionctlError} from '../../errors.js'
 import {KeepList, type NameReport} from '../../sessions/keys.js'
 import {revokeStores, type StoresSelection} from '../../sessions/purge.js'
@@ -63,6 +64,7 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
   ]
   static flags = {
     ...auditFlags,
+    ...outputFlags,
     // Names follow the flags: a repeatable flag must not swallow them (`--store prod KEY` is one store and one name).
     'secret-key': Flags.string({
       ...secretKeyFlag,
@@ -81,6 +83,7 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
 
   async run(): Promise<RevokeResult | undefined> {
     const {argv, flags} = await this.parse(Revoke)
+    const choice = outputChoice(flags)
     const dryRun = Boolean(flags['dry-run'])
     checkReason(flags.reason)
     // Checked before any I/O: every name must be one, and stdin is read now (nothing connects first).
@@ -101,20 +104,20 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
       stores: stores.map(s => s.label),
       user: null,
     }
-    return audited(auditPaths, start, dryRun, audit => this.revoke(flags, stores, keep, audit))
+    return audited(auditPaths, start, dryRun, audit => this.revoke(flags, choice, stores, keep, audit))
   }
 
   /** One line per name: what it matched as (masked), the key a cookie stood for, and why a form named nothing. */
-  private printNames(reports: readonly NameReport[]): void {
+  private printNames(ui: DeletionUi, reports: readonly NameReport[]): void {
     const width = Math.max('NAME'.length, ...reports.map(r => r.name.length))
-    this.log(`${'NAME'.padEnd(width)}  MATCHED AS`)
-    for (const r of reports) this.log(`${r.name.padEnd(width)}  ${describeName(r)}`)
+    ui.log(`${'NAME'.padEnd(width)}  MATCHED AS`)
+    for (const r of reports) ui.log(`${r.name.padEnd(width)}  ${describeName(r)}`)
   }
 
-  private async revoke(flags: RevokeFlags, stores: SessionStore[], names: KeepList, audit: AuditRun | undefined): Promise<RevokeResult | undefined> {
+  private async revoke(flags: RevokeFlags, choice: OutputChoice, stores: SessionStore[], names: KeepList, audit: AuditRun | undefined): Promise<RevokeResult | undefined> {
     const dryRun = Boolean(flags['dry-run'])
     const showKeys = Boolean(flags['show-keys'])
-    const ui: DeletionUi = {json: this.jsonEnabled(), log: line => this.log(line), progress: this.progress}
+    const ui = this.deletionUi(choice)
     let stoppedBy: string | undefined
     const signal = this.stopSignal(s => {
       stoppedBy = s
@@ -127,7 +130,7 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
       const reports = names.report()
       if (!ui.json) {
         this.progress.stop()
-        this.printNames(reports)
+        this.printNames(ui, reports)
       }
 
       const unmatched = names.unmatched()
@@ -166,12 +169,12 @@ the confirmation then cannot be asked on stdin: add --yes (or --dry-run).`
     const result = (): RevokeResult => ({
       ...deletionCounts(revoked, revoked.deletions, {dryRun, showKeys}), names: names.report(), unmatched: names.unmatched(),
     })
-    if (!revoked.proceeded) return ui.json ? result() : undefined
+    if (!revoked.proceeded) return ui.json ? this.document(choice, result()) : undefined
     const final = result()
     concludeDeletion(ui, revoked, final, {
       audit, noun: 'named session', stoppedBy: () => stoppedBy, whose: '',
     })
-    return ui.json ? final : undefined
+    return this.document(choice, final)
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type Column, detailHeader, isoMinute, plural, relative, sessionJson, type SessionJson, stateOf, storeScanJson, StreamingTable, terminalSafe,
 } from '../../cli/render.js'
 import {failureText, printError, storeFailures} from '../../cli/report.js'
+import {documentOutputFlag, outputChoice} from '../../cli/session-output.js'
 import {ExitCode, SessionctlError, UsageError} from '../../errors.js'
 import {getFramework} from '../../frameworks/index.js'
 import {
@@ -68,6 +69,7 @@ in the cache) shows each. A named value that cannot be decoded is shown with its
     {command: '<%= config.bin %> <%= command.id %> --store prod \'fg6g…bf667b60\' --reveal --json', description: 'As one JSON document'},
   ]
   static flags = {
+    output: documentOutputFlag,
     reveal: Flags.boolean({
       summary: 'Also print the values (secret-looking keys stay masked). They may hold personal data.',
     }),
@@ -76,6 +78,7 @@ in the cache) shows each. A named value that cannot be decoded is shown with its
 
   async run(): Promise<ShowResult | undefined> {
     const {args, flags} = await this.parse(Show)
+    const choice = outputChoice(flags)
     if (args.key === undefined) throw new UsageError('missing KEY: pass a session key, its fingerprint as list prints it, or - to read the key from stdin')
     const given = args.key === '-' ? keyFromStdin() : args.key
     checkName(given)
@@ -102,9 +105,9 @@ in the cache) shows each. A named value that cannot be decoded is shown with its
 
     const nowOf = new Map(scans.flatMap(s => (s.summary ? [[s.store, s.summary.now] as const] : [])))
     const docs = found.map(s => showJson(s, nowOf.get(s.store) ?? new Date(), showKeys, reveal))
-    if (this.jsonEnabled()) {
+    if (choice.document) {
       if (failures.length > 0) process.exitCode = ExitCode.PARTIAL
-      return {sessions: docs, stores: scans.map(s => storeScanJson(s))}
+      return this.document(choice, {sessions: docs, stores: scans.map(s => storeScanJson(s))})
     }
 
     for (const [i, session] of found.entries()) {

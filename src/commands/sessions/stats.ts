@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {type BaseFlags, SessionsCommand} from '../../cli/base-command.js'
 import {plural} from '../../cli/render.js'
 import {report, storeFailures} from '../../cli/report.js'
+import {documentOutputFlag, outputChoice} from '../../cli/session-output.js'
 import {statsJson, statsLines} from '../../cli/stats-report.js'
 import {type StoreScan, totals} from '../../sessions/scan.js'
 import {StatsCollector, type StoreStats} from '../../sessions/stats.js'
@@ -30,6 +31,7 @@ value is parsed, so the undecodable counts are exact.`
     {command: '<%= config.bin %> <%= command.id %> --store redis://cache:6379/1 --format django-cache', description: 'A Redis store: TTL-less keys are counted too'},
   ]
   static flags = {
+    output: documentOutputFlag,
     top: Flags.integer({
       default: 10, max: 1000, min: 0, summary: 'How many of the accounts with the most live sessions to show.',
     }),
@@ -38,9 +40,10 @@ value is parsed, so the undecodable counts are exact.`
 
   async run(): Promise<StatsResult | undefined> {
     const {flags} = await this.parse(Stats)
+    const choice = outputChoice(flags)
     const stores = await this.openStores(flags as BaseFlags<typeof SessionsCommand>)
     const showKeys = Boolean(flags['show-keys'])
-    const json = this.jsonEnabled()
+    const json = choice.document
     const signal = this.stopSignal(() => this.progress.stop())
     const started = Date.now()
     const scans: StoreScan[] = []
@@ -76,10 +79,10 @@ value is parsed, so the undecodable counts are exact.`
 
     const t = totals(scans)
     const failures = storeFailures(scans)
-    report(this, {
+    report({
       failures,
       headline: `Statistics of ${plural(results.length, 'store')}`,
-      output: json ? 'json' : 'table',
+      output: choice.mode,
       scans,
       seconds: (Date.now() - started) / 1000,
       stopped: signal.aborted,
@@ -88,6 +91,6 @@ value is parsed, so the undecodable counts are exact.`
         ...t, badSignature: 0, undecodable: 0, undecodableReasons: {},
       },
     })
-    return json ? {stopped: signal.aborted, stores: results.map(s => statsJson(s, showKeys))} : undefined
+    return json ? this.document(choice, {stopped: signal.aborted, stores: results.map(s => statsJson(s, showKeys))}) : undefined
   }
 }
