@@ -30,7 +30,7 @@ describe('README command reference', function () {
       assert.ok(readme.includes(`### \`sessionctl ${command}\``), `the reference has sessionctl ${command}`)
     }
 
-    assert.match(readme, /^  \$ sessionctl sessions list \[--\S+/m, 'the usage lines are there, with spaces')
+    assert.match(readme, /^ {2}\$ sessionctl sessions list \[--\S+/m, 'the usage lines are there, with spaces')
   })
 
   it('a reference that no longer matches a flag\'s help is caught', () => {
