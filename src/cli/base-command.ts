@@ -419,7 +419,7 @@ export abstract class SessionsCommand extends Command {
 
     const needsConfig = flags.config !== undefined || values.some(v => !/^[a-z][\d+.a-z-]*:\/\//i.test(v))
     const config = needsConfig ? loadConfig(flags.config, this.config.configDir) : undefined
-    const specs = resolveStores(values, config, overrides)
+    const specs = resolveStores(values, config, overrides, {askPass: Boolean(flags['ask-pass'])})
     const seen = new Map<string, StoreSpec>()
     for (const spec of specs) {
       const id = JSON.stringify({...spec, profile: undefined, url: safeUrl(spec.url)})

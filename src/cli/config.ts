@@ -288,13 +288,17 @@ const URL_LIKE = /^[a-z][\d+.a-z-]*:\/\//i
  * Turns `--store` values (URLs or profile names) into the stores to open. Explicit flags
  * override profile settings; profiles fill in what flags leave out.
  */
-export function resolveStores(values: readonly string[], config: ConfigFile | undefined, overrides: StoreSettings): StoreSpec[] {
+/**
+ * The stores named by --store values (URLs or profiles). `askPass`: the password will be asked for
+ * on the terminal (--ask-pass), so a profile's passwordEnv is not read, and need not be set.
+ */
+export function resolveStores(values: readonly string[], config: ConfigFile | undefined, overrides: StoreSettings, options: {askPass?: boolean} = {}): StoreSpec[] {
   const specs: StoreSpec[] = []
   walkProfiles(values, config, {
     profile(profile, name) {
       if (profile.store !== undefined) {
         specs.push({
-          ...pickSettings(profile), ...overrides, profile: name, url: withPassword(profile.store, profile.passwordEnv, name),
+          ...pickSettings(profile), ...overrides, profile: name, url: options.askPass ? profile.store : withPassword(profile.store, profile.passwordEnv, name),
         })
       }
     },

@@ -5,6 +5,9 @@ import type mysql from 'mysql2/promise'
  * coloured unless NO_COLOR. Without a terminal nothing but data reaches the streams.
  */
 import assert from 'node:assert/strict'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {fingerprint} from '../../src/sessions/keys.js'
 import {sessionctl} from '../support/cli.js'
@@ -148,6 +151,21 @@ describe('on a terminal', function () {
         assert.match(both.output, /2 live sessions of user 42 \(scanned 3 in 2 stores/)
       } finally {
         await other.conn.end()
+      }
+
+      // A profile whose passwordEnv is unset: --ask-pass asks instead of refusing the profile.
+      const dir = mkdtempSync(join(tmpdir(), 'sessionctl-askpass-'))
+      try {
+        const config = join(dir, 'sessionctl.json')
+        writeFileSync(config, JSON.stringify({profiles: {prod: {passwordEnv: 'SESSIONCTL_TEST_UNSET_PASSWORD', store: url}}}), {mode: 0o600})
+        const profile = await onTerminal(['sessions', 'list', '--config', config, '--store', 'prod', '--user', '42', '--ask-pass'], {answer: `${password}\r`, waitFor: /Password for /})
+        assert.equal(profile.exitCode, 0, profile.output)
+        assert.match(profile.output, /2 live sessions of user 42/)
+        const unasked = await sessionctl(['sessions', 'list', '--config', config, '--store', 'prod', '--user', '42'])
+        assert.equal(unasked.code, 2, unasked.stderr)
+        assert.match(unasked.stderr, /reads its password from \$SESSIONCTL_TEST_UNSET_PASSWORD, which is not set/)
+      } finally {
+        rmSync(dir, {force: true, recursive: true})
       }
 
       // Without a terminal: one line, exit 2, nothing asked or connected.
