@@ -1,4 +1,6 @@
-import {Command, Flags, type Interfaces, ux} from '@oclif/core'
+import {
+  Command, Flags, type Interfaces, ux,
+} from '@oclif/core'
 import chalk from 'chalk'
 
 import type {SessionStore, StoreLayout} from '../stores/contract.js'
@@ -248,6 +250,15 @@ export abstract class SessionsCommand extends Command {
     super.log(terminalLine(message, args))
   }
 
+  /**
+   * The JSON document, indented. oclif's own logJson tokenizes the printed text into an object per
+   * token to colour it (with no theme, to colour nothing): `list --all --json` of 300k sessions
+   * (82 MB of JSON) took 2 GB of memory and 22 s that way, and 1M would exhaust the heap.
+   */
+  override logJson(json: unknown): void {
+    ux.stdout(JSON.stringify(json, null, 2))
+  }
+
   override logToStderr(message: unknown = '', ...args: unknown[]): void {
     super.logToStderr(terminalLine(message, args))
   }
@@ -333,15 +344,6 @@ export abstract class SessionsCommand extends Command {
     }
 
     return controller.signal
-  }
-
-  /**
-   * The JSON document, indented. oclif's own logJson tokenizes the printed text into an object per
-   * token to colour it (with no theme, to colour nothing): `list --all --json` of 300k sessions
-   * (82 MB of JSON) took 2 GB of memory and 22 s that way, and 1M would exhaust the heap.
-   */
-  override logJson(json: unknown): void {
-    ux.stdout(JSON.stringify(json, null, 2))
   }
 
   /** The JSON document carries the run's warnings too (they are on stderr as well). */
