@@ -106,12 +106,8 @@ export class HeavyHitters {
     const best: Array<{count: number; key: string}> = []
     let othersAtMost = this.error
     for (const [key, v] of this.counts) {
-      if (!this.complete && v <= this.error) {
-        othersAtMost = Math.max(othersAtMost, v + this.error)
-        continue
-      }
-
-      if (n <= 0 || (best.length === n && v <= best.at(-1)!.count)) {
+      // Not listed: not certain to outrank a dropped account (error is 0 while complete), or not among the n largest.
+      if (v <= this.error || n <= 0 || (best.length === n && v <= best.at(-1)!.count)) {
         othersAtMost = Math.max(othersAtMost, v + this.error)
         continue
       }
