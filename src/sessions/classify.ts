@@ -6,8 +6,12 @@ import type {Codec} from '../formats/codec.js'
  * worker thread can compute it and post it back.
  */
 export interface Classified {
-  /** [index in the batch, user id, payload expiry in ms or null] */
-  matches: Array<[number, null | string, null | number]>
+  /**
+   * The candidates, as three parallel columns (one array each rather than a tuple per value, so a
+   * batch of a full scan crosses from a worker thread as three objects, not thousands): index in
+   * the batch, user id, and the payload's expiry in ms (NaN: none).
+   */
+  matches: {expiries: number[]; indices: number[]; userIds: Array<null | string>}
   undecodable: Record<string, number>
   /** The part of `undecodable` whose owner is unknown (Undecodable.ownerUnknown), by reason. */
   ownerUnknown: Record<string, number>
@@ -27,7 +31,7 @@ export interface ClassifyOptions {
 
 export function classify(codec: Codec, values: readonly Uint8Array[], userId: string | undefined, options: ClassifyOptions = {}): Classified {
   const out: Classified = {
-    badSignature: 0, matches: [], ownerUnknown: {}, undecodable: {}, ...(options.rejects ? {badSignatures: [], rejects: []} : {}),
+    badSignature: 0, matches: {expiries: [], indices: [], userIds: []}, ownerUnknown: {}, undecodable: {}, ...(options.rejects ? {badSignatures: [], rejects: []} : {}),
   }
   const decodeFor = userId === undefined || options.strict ? undefined : codec.decodeFor?.bind(codec)
   // Only the user, expiry and signature are read here: the lite decode where the codec has one.
@@ -45,7 +49,9 @@ export function classify(codec: Codec, values: readonly Uint8Array[], userId: st
       out.badSignature++
       out.badSignatures?.push(i)
     } else if (userId === undefined || decoded.userId === userId) {
-      out.matches.push([i, decoded.userId, decoded.expiresAt ? decoded.expiresAt.getTime() : null])
+      out.matches.indices.push(i)
+      out.matches.userIds.push(decoded.userId)
+      out.matches.expiries.push(decoded.expiresAt ? decoded.expiresAt.getTime() : Number.NaN)
     }
   }
 

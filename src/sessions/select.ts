@@ -189,10 +189,12 @@ export class Selector {
       }
     }
 
-    for (const [index, userId, payloadExpiry] of result.matches) {
+    const {expiries, indices, userIds} = result.matches
+    for (const [m, index] of indices.entries()) {
       const raw = candidates[index]
+      const userId = userIds[m]
       const stored = this.storedExpiry(raw)
-      const expiresAt = stored ?? (payloadExpiry === null ? null : new Date(payloadExpiry))
+      const expiresAt = stored ?? (Number.isNaN(expiries[m]) ? null : new Date(expiries[m]))
       const expired = raw.expired ?? this.isExpired(expiresAt)
       if (raw.expired === undefined && !this.wantsState(expired)) continue
       if (filter.keep && namedBy(filter.keep, raw)) {
@@ -272,9 +274,12 @@ function namedBy(list: KeepList, raw: RawSession): boolean {
 
 /** Rows whose owner the store records: the user's (exactly, never by collation), or every one. */
 function owned(batch: readonly RawSession[], userId: string | undefined): Classified {
-  const matches: Classified['matches'] = []
+  const matches: Classified['matches'] = {expiries: [], indices: [], userIds: []}
   for (const [i, raw] of batch.entries()) {
-    if (userId === undefined || raw.owner === userId) matches.push([i, raw.owner ?? null, null])
+    if (userId !== undefined && raw.owner !== userId) continue
+    matches.indices.push(i)
+    matches.userIds.push(raw.owner ?? null)
+    matches.expiries.push(Number.NaN)
   }
 
   return {

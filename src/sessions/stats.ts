@@ -58,7 +58,8 @@ export class SizeDistribution {
 export class HeavyHitters {
   /** How much any count may be below the true one (0: exact). */
   error = 0
-  private readonly counts = new Map<string, number>()
+  /** A holder per account, so that counting an account already held is one lookup. */
+  private readonly counts = new Map<string, {n: number}>()
 
   constructor(private readonly capacity = 65_536) {}
 
@@ -72,26 +73,28 @@ export class HeavyHitters {
   }
 
   add(key: string): void {
-    const n = this.counts.get(key)
-    if (n !== undefined) {
-      this.counts.set(key, n + 1)
+    const held = this.counts.get(key)
+    if (held !== undefined) {
+      held.n++
       return
     }
 
     if (this.counts.size < this.capacity) {
-      this.counts.set(key, 1)
+      this.counts.set(key, {n: 1})
       return
     }
 
     // Full: take the same amount d off every counter and off this occurrence (Misra–Gries'
     // decrement step, d large enough to free half the counters, so the step is rare): any count
     // is then low by at most the sum of the d's.
-    const values = [...this.counts.values()].sort((a, b) => a - b)
-    const d = values[Math.floor(values.length / 2)]
+    const values = new Float64Array(this.counts.size)
+    let i = 0
+    for (const held of this.counts.values()) values[i++] = held.n
+    const d = values.sort()[values.length >> 1]
     this.error += d
-    for (const [k, v] of this.counts) {
-      if (v <= d) this.counts.delete(k)
-      else this.counts.set(k, v - d)
+    for (const [k, held] of this.counts) {
+      if (held.n <= d) this.counts.delete(k)
+      else held.n -= d
     }
   }
 
@@ -105,7 +108,7 @@ export class HeavyHitters {
   top(n: number): {othersAtMost: number; users: Array<{count: number; key: string}>} {
     const best: Array<{count: number; key: string}> = []
     let othersAtMost = this.error
-    for (const [key, v] of this.counts) {
+    for (const [key, {n: v}] of this.counts) {
       // Not listed: not certain to outrank a dropped account (error is 0 while complete), or not among the n largest.
       if (v <= this.error || n <= 0 || (best.length === n && v <= best.at(-1)!.count)) {
         othersAtMost = Math.max(othersAtMost, v + this.error)
