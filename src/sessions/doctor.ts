@@ -1,5 +1,5 @@
 import type {
-  Check, DiagnoseOptions, Session, SessionStore,
+  Check, DiagnoseOptions, SessionStore, TalliedSession,
 } from '../stores/contract.js'
 
 import {isoMinute, plural, relative} from '../cli/render.js'
@@ -89,7 +89,7 @@ async function sessionChecks(store: SessionStore, options: DoctorOptions, signat
   const started = new Date()
   const horizon = started.getTime() + options.maxAgeMs + SLACK_MS
   const farPast = started.getTime() - FAR_PAST_MS
-  const collector = new StatsCollector(() => started, store.capabilities.keepsExpired)
+  const collector = new StatsCollector(started, store.capabilities.keepsExpired)
   const odd: Implausible = {future: {latest: null, n: 0}, past: {earliest: null, n: 0}}
   let summary
   try {
@@ -102,6 +102,10 @@ async function sessionChecks(store: SessionStore, options: DoctorOptions, signat
       onSessions(batch) {
         collector.addSessions(batch)
         for (const s of batch) see(odd, s, horizon, farPast)
+      },
+      onTally(s) {
+        collector.add(s)
+        see(odd, s, horizon, farPast)
       },
     })
   } finally {
@@ -131,7 +135,7 @@ async function sessionChecks(store: SessionStore, options: DoctorOptions, signat
   return checks
 }
 
-function see(odd: Implausible, s: Session, horizon: number, farPast: number): void {
+function see(odd: Implausible, s: TalliedSession, horizon: number, farPast: number): void {
   const at = s.expiresAt?.getTime()
   if (at === undefined || s.expiryUnknown) return
   if (at > horizon) {

@@ -1,7 +1,9 @@
 import {createHash} from 'node:crypto'
 
 import type {Codec} from '../formats/codec.js'
-import type {ScanSummary, Session, SessionFilter} from '../stores/contract.js'
+import type {
+  ScanSummary, Session, SessionFilter, TalliedSession,
+} from '../stores/contract.js'
 import type {KeepList} from './keys.js'
 
 import {type Classified, classify, type ClassifyOptions} from './classify.js'
@@ -65,6 +67,8 @@ const MAX_QUEUED_BYTES = 32 * 1024 * 1024
 export interface SelectorOptions {
   /** Receives the selected sessions, batch by batch (with worker threads, in completion order). */
   onSessions?(sessions: Session[]): Promise<void> | void
+  /** Receives each selected session instead, as plain values (SessionSink.onTally); not with `enrich`, names or inspect. */
+  onTally?(session: TalliedSession): void
   /** The store's expiry of a selected session that came without one (parsed only when needed). */
   expiryOf?(raw: RawSession): Date | null
   /** Adapter work on selected sessions before they are delivered (e.g. Redis TTLs). */
@@ -89,6 +93,11 @@ export class Selector {
   private readonly local = {ms: 0, values: 0}
   /** When the first batch came in. */
   private startedAt: number | undefined
+  private readonly tallied: TalliedSession = {
+    expired: false, expiresAt: null, key: '', size: 0, userId: null,
+  }
+  /** SelectorOptions.onTally where it applies, and the one object it is handed. */
+  private readonly tally: ((session: TalliedSession) => void) | undefined
   private usePool: boolean | undefined
 
   constructor(
@@ -101,6 +110,7 @@ export class Selector {
     this.summary = {
       store, scanned: 0, matched: 0, kept: 0, undecodable: {}, ownerUnknown: {}, badSignature: 0, now,
     }
+    this.tally = options.enrich || filter.names || filter.inspect ? undefined : options.onTally
   }
 
   /** Waits for every batch; the scan's counts. */
@@ -203,6 +213,18 @@ export class Selector {
       }
 
       summary.matched++
+      if (this.tally) {
+        const t = this.tallied
+        t.key = raw.key
+        t.size = raw.size ?? raw.value.length
+        t.userId = userId
+        t.expiresAt = expiresAt
+        t.expired = expired
+        t.expiryUnknown = raw.expiryUnknown
+        this.tally(t)
+        continue
+      }
+
       selected.push(this.inspected(raw, this.session(raw, userId, expiresAt, expired)))
     }
 

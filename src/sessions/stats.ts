@@ -1,5 +1,7 @@
 /* eslint-disable no-bitwise -- a hash and HyperLogLog registers: shifts and masks are the point */
-import type {ScanSummary, Session, UndecodableValue} from '../stores/contract.js'
+import type {
+  ScanSummary, Session, TalliedSession, UndecodableValue,
+} from '../stores/contract.js'
 
 /**
  * `sessions stats`: what one streaming pass over a store says about it, in memory that does not
@@ -58,8 +60,7 @@ export class SizeDistribution {
 export class HeavyHitters {
   /** How much any count may be below the true one (0: exact). */
   error = 0
-  /** A holder per account, so that counting an account already held is one lookup. */
-  private readonly counts = new Map<string, {n: number}>()
+  private readonly counts = new Map<string, number>()
 
   constructor(private readonly capacity = 65_536) {}
 
@@ -73,14 +74,14 @@ export class HeavyHitters {
   }
 
   add(key: string): void {
-    const held = this.counts.get(key)
-    if (held !== undefined) {
-      held.n++
+    const n = this.counts.get(key)
+    if (n !== undefined) {
+      this.counts.set(key, n + 1)
       return
     }
 
     if (this.counts.size < this.capacity) {
-      this.counts.set(key, {n: 1})
+      this.counts.set(key, 1)
       return
     }
 
@@ -89,12 +90,12 @@ export class HeavyHitters {
     // is then low by at most the sum of the d's.
     const values = new Float64Array(this.counts.size)
     let i = 0
-    for (const held of this.counts.values()) values[i++] = held.n
+    for (const v of this.counts.values()) values[i++] = v
     const d = values.sort()[values.length >> 1]
     this.error += d
-    for (const [k, held] of this.counts) {
-      if (held.n <= d) this.counts.delete(k)
-      else held.n -= d
+    for (const [k, v] of this.counts) {
+      if (v <= d) this.counts.delete(k)
+      else this.counts.set(k, v - d)
     }
   }
 
@@ -108,7 +109,7 @@ export class HeavyHitters {
   top(n: number): {othersAtMost: number; users: Array<{count: number; key: string}>} {
     const best: Array<{count: number; key: string}> = []
     let othersAtMost = this.error
-    for (const [key, {n: v}] of this.counts) {
+    for (const [key, v] of this.counts) {
       // Not listed: not certain to outrank a dropped account (error is 0 while complete), or not among the n largest.
       if (v <= this.error || n <= 0 || (best.length === n && v <= best.at(-1)!.count)) {
         othersAtMost = Math.max(othersAtMost, v + this.error)
@@ -246,56 +247,63 @@ export class StatsCollector {
   private live = 0
   private readonly noExpiry = {count: 0, keys: [] as string[]}
   private readonly noTtl = {count: 0, keys: [] as string[]}
+  /** The scan's start, which the expiry histogram counts from. */
+  private readonly nowMs: number
   private oldestExpiry: null | number = null
   private sessions = 0
   private readonly sizes = new SizeDistribution()
   private readonly undecodable = new Map<string, {count: number; keys: string[]; ownerUnknown: boolean}>()
 
   constructor(
-    private readonly now: () => Date,
+    now: Date,
     private readonly keepsExpired: boolean,
     capacity?: number,
   ) {
     this.hitters = new HeavyHitters(capacity)
+    this.nowMs = now.getTime()
+  }
+
+  /** Counts one session (SessionSink.onTally; the fields are read during the call only). */
+  add(s: TalliedSession): void {
+    this.sessions++
+    this.bytes += s.size
+    this.sizes.add(s.size)
+    this.noteLargest(s.key, s.size)
+    if (s.noTtl) sample(this.noTtl, s.key)
+    if (s.expiryUnknown) {
+      this.expiryUnknown++
+      return
+    }
+
+    if (s.expired) {
+      this.expired++
+      this.backlogBytes += s.size
+      const at = s.expiresAt?.getTime()
+      if (at !== undefined && (this.oldestExpiry === null || at < this.oldestExpiry)) this.oldestExpiry = at
+      return
+    }
+
+    this.live++
+    if (s.userId === null) {
+      this.anonymous++
+    } else {
+      this.authenticated++
+      this.hitters.add(s.userId)
+      this.distinct.add(s.userId)
+    }
+
+    if (s.expiresAt === null) {
+      sample(this.noExpiry, s.key)
+    } else {
+      const ahead = s.expiresAt.getTime() - this.nowMs
+      let bucket = 0
+      while (ahead >= EXPIRY_BUCKETS[bucket].ms) bucket++
+      this.expiresIn[bucket]++
+    }
   }
 
   addSessions(batch: readonly Session[]): void {
-    const now = this.now().getTime()
-    for (const s of batch) {
-      this.sessions++
-      this.bytes += s.size
-      this.sizes.add(s.size)
-      this.noteLargest(s.key, s.size)
-      if (s.noTtl) sample(this.noTtl, s.key)
-      if (s.expiryUnknown) {
-        this.expiryUnknown++
-        continue
-      }
-
-      if (s.expired) {
-        this.expired++
-        this.backlogBytes += s.size
-        const at = s.expiresAt?.getTime()
-        if (at !== undefined && (this.oldestExpiry === null || at < this.oldestExpiry)) this.oldestExpiry = at
-        continue
-      }
-
-      this.live++
-      if (s.userId === null) {
-        this.anonymous++
-      } else {
-        this.authenticated++
-        this.hitters.add(s.userId)
-        this.distinct.add(s.userId)
-      }
-
-      if (s.expiresAt === null) {
-        sample(this.noExpiry, s.key)
-      } else {
-        const ahead = s.expiresAt.getTime() - now
-        this.expiresIn[EXPIRY_BUCKETS.findIndex(b => ahead < b.ms)]++
-      }
-    }
+    for (const s of batch) this.add(s)
   }
 
   addUndecodable(values: readonly UndecodableValue[]): void {

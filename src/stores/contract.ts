@@ -180,7 +180,18 @@ export interface UndecodableValue {
 export interface SessionSink {
   onProgress?(progress: ScanProgress): void
   onSessions?(sessions: Session[]): Promise<void> | void
+  /**
+   * A counting sink (stats, doctor) may take each selected session as these few values instead:
+   * the SQL stores, which do no work on selected sessions, then call this and build no Session
+   * object (after decoding, a full scan's main cost on the scanning thread); a store that does
+   * (Redis: the TTLs) calls onSessions. A sink that sets it must count the same either way. The
+   * object is reused: valid only during the call.
+   */
+  onTally?(session: TalliedSession): void
 }
+
+/** What onTally hands over of a selected session (the same fields as Session's). */
+export type TalliedSession = Pick<Session, 'expired' | 'expiresAt' | 'expiryUnknown' | 'key' | 'noTtl' | 'size' | 'userId'>
 
 export interface ScanProgress {
   matched: number

@@ -527,6 +527,7 @@ class MysqlStore implements SessionStore {
     const selector = new Selector(this.options.codec, filter, this.label, clock.now, {
       expiryOf: raw => this.expiry.expiresAt(raw.expiryToken === '' ? null : raw.expiryToken, clock),
       onSessions: sink.onSessions,
+      onTally: sink.onTally,
     })
     const {data, expiry, key, user} = this.columns
     let [where, params] = this.expiry.condition(filter.state, clock)

@@ -667,6 +667,7 @@ export class PostgresStore implements SessionStore {
     const selector = new Selector(this.options.codec, filter, this.label, clock.now, {
       expiryOf: raw => this.expiry.expiresAt(raw.expiryToken === '' ? null : raw.expiryToken, clock),
       onSessions: sink.onSessions,
+      onTally: sink.onTally,
     })
     const {alias, children, data, key, owner, user} = this.columns
     const [condition, params] = this.expiry.condition(filter.state, clock)

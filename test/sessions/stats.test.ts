@@ -6,9 +6,12 @@ import assert from 'node:assert/strict'
 
 import type {ScanSummary, Session} from '../../src/stores/contract.js'
 
+import {frameworkCodec, getFramework} from '../../src/frameworks/index.js'
+import {type RawSession, Selector} from '../../src/sessions/select.js'
 import {
   DistinctEstimate, HeavyHitters, SizeDistribution, StatsCollector,
 } from '../../src/sessions/stats.js'
+import {encodeSigned} from '../support/django-encode.js'
 import {Rng} from '../support/rng.js'
 
 function nearestRank(sorted: readonly number[], q: number): number {
@@ -107,7 +110,7 @@ describe('sessions stats: bounded structures', () => {
 
   it('a collector beyond its capacity says the figures are estimates, with the bound', () => {
     const now = new Date('2026-12-01T00:00:00Z')
-    const c = new StatsCollector(() => now, true, 100)
+    const c = new StatsCollector(now, true, 100)
     const batch: Session[] = []
     for (let i = 0; i < 5000; i++) {
       batch.push({
@@ -126,5 +129,40 @@ describe('sessions stats: bounded structures', () => {
     assert.equal(r.top.users[0].userId, 'bot')
     assert.ok(r.top.users[0].count <= 1250 && 1250 - r.top.users[0].count <= r.top.maxError)
     assert.equal(r.expiresIn[0].count, 5000)
+  })
+
+  it('a store that hands sessions over one by one (onTally, the SQL stores) counts exactly what one that hands Session batches does', async () => {
+    const secretKey = 'tally-secret'
+    const codec = frameworkCodec(getFramework('django'), {secretKeys: [secretKey], userPath: ['_auth_user_id']})
+    const now = new Date('2026-12-01T00:00:00Z')
+    const rng = new Rng(23)
+    const raws: RawSession[] = []
+    for (let i = 0; i < 3000; i++) {
+      const expiresAt = new Date(now.getTime() + ((rng.int(40 * 86_400) - (8 * 86_400)) * 1000))
+      const user = rng.chance(0.1) ? null : String(rng.chance(0.05) ? 7 : rng.int(900))
+      const session = {...(user === null ? {} : {_auth_user_id: user}), cart: Array.from({length: rng.int(20)}, (_, j) => j)}
+      // Some values no framework wrote, some signed with another key.
+      const text = i % 97 === 0 ? 'bm90IGEgc2Vzc2lvbg==' : encodeSigned(session, {secretKey: i % 89 === 0 ? 'other-key' : secretKey})
+      raws.push({
+        expired: expiresAt.getTime() <= now.getTime(), expiresAt, expiryToken: expiresAt.toISOString(), key: `k${String(i).padStart(31, '0')}`, value: Buffer.from(text),
+      })
+    }
+
+    const run = async (tally: boolean) => {
+      const collector = new StatsCollector(now, true)
+      const selector = new Selector(codec, {countOnly: true, onUndecodable: v => collector.addUndecodable(v), state: 'all'}, 's', now, {
+        onSessions: batch => collector.addSessions(batch), ...(tally ? {onTally: (t: Parameters<StatsCollector['add']>[0]) => collector.add(t)} : {}),
+      })
+      for (let i = 0; i < raws.length; i += 500) await selector.submit(raws.slice(i, i + 500))
+      return collector.result(await selector.finish(), 5)
+    }
+
+    const batches = await run(false)
+    const tallied = await run(true)
+    assert.deepEqual(tallied, batches)
+    assert.ok(batches.expired > 300 && batches.live > 2000 && batches.anonymous > 100, JSON.stringify(batches))
+    assert.ok(batches.undecodable.length > 0 && batches.badSignature > 0)
+    assert.equal(batches.top.users[0].userId, '7')
+    assert.equal(batches.sizes.largest.length, 5)
   })
 })

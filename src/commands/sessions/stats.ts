@@ -52,13 +52,14 @@ value is parsed, so the undecodable counts are exact.`
     for (const store of stores) {
       if (signal.aborted) break
       const scanStart = new Date()
-      const collector = new StatsCollector(() => scanStart, store.capabilities.keepsExpired)
+      const collector = new StatsCollector(scanStart, store.capabilities.keepsExpired)
       try {
         const summary = await store.listSessions({
           countOnly: true, onUndecodable: v => collector.addUndecodable(v), signal, state: 'all',
         }, {
           onProgress: p => this.progress.update('Read', p.scanned, 'values'),
           onSessions: batch => collector.addSessions(batch),
+          onTally: s => collector.add(s),
         })
         const result = collector.result(summary, flags.top)
         scans.push({store: store.label, summary})
