@@ -121,7 +121,7 @@ export class HeavyHitters {
       if (k !== undefined && this.counts[slot] > d) kept.push([k, this.hashes[slot], this.counts[slot] - d])
     }
 
-    this.keys.fill()
+    for (let slot = 0; slot < this.keys.length; slot++) this.keys[slot] = undefined
     this.used = 0
     for (const [k, h, count] of kept) {
       let slot = h & this.mask
