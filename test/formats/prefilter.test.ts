@@ -135,6 +135,34 @@ function check(codec: Codec, values: Buffer[]): {skipped: number; values: number
   return {skipped, values: values.length}
 }
 
+/**
+ * Pickles whose user id no token spells: a REDUCE (or NEWOBJ, BUILD) that the reader normalises
+ * into text or a number (timedelta → its seconds, UUID → its canonical text, date → ISO text),
+ * CPython's own output and hand-assembled opcode streams. decode() attributes each to a user;
+ * decodeFor() for that user must not skip it.
+ */
+function reducedPickles(): Buffer[] {
+  const script = String.raw`
+import pickle, sys, base64, uuid, datetime
+key = b'\x8c\r_auth_user_id'
+td = b'\x8c\x08datetime\x8c\ttimedelta\x93'
+out = [
+  b'\x80\x04}' + key + td + b'K\x00K\x00J\x80\xde\x80\x02\x87Rs.',                     # timedelta(0, 0, 42000000)
+  b'\x80\x02}' + key + b'cdatetime\ntimedelta\nK\x00K\x15J\x40\x6f\x40\x01\x87Rs.',    # GLOBAL: timedelta(0, 21, 21000000)
+  b'\x80\x04}' + key + b'\x8c\x08datetime\x94\x8c\ttimedelta\x94\x93K\x00G\x40\x44\xc0\x00\x00\x00\x00\x00\x86Rs.',  # timedelta(0, 41.5)
+  b'\x80\x04\x95' + (51).to_bytes(8, 'little') + b'}' + key + td + b'K\x00K\x00J\x80\xde\x80\x02\x87Rs.',  # the same inside a FRAME
+  b'(dV_auth_user_id\n(I0\nI0\nI42000000\nidatetime\ntimedelta\ns.',                    # INST, protocol 0
+]
+out += [pickle.dumps({'_auth_user_id': v}, p) for p in (2, 4, 5) for v in (
+  uuid.UUID('7c9e6679-7425-40de-944b-e07fc1f69e30'), datetime.timedelta(seconds=42), datetime.timedelta(days=1),
+  datetime.date(2026, 1, 2), datetime.datetime(2026, 1, 2, 3, 4, 5), datetime.time(4, 2))]
+for b in out:
+  pickle.loads(b)
+  print(base64.b64encode(b).decode())
+`
+  return execFileSync('/usr/bin/python3', ['-c', script], {encoding: 'utf8'}).trim().split('\n').map(line => Buffer.from(line, 'base64'))
+}
+
 describe('scan prefilter (decodeFor)', () => {
   const fixtures = djangoFixtures().cases
   const pickled = pickles()
@@ -186,6 +214,25 @@ describe('scan prefilter (decodeFor)', () => {
 
     // Flash messages hold escaped quotes, and are skipped too; those with a \u escape are parsed.
     assert.ok(skipped > 0.9 * others, `skipped ${skipped} of ${others} (value, other user) pairs`)
+  })
+
+  it('never skips a pickle whose REDUCE the reader normalises into the user id (timedelta, UUID, date)', () => {
+    const codec = createDjangoCacheCodec()
+    const values = reducedPickles()
+    for (const value of [...values, ...values.map(v => deflateSync(v))]) {
+      const full = codec.decode(value)
+      assert.ok(full.ok && full.userId !== null, `${value.toString('latin1')} decodes to a user`)
+      assert.deepEqual(scanView(codec.decodeFor!(value, full.userId)), scanView(full), `decodeFor(${full.userId}) of ${value.toString('latin1')}`)
+    }
+
+    const djangoCodec = createDjangoCodec()
+    for (const value of values.map(v => signed(v, true))) {
+      const full = djangoCodec.decode(value)
+      assert.ok(full.ok && full.userId !== null)
+      assert.deepEqual(scanView(djangoCodec.decodeFor!(value, full.userId)), scanView(full))
+    }
+
+    assert.ok(check(codec, values).values > 0)
   })
 
   it('skips a typical session of another user without parsing it, and finds the user’s own', () => {
