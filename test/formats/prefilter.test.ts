@@ -149,7 +149,7 @@ td = b'\x8c\x08datetime\x8c\ttimedelta\x93'
 out = [
   b'\x80\x04}' + key + td + b'K\x00K\x00J\x80\xde\x80\x02\x87Rs.',                     # timedelta(0, 0, 42000000)
   b'\x80\x02}' + key + b'cdatetime\ntimedelta\nK\x00K\x15J\x40\x6f\x40\x01\x87Rs.',    # GLOBAL: timedelta(0, 21, 21000000)
-  b'\x80\x04}' + key + b'\x8c\x08datetime\x94\x8c\ttimedelta\x94\x93K\x00G\x40\x44\xc0\x00\x00\x00\x00\x00\x86Rs.',  # timedelta(0, 41.5)
+  b'\x80\x04}' + key + b'\x8c\x08datetime\x94\x8c\ttimedelta\x94\x93J\xff\xff\xff\xffJ\xaa\x51\x01\x00\x86Rs.',  # timedelta(-1, 86442), memoized names
   b'\x80\x04\x95' + (51).to_bytes(8, 'little') + b'}' + key + td + b'K\x00K\x00J\x80\xde\x80\x02\x87Rs.',  # the same inside a FRAME
   b'(dV_auth_user_id\n(I0\nI0\nI42000000\nidatetime\ntimedelta\ns.',                    # INST, protocol 0
 ]
