@@ -8,12 +8,12 @@ import {
  * skips the parser (the costly part of reading a value) for everyone else's sessions. True only
  * when that is certain, so that decodeFor never disagrees with decode:
  * - a pickle: see PickleScan (no token of the pickle is read as the id);
- * - anything else (JSON): see jsonCannotHold.
+ * - anything else (JSON; with `formats` 'json', everything): see jsonCannotHold.
  * A payload that is skipped is not counted among the undecodable ("not JSON", "bad pickle",
  * "pickle beyond limits"): with --user those counts cover the values that could have been the
  * user's (--strict-counts: every value).
  */
-export function payloadSkipper(userPath: readonly string[]): ((bytes: Buffer, userId: string) => boolean) | undefined {
+export function payloadSkipper(userPath: readonly string[], formats: 'json' | 'pickle-or-json' = 'pickle-or-json'): ((bytes: Buffer, userId: string) => boolean) | undefined {
   if (userPath.length === 0) return undefined
   const jsonKey = jsonKeyOf(userPath.at(-1)!)
   let target: Target | undefined
@@ -24,7 +24,7 @@ export function payloadSkipper(userPath: readonly string[]): ((bytes: Buffer, us
       target = targetOf(userId)
     }
 
-    if (isPickle(bytes)) return pickleCannotHold(bytes, target)
+    if (formats !== 'json' && isPickle(bytes)) return pickleCannotHold(bytes, target)
     return jsonKey !== undefined && jsonCannotHold(bytes, jsonKey, target.bytes, target.numeric)
   }
 }

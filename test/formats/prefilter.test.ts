@@ -14,6 +14,7 @@ import type {Codec} from '../../src/formats/codec.js'
 import {shapedRow, shapedUserId} from '../../scripts/bench/seed-shaped.js'
 import {createDjangoCacheCodec} from '../../src/frameworks/django-cache.js'
 import {createDjangoCodec} from '../../src/frameworks/django.js'
+import {createExpressCodec} from '../../src/frameworks/express.js'
 import {caseValue, djangoFixtures} from '../support/fixtures.js'
 
 const USERS = ['42',
@@ -37,6 +38,10 @@ const USERS = ['42',
   'a/b',
   String.raw`a\b`,
   ' 42',
+  '100',
+  '-42',
+  '-0',
+  '9007199254740993',
   '']
 
 /** Django's signed format without a signature check: what the codec reads for a payload. */
@@ -87,6 +92,26 @@ const JSON_PAYLOADS = [
   String.raw`{"m":"\"","_auth_user_id":"4"}`,
   String.raw`{"_auth_user_id":"a\/b"}`,
   '{"_auth_user_id":"a/b"}',
+  '{"_auth_user_id":420e-1}',
+  '{"_auth_user_id":4.20e+1}',
+  '{"_auth_user_id" \n : \t 4.2E1 }',
+  '{"_auth_user_id":0.42e2}',
+  '{"_auth_user_id":-0}',
+  '{"_auth_user_id":-0.0}',
+  '{"_auth_user_id":1e2}',
+  '{"_auth_user_id":-42}',
+  '{"_auth_user_id":042}',
+  '{"_auth_user_id":9007199254740993}',
+  '{"_auth_user_id":9007199254740993.0}',
+  '{"_auth_user_id":42,"_auth_user_id":"7"}',
+  '{"_auth_user_id":"7","_auth_user_id":4.2e1}',
+  '{"a":{"_auth_user_id":42},"_auth_user_id":"7"}',
+  '{"a":[{"b":{"_auth_user_id":4.2e1}}],"_auth_user_id":7}',
+  String.raw`{"_auth_user_id":4.2e1,"x":"\"q\""}`,
+  String.raw`{"x":"\"_auth_user_id\":42","_auth_user_id":7}`,
+  '{"_auth_user_id":42 ,"x":1}',
+  '{"_auth_user_id":[42]}',
+  '{"_auth_user_id":{"_auth_user_id":"42"}}',
 ]
 
 /** Pickles written by CPython, including hand-assembled opcode streams it reads as session dicts. */
@@ -104,6 +129,15 @@ out += [
   b'\x80\x05}' + key + b'V\\u0034\\u0032\ns.',      # raw-unicode-escape: "42"
   b'\x80\x05}' + key + b'M*\x00s.',                 # BININT2: 42
   b'\x80\x05}' + key + b'J*\x00\x00\x00s.',         # BININT: 42
+  b'\x80\x02}' + key + b'U\x0242s.',               # SHORT_BINSTRING: "42"
+  b'\x80\x02}' + key + b'T\x02\x00\x00\x0042s.',     # BINSTRING: "42"
+  b'\x80\x04}' + key + b'\x8d\x02\x00\x00\x00\x00\x00\x00\x0042s.',  # BINUNICODE8: "42"
+  b'\x80\x04}\x8c\x0242\x940' + key + b'h\x00s.',   # "42" memoized before, then BINGET
+  b"(dS'_auth_user_id'\nS'4\\x32'\ns.",            # protocol 0 STRING with an escape: "42"
+  b'(dV_auth_user_id\nI 42 \ns.',                  # INT with spaces: 42
+  b'(dV_auth_user_id\nL42L\ns.',                   # LONG: 42
+  b'(dV_auth_user_id\nF42.0\ns.',                  # FLOAT: 42.0
+  b'(dV_auth_user_id\nI01\ns.',                    # INT 01: True, nobody
 ]
 for b in out: print(base64.b64encode(b).decode())
 `
@@ -233,6 +267,51 @@ describe('scan prefilter (decodeFor)', () => {
     }
 
     assert.ok(check(codec, values).values > 0)
+  })
+
+  it('skips pickles where the id is only text inside other text, a FRAME length or another number', () => {
+    const script = String.raw`
+import pickle, base64
+key = b'\x8c\r_auth_user_id'
+body = lambda pad: b'}' + key + b'\x8c\x017s\x8c\x03padX' + pad.to_bytes(4, 'little') + b'p' * pad + b's.'
+pad = 0x2A4B - len(body(0))
+out = [
+  b'\x80\x04\x95' + (0x2A4B).to_bytes(8, 'little') + body(pad),   # FRAME length 4B 2A: "K*", not BININT1 42
+  b'(dV_auth_user_id\nV7\nsVn\nI420\ns.',                          # INT 420
+  b'(dV_auth_user_id\nV7\nsVn\nF42.5\ns.',                         # FLOAT 42.5
+]
+out += [pickle.dumps(d, p) for p in (2, 4, 5) for d in (
+  {'_auth_user_id': '7', 'sku': 'SKU-42', 'hash': '42ab' * 16, 'ok': 'OK*', 'price': '42.00'},
+  {'_auth_user_id': '7', 'qty': 4200, 'rate': 42.5, 'ids': [420, 1042], 'note': 'K*' * 3},
+  {'_auth_user_id': '7', 'x': 'a' * 42},
+)]
+# Bytes (protocol 2 writes them as _codecs.encode of a str, which is a str token).
+out += [pickle.dumps({'_auth_user_id': '7', 'y': b'42', 'z': bytearray(b'42')}, p) for p in (4, 5)]
+for b in out:
+  assert pickle.loads(b)['_auth_user_id'] == '7'
+  print(base64.b64encode(b).decode())
+`
+    const values = execFileSync('/usr/bin/python3', ['-c', script], {encoding: 'utf8'}).trim().split('\n').map(line => Buffer.from(line, 'base64'))
+    const codec = createDjangoCacheCodec()
+    for (const value of values) {
+      const full = codec.decode(value)
+      assert.ok(full.ok && full.userId === '7', `${value.toString('latin1')} is user 7's`)
+      assert.equal(codec.decodeFor!(value, '42'), undefined, `skipped for 42: ${value.toString('latin1')}`)
+      assert.deepEqual(scanView(codec.decodeFor!(value, '7')), scanView(full))
+    }
+  })
+
+  it('express: the same property on JSON documents, the user key at any depth', () => {
+    const codec = createExpressCodec({userPath: ['_auth_user_id']})
+    const r = check(codec, JSON_PAYLOADS.map(p => Buffer.from(p, 'utf8')))
+    assert.ok(r.skipped > r.values, `the prefilter should skip most (value, other user) pairs; it skipped ${r.skipped}`)
+    const passport = createExpressCodec()
+    const docs = ['42', '"42"', '4.2e1', '"7"', '7', '{"id":42}', 'null'].map(u => Buffer.from(`{"cookie":{"path":"/"},"passport":{"user":${u}}}`))
+    check(passport, docs)
+    assert.equal(passport.decodeFor!(docs[3], '42'), undefined)
+    assert.equal((passport.decodeFor!(docs[2], '42') as {userId: string}).userId, '42')
+    // An empty value is counted, never skipped.
+    assert.deepEqual(passport.decodeFor!(Buffer.alloc(0), '42'), {ok: false, reason: 'empty'})
   })
 
   it('skips a typical session of another user without parsing it, and finds the user’s own', () => {
