@@ -36,9 +36,9 @@ function jsonKeyOf(segment: string): Buffer | undefined {
 
 /**
  * Whether a JSON document cannot hold `user` (printable ASCII) as the value of the key `key` (the
- * user path's last segment, quoted) at any depth. Without a \u escape anywhere, the key can only be
- * written verbatim (the other escapes stand for characters no key we search holds: `"`, `\`,
- * `/` and controls), and an unescaped quote always delimits a string, so each place the key occurs
+ * user path's last segment, quoted) at any depth. Unless a \u escape stands for one of the key's
+ * characters, the key can only be written verbatim (the other escapes stand for characters no key
+ * we search holds: `"`, `\`, `/` and controls), and an unescaped quote always delimits a string, so each place the key occurs
  * as a key is found by a byte search (the key string, its quote not escaped, whitespace, a colon,
  * whitespace). True when no such place holds the user:
  * - a string, free of escapes, other than the user (a string with an escape is left to the parser);
@@ -51,7 +51,7 @@ function jsonKeyOf(segment: string): Buffer | undefined {
  */
 export function jsonCannotHold(bytes: Buffer, key: Buffer, user: Buffer, numeric = true): boolean {
   const escapes = bytes.includes(0x5C)
-  if (escapes && (bytes.includes(UNICODE_ESCAPE) || key.includes(0x2F))) return false
+  if (escapes && (key.includes(0x2F) || !unicodeEscapesMiss(bytes, key))) return false
   for (let at = bytes.indexOf(key); at !== -1; at = bytes.indexOf(key, at + 1)) {
     if (escapes && escaped(bytes, at)) continue
     let i = skipJsonSpace(bytes, at + key.length)
@@ -74,6 +74,35 @@ export function jsonCannotHold(bytes: Buffer, key: Buffer, user: Buffer, numeric
 }
 
 const UNICODE_ESCAPE = Buffer.from(String.raw`\u`, 'latin1')
+
+/**
+ * Whether no \u escape in `bytes` stands for a character of `key` (quoted): then the key can only
+ * be written verbatim, however much other text is escaped (“ is \u201c in json.dumps's output).
+ * Every `\u` pair is looked at, escaped backslashes' included, which only errs towards a parse.
+ */
+function unicodeEscapesMiss(bytes: Buffer, key: Buffer): boolean {
+  for (let at = bytes.indexOf(UNICODE_ESCAPE); at !== -1; at = bytes.indexOf(UNICODE_ESCAPE, at + 2)) {
+    let code = 0
+    for (let h = at + 2; h < at + 6; h++) {
+      const d = hexValue(bytes[h])
+      if (d < 0) return false
+      code = (code * 16) + d
+    }
+
+    // The key's characters are printable ASCII, between its quotes.
+    if (code < 0x80 && key.subarray(1, -1).includes(code)) return false
+  }
+
+  return true
+}
+
+function hexValue(c: number | undefined): number {
+  if (c === undefined) return -1
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  if (c >= 0x41 && c <= 0x46) return c - 0x37
+  if (c >= 0x61 && c <= 0x66) return c - 0x57
+  return -1
+}
 
 /** Digits, sign, point and exponent: the bytes a JSON number (or a longer malformed run) is made of. */
 function isNumberByte(c: number | undefined): boolean {
@@ -112,10 +141,15 @@ interface Target {
    * `:`), UUID its canonical text (with `-`). Every other class stays an object.
    */
   risky: ReadonlySet<string>
+  /** The risky names' bytes, and which lengths they have (riskyLength[n] === 1). */
+  riskyBytes: readonly Buffer[]
+  riskyLength: Uint8Array
   text: string
 }
 
 const targets = new Map<string, Target>()
+/** The longest risky class name (timedelta). */
+const MAX_NAME = 9
 
 function targetOf(text: string): Target {
   let t = targets.get(text)
@@ -127,8 +161,11 @@ function targetOf(text: string): Target {
     if (num !== undefined) risky.add('timedelta')
     if (/[-:]/.test(text)) for (const name of ['datetime', 'date', 'time']) risky.add(name)
     if (text.includes('-')) risky.add('UUID')
+    const riskyBytes = [...risky].map(name => Buffer.from(name, 'latin1'))
+    const riskyLength = new Uint8Array(MAX_NAME + 1)
+    for (const name of riskyBytes) riskyLength[name.length] = 1
     t = {
-      big, bytes: Buffer.from(text, 'latin1'), num, numeric: num !== undefined || /^-?\d+$/.test(text), risky, text,
+      big, bytes: Buffer.from(text, 'latin1'), num, numeric: num !== undefined || /^-?\d+$/.test(text), risky, riskyBytes, riskyLength, text,
     }
     if (targets.size > 16) targets.clear()
     targets.set(text, t)
@@ -139,7 +176,8 @@ function targetOf(text: string): Target {
 
 /** See PickleScan; `bytes` is a whole pickle. */
 function pickleCannotHold(bytes: Buffer, target: Target): boolean {
-  const scan = new PickleScan(target)
+  // Without a STACK_GLOBAL byte anywhere, no str token can name a class: names are not compared.
+  const scan = new PickleScan(target, bytes.includes(0x93))
   scan.write(bytes)
   return scan.end()
 }
@@ -178,7 +216,8 @@ export class PickleScan {
   private stackGlobal = false
   private stopped = false
 
-  constructor(private readonly target: Target) {}
+  /** `names`: compare str tokens with the risky class names (false only when no STACK_GLOBAL can follow). */
+  constructor(private readonly target: Target, private readonly names = true) {}
 
   /** For a user id given as text: undefined when the id has no single byte form (always parse). */
   static for(userId: string): PickleScan | undefined {
@@ -231,10 +270,13 @@ export class PickleScan {
 
   /** A str token's text, bytes [start, end): the id? a risky class name (for a STACK_GLOBAL)? */
   private isIdText(b: Buffer, start: number, end: number): boolean {
-    const {bytes, risky} = this.target
+    const {bytes, riskyBytes, riskyLength} = this.target
     const n = end - start
-    if (n === bytes.length && b.compare(bytes, 0, n, start, end) === 0) return true
-    if (n >= 4 && n <= 9 && risky.size > 0 && risky.has(b.toString('latin1', start, end))) this.namedRisky = true
+    if (n === bytes.length && sameBytes(b, start, bytes)) return true
+    if (this.names && n <= MAX_NAME && riskyLength[n] === 1) {
+      for (const name of riskyBytes) if (name.length === n && sameBytes(b, start, name)) this.namedRisky = true
+    }
+
     return false
   }
 
@@ -440,7 +482,7 @@ export class PickleScan {
         if (n < 0) return this.hold()
         const text = op !== 0x43 && op !== 0x42 && op !== 0x8E && op !== 0x96
         // Only a string as long as the id, or as a risky class name, is looked at.
-        const look = text && (n === this.target.bytes.length || (n >= 4 && n <= 9 && this.target.risky.size > 0))
+        const look = text && (n === this.target.bytes.length || (this.names && n <= MAX_NAME && this.target.riskyLength[n] === 1))
         if (i + head + n > end) {
           if (look) return start
           this.skip = i + head + n - end
@@ -493,6 +535,12 @@ export class PickleScan {
 
     return end
   }
+}
+
+/** Whether b holds `want` at `at` (short strings: a loop beats Buffer#compare's call). */
+function sameBytes(b: Buffer, at: number, want: Buffer): boolean {
+  for (let k = 0; k < want.length; k++) if (b[at + k] !== want[k]) return false
+  return true
 }
 
 /** A LONG1/LONG4 argument (little-endian two's complement), as parsePickle reads it. */

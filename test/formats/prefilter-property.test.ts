@@ -149,9 +149,9 @@ describe('scan prefilter property: the benchmark’s sessions and the fixtures',
       checkValue(codec, Buffer.from(seedRow(i, now).data), seedUserId(i), seed, `seed row ${i}`)
     }
 
-    // Flash messages with a \u escape are parsed; the rest of the others are skipped.
-    assert.ok(shaped.skipped > 0.9 * shaped.others, `shaped: skipped ${shaped.skipped} of ${shaped.others}`)
-    assert.ok(share(shaped, '42') > 0.9, `shaped, user 42: ${share(shaped, '42')}`)
+    // Flash messages' \u escapes (“) spell no character of the key: those rows are skipped too.
+    assert.ok(shaped.skipped > 0.999 * shaped.others, `shaped: skipped ${shaped.skipped} of ${shaped.others}`)
+    assert.ok(share(shaped, '42') > 0.999, `shaped, user 42: ${share(shaped, '42')}`)
     assert.ok(seed.skipped > 0.99 * seed.others, `seed: skipped ${seed.skipped} of ${seed.others}`)
   })
 
@@ -178,7 +178,7 @@ describe('scan prefilter property: the benchmark’s sessions and the fixtures',
     // are quantities (1, 2) occur as int tokens in a cart, and those pickles are parsed.
     assert.ok(pickled.skipped > 0.9 * pickled.others, `pickles: skipped ${pickled.skipped} of ${pickled.others}`)
     for (const user of ['42', '7', '234572']) assert.ok(share(pickled, user) > 0.99, `pickles, user ${user}: ${share(pickled, user)}`)
-    assert.ok(json.skipped > 0.9 * json.others, `json: skipped ${json.skipped} of ${json.others}`)
+    assert.ok(json.skipped > 0.999 * json.others, `json: skipped ${json.skipped} of ${json.others}`)
   })
 
   it('express: shaped sessions with passport.user as a number or a string', () => {
@@ -189,8 +189,9 @@ describe('scan prefilter property: the benchmark’s sessions and the fixtures',
       checkValue(codec, value, owner, t, `express ${i}`)
     }
 
-    assert.ok(t.skipped > 0.9 * t.others, `skipped ${t.skipped} of ${t.others}`)
-    assert.ok(share(t, '42') > 0.9, `user 42: ${share(t, '42')}`)
+    // passport.user is a number in two of three: only a number whose text is the id is parsed.
+    assert.ok(t.skipped > 0.999 * t.others, `skipped ${t.skipped} of ${t.others}`)
+    assert.ok(share(t, '42') > 0.999, `user 42: ${share(t, '42')}`)
   })
 
   it('the golden fixtures: Django signed and cache values, django-redis’s serializers and compressors, Flask-Session', () => {

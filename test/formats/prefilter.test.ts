@@ -112,6 +112,15 @@ const JSON_PAYLOADS = [
   '{"_auth_user_id":42 ,"x":1}',
   '{"_auth_user_id":[42]}',
   '{"_auth_user_id":{"_auth_user_id":"42"}}',
+  String.raw`{"m":"\u201c","_auth_user_id":"42"}`,
+  String.raw`{"m":"\u201c","_auth_user_id":"7"}`,
+  String.raw`{"m":"\u201c","\u005fauth_user_id":"42"}`,
+  String.raw`{"m":"\u201c","_auth_user_i\u0064":"42"}`,
+  String.raw`{"m":"\u00e9","_auth_user_i\u0044":"42"}`,
+  String.raw`{"m":"\\u005f","_auth_user_id":"7"}`,
+  String.raw`{"m":"\u201c","_auth_user_id":"\u0034\u0032"}`,
+  String.raw`{"m":"\u201c","_auth_user_id":4.2e1}`,
+  String.raw`{"m":"\u20","_auth_user_id":"42"}`,
 ]
 
 /** Pickles written by CPython, including hand-assembled opcode streams it reads as session dicts. */
