@@ -100,6 +100,8 @@ export class Selector {
   ) {
     this.summary = {
       store, scanned: 0, matched: 0, kept: 0, undecodable: {}, ownerUnknown: {}, badSignature: 0, now,
+      // As classify decides whether it prefilters.
+      undecodableCounted: filter.userId !== undefined && filter.strictCounts !== true && codec.decodeFor !== undefined ? 'candidates' : 'all',
     }
   }
 
