@@ -537,6 +537,165 @@ export class PickleScan {
   }
 }
 
+/**
+ * Whether a msgpack value (Flask-Session ≥ 0.7) cannot hold `userId`, by the same rule as pickles:
+ * every token is walked (each header says how long it is; containers hold only their elements),
+ * and the value is left to the parser when a str token is the id, an int or float token's text is
+ * the id, or a timestamp extension (read as ISO text, with `-` and `:`) could be the id; also
+ * when the bytes are not exactly whole tokens (truncated, or the never-used 0xc1). Keys are
+ * tokens too: an id-shaped key only errs towards a parse.
+ */
+export function msgpackCannotHold(b: Buffer, userId: string): boolean {
+  if (!isAscii(userId)) return false
+  const t = targetOf(userId)
+  const timestamps = /[-:]/.test(userId)
+  const end = b.length
+  let i = 0
+  while (i < end) {
+    const c = b[i]
+    let next: number
+    if (c <= 0x7F || c >= 0xE0) { // positive and negative fixint
+      if ((c <= 0x7F ? c : c - 256) === t.num) return false
+      next = i + 1
+    } else if (c <= 0x9F) { // fixmap, fixarray
+      next = i + 1
+    } else if (c <= 0xBF) { // fixstr
+      next = i + 1 + (c - 0xA0)
+      if (next <= end && isIdBytes(b, i + 1, next, t)) return false
+    } else {
+      const head = MSGPACK_HEAD[c - 0xC0]
+      if (head === 0 || i + head > end) return false
+      switch (c) {
+      case 0xC4: // bin8, 16, 32
+      case 0xC5:
+      case 0xC6: {
+        next = i + head + lengthAt(b, i + 1, head - 1)
+        break
+      }
+
+      case 0xC7: // ext8, 16, 32: a length, then the type
+      case 0xC8:
+      case 0xC9: {
+        if (timestamps && b[i + head - 1] === 0xFF) return false
+        next = i + head + lengthAt(b, i + 1, head - 2)
+        break
+      }
+
+      case 0xD4: // fixext 1, 2, 4, 8, 16
+      case 0xD5:
+      case 0xD6:
+      case 0xD7:
+      case 0xD8: {
+        if (timestamps && b[i + 1] === 0xFF) return false
+        next = i + head + (2 ** (c - 0xD4))
+        break
+      }
+
+      case 0xD9: // str8, 16, 32
+      case 0xDA:
+      case 0xDB: {
+        next = i + head + lengthAt(b, i + 1, head - 1)
+        if (next <= end && isIdBytes(b, i + head, next, t)) return false
+        break
+      }
+
+      case 0xCA:
+      case 0xCB:
+      case 0xCC:
+      case 0xCD:
+      case 0xCE:
+      case 0xCF:
+      case 0xD0:
+      case 0xD1:
+      case 0xD2:
+      case 0xD3: {
+        if (isIdNumber(msgpackNumber(b, i, c), t)) return false
+        next = i + head
+        break
+      }
+
+      default: { // nil, false, true, array16/32, map16/32: nothing more to read
+        next = i + head
+      }
+      }
+    }
+
+    i = next
+  }
+
+  return i === end
+}
+
+/** Header sizes from 0xc0 on (0: never used); fixext's header is its type byte too. */
+const MSGPACK_HEAD = [
+  1,
+  0,
+  1,
+  1,
+  2,
+  3,
+  5,
+  3,
+  4,
+  6,
+  5,
+  9,
+  2,
+  3,
+  5,
+  9, // c0-cf
+  2,
+  3,
+  5,
+  9,
+  2,
+  2,
+  2,
+  2,
+  2,
+  2,
+  3,
+  5,
+  3,
+  5,
+  3,
+  5, // d0-df
+]
+
+/** A big-endian length of 1, 2 or 4 bytes. */
+function lengthAt(b: Buffer, at: number, size: number): number {
+  if (size === 1) return b[at]
+  return size === 2 ? b.readUInt16BE(at) : b.readUInt32BE(at)
+}
+
+/** The number a msgpack int or float token holds, as parseMsgpack gives it (bigint beyond 2^53). */
+function msgpackNumber(b: Buffer, at: number, c: number): bigint | number {
+  switch (c) {
+  case 0xCA: {return b.readFloatBE(at + 1)}
+  case 0xCB: {return b.readDoubleBE(at + 1)}
+  case 0xCC: {return b[at + 1]}
+  case 0xCD: {return b.readUInt16BE(at + 1)}
+  case 0xCE: {return b.readUInt32BE(at + 1)}
+  case 0xCF: {return safeOrBig(b.readBigUInt64BE(at + 1))}
+  case 0xD0: {return b.readInt8(at + 1)}
+  case 0xD1: {return b.readInt16BE(at + 1)}
+  case 0xD2: {return b.readInt32BE(at + 1)}
+  default: {return safeOrBig(b.readBigInt64BE(at + 1))}
+  }
+}
+
+function safeOrBig(value: bigint): bigint | number {
+  return value >= -9_007_199_254_740_991n && value <= 9_007_199_254_740_991n ? Number(value) : value
+}
+
+function isIdNumber(value: bigint | number, t: Target): boolean {
+  return typeof value === 'number' ? value === t.num : value === t.big
+}
+
+function isIdBytes(b: Buffer, start: number, end: number, t: Target): boolean {
+  return end - start === t.bytes.length && sameBytes(b, start, t.bytes)
+}
+
 /** Whether b holds `want` at `at` (short strings: a loop beats Buffer#compare's call). */
 function sameBytes(b: Buffer, at: number, want: Buffer): boolean {
   for (let k = 0; k < want.length; k++) if (b[at + k] !== want[k]) return false

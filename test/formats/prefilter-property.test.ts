@@ -136,6 +136,45 @@ function expressValue(i: number): {owner: null | string; value: Buffer} {
   return {owner, value: Buffer.from(JSON.stringify(session), 'utf8')}
 }
 
+/** msgpack as msgspec writes a session dict (Flask-Session ≥ 0.7): the smallest form of each value. */
+function msgpack(value: unknown): Buffer {
+  if (value === null) return Buffer.from([0xC0])
+  if (typeof value === 'boolean') return Buffer.from([value ? 0xC3 : 0xC2])
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    if (value >= 0 && value < 128) return Buffer.from([value])
+    if (value >= -32 && value < 0) return Buffer.from([0x1_00 + value])
+    const b = Buffer.alloc(9)
+    b[0] = value >= 0 ? 0xCF : 0xD3
+    if (value >= 0) b.writeBigUInt64BE(BigInt(value), 1)
+    else b.writeBigInt64BE(BigInt(value), 1)
+    return b
+  }
+
+  if (typeof value === 'number') {
+    const b = Buffer.alloc(9)
+    b[0] = 0xCB
+    b.writeDoubleBE(value, 1)
+    return b
+  }
+
+  if (typeof value === 'string') {
+    const bytes = Buffer.from(value, 'utf8')
+    return Buffer.concat([bytes.length < 32 ? Buffer.from([0xA0 + bytes.length]) : head16(0xDA, bytes.length), bytes])
+  }
+
+  if (Array.isArray(value)) return Buffer.concat([head16(0xDC, value.length), ...value.map(v => msgpack(v))])
+  const entries = Object.entries(value as Record<string, unknown>)
+  return Buffer.concat([head16(0xDE, entries.length), ...entries.flatMap(([k, v]) => [msgpack(k), msgpack(v)])])
+}
+
+/** A str16, array16 or map16 header. */
+function head16(type: number, n: number): Buffer {
+  const b = Buffer.alloc(3)
+  b[0] = type
+  b.writeUInt16BE(n, 1)
+  return b
+}
+
 describe('scan prefilter property: the benchmark’s sessions and the fixtures', () => {
   const indices = sample(2500)
   const now = Date.UTC(2026, 11, 3)
@@ -192,6 +231,23 @@ describe('scan prefilter property: the benchmark’s sessions and the fixtures',
     // passport.user is a number in two of three: only a number whose text is the id is parsed.
     assert.ok(t.skipped > 0.999 * t.others, `skipped ${t.skipped} of ${t.others}`)
     assert.ok(share(t, '42') > 0.999, `user 42: ${share(t, '42')}`)
+  })
+
+  it('flask: the shaped sessions as msgpack (Flask-Login’s _user_id), and as pickles', () => {
+    const codec = createFlaskCodec()
+    const t = tally()
+    for (const i of indices) {
+      const session = shapedSession(i)
+      const owner = shapedUserId(i)
+      delete session._auth_user_id
+      if (owner !== null) session._user_id = owner
+      session._fresh = i % 2 === 0
+      checkValue(codec, msgpack(session), owner, t, `flask msgpack ${i}`)
+      if (i % 5 === 0) checkValue(codec, pickleDumps(session as PickleValue), owner, t, `flask pickle ${i}`)
+    }
+
+    assert.ok(t.skipped > 0.9 * t.others, `skipped ${t.skipped} of ${t.others}`)
+    for (const user of ['42', '234572']) assert.ok(share(t, user) > 0.99, `user ${user}: ${share(t, user)}`)
   })
 
   it('the golden fixtures: Django signed and cache values, django-redis’s serializers and compressors, Flask-Session', () => {

@@ -15,6 +15,7 @@ import {shapedRow, shapedUserId} from '../../scripts/bench/seed-shaped.js'
 import {createDjangoCacheCodec} from '../../src/frameworks/django-cache.js'
 import {createDjangoCodec} from '../../src/frameworks/django.js'
 import {createExpressCodec} from '../../src/frameworks/express.js'
+import {createFlaskCodec} from '../../src/frameworks/flask.js'
 import {caseValue, djangoFixtures} from '../support/fixtures.js'
 
 const USERS = ['42',
@@ -321,6 +322,55 @@ for b in out:
     assert.equal((passport.decodeFor!(docs[2], '42') as {userId: string}).userId, '42')
     // An empty value is counted, never skipped.
     assert.deepEqual(passport.decodeFor!(Buffer.alloc(0), '42'), {ok: false, reason: 'empty'})
+  })
+
+  it('flask (msgpack): parses only when a str, int or float token is the id, or a timestamp could be', () => {
+    const codec = createFlaskCodec()
+    const str = (text: string): Buffer => {
+      const bytes = Buffer.from(text, 'utf8')
+      return Buffer.concat([bytes.length < 32 ? Buffer.from([0xA0 + bytes.length]) : Buffer.from([0xD9, bytes.length]), bytes])
+    }
+
+    const map = (...pairs: Array<[string, Buffer]>): Buffer => Buffer.concat([Buffer.from([0x80 + pairs.length]), ...pairs.flatMap(([k, v]) => [str(k), v])])
+    const forms = [
+      Buffer.from([0x2A]),
+      Buffer.from([0xCC, 42]),
+      Buffer.from([0xCD, 0, 42]),
+      Buffer.from([0xCE, 0, 0, 0, 42]),
+      Buffer.from([0xCF, 0, 0, 0, 0, 0, 0, 0, 42]),
+      Buffer.from([0xD0, 42]),
+      Buffer.from([0xD1, 0, 42]),
+      Buffer.from([0xD2, 0, 0, 0, 42]),
+      Buffer.from([0xD3, 0, 0, 0, 0, 0, 0, 0, 42]),
+      Buffer.from([0xCA, 0x42, 0x28, 0, 0]),
+      Buffer.from([0xCB, 0x40, 0x45, 0, 0, 0, 0, 0, 0]),
+      str('42'),
+      Buffer.from([0xDA, 0, 2, 0x34, 0x32]),
+      Buffer.from([0xDB, 0, 0, 0, 2, 0x34, 0x32]),
+      Buffer.from([0xFF]),
+      Buffer.from([0xCF, 0x00, 0x20, 0, 0, 0, 0, 0, 1]), // 2^53 + 1, a bigint
+      Buffer.from([0xD6, 0xFF, 0x69, 0x57, 0xA0, 0x80]), // timestamp: ISO text
+    ]
+    const values = forms.map(v => map(['_fresh', Buffer.from([0xC3])], ['_user_id', v]))
+    for (const value of values) {
+      const full = codec.decode(value)
+      assert.ok(full.ok && full.userId !== null, `${value.toString('hex')} decodes to a user`)
+      assert.deepEqual(scanView(codec.decodeFor!(value, full.userId)), scanView(full), `decodeFor(${full.userId}) of ${value.toString('hex')}`)
+    }
+
+    check(codec, values)
+    const others = [
+      map(['_user_id', str('7')], ['sku', str('SKU-42')], ['h', str('42ab'.repeat(10))]),
+      map(['_user_id', str('7')], ['qty', Buffer.from([0xCD, 0x01, 0xA4])], ['b', Buffer.from([0xC4, 2, 0x34, 0x32])]),
+      map(['_user_id', str('7')], ['x', Buffer.from([0xD4, 0x05, 0x2A])]), // an extension that is no timestamp
+    ]
+    for (const value of others) {
+      assert.equal((codec.decode(value) as {userId: string}).userId, '7')
+      assert.equal(codec.decodeFor!(value, '42'), undefined, `skipped for 42: ${value.toString('hex')}`)
+    }
+
+    // Truncated: left to the parser, which says so.
+    assert.deepEqual(codec.decodeFor!(values[11].subarray(0, -1), '7'), codec.decode(values[11].subarray(0, -1)))
   })
 
   it('skips a typical session of another user without parsing it, and finds the user’s own', () => {
