@@ -88,6 +88,7 @@ export function storeScanJson(scan: StoreScan): Record<string, unknown> {
     undecodable: s.undecodable,
     ownerUnknown: Object.values(s.ownerUnknown ?? {}).reduce((a, b) => a + b, 0),
     badSignature: s.badSignature,
+    ...(s.undecodableCounted === undefined ? {} : {undecodableCounted: s.undecodableCounted}),
     ...(s.userMismatch === undefined ? {} : {userMismatch: s.userMismatch}),
     ...(s.warnings === undefined ? {} : {warnings: s.warnings}),
     ...(s.staleIndex === undefined ? {} : {staleIndex: s.staleIndex}),

@@ -3,7 +3,7 @@ import {inflateChunks} from './compression/inflate.js'
 import {
   type JsonEncoding, JsonPathError, JsonPathReader, type JsonPathValue, pathUserId,
 } from './json-path.js'
-import {PickleSkipStream} from './pickle-skip.js'
+import {PickleScan} from './pickle-skip.js'
 import {isPickle} from './pickle.js'
 
 /**
@@ -66,14 +66,15 @@ class Settled extends Error {
  */
 export function readOversized(source: ChunkSource, o: OversizedRead): OversizedResult {
   let reader: JsonPathReader | undefined
-  let skip: PickleSkipStream | undefined
+  let skip: PickleScan | undefined
   try {
     source(chunk => {
       if (!reader && !skip) {
         if (o.formats !== 'json' && isPickle(chunk)) {
           // Without a user to rule out, a pickle this size is anyone's.
           if (o.userId === undefined) throw new Settled(ownerUnknown('too large'))
-          skip = new PickleSkipStream(o.userId)
+          skip = PickleScan.for(o.userId)
+          if (skip === undefined) throw new Settled(ownerUnknown('too large'))
         } else if (o.formats === 'pickle-or-object' && chunk[0] !== 0x7B) {
           throw new Settled(isMsgpackMap(chunk[0]) ? ownerUnknown('msgpack (unsupported)') : undecodable('not a pickle or JSON'))
         } else {

@@ -716,7 +716,7 @@ function asArgs(value: unknown): unknown[] {
   return value
 }
 
-function toInt(value: bigint): bigint | number {
+export function toInt(value: bigint): bigint | number {
   return value >= -0x1F_FF_FF_FF_FF_FF_FFn && value <= 0x1F_FF_FF_FF_FF_FF_FFn ? Number(value) : value
 }
 
@@ -726,7 +726,7 @@ const INT_TEXT = /^[\t-\r ]*([+-]?)(0[Xx](?:_?[\dA-Fa-f])+|0[Oo](?:_?[0-7])+|0[B
 // Hex, octal and binary text has no digit limit in CPython; this reader stops somewhere.
 const MAX_INT_TEXT = 100_000
 
-function parseIntText(text: string): bigint | number {
+export function parseIntText(text: string): bigint | number {
   // The common case, exact as a double below 16 digits; `|| 0` because Python has no -0 int.
   if (text.length < 16 && /^[+-]?\d+$/.test(text) && !/^[+-]?0\d/.test(text)) return Number(text) || 0
   const match = INT_TEXT.exec(text)
@@ -745,7 +745,7 @@ function parseIndex(text: string): number {
   return Number(text)
 }
 
-function parseFloatText(text: string): number {
+export function parseFloatText(text: string): number {
   const t = text.trim().toLowerCase()
   // One way to match each text: `\d+\.?\d*` backtracked quadratically on long digit runs.
   if (/^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/.test(t)) return Number(t)
@@ -785,7 +785,7 @@ function utf8Surrogates(buf: Buffer, start: number, end: number): string {
 }
 
 // Protocol 0 str: latin-1 except \uXXXX / \UXXXXXXXX after an odd run of backslashes (CPython's rule).
-function rawUnicodeEscape(buf: Buffer, start: number, end: number): string {
+export function rawUnicodeEscape(buf: Buffer, start: number, end: number): string {
   let out = ''
   let from = start
   let i = start
@@ -822,7 +822,7 @@ const SIMPLE_ESCAPES: Record<number, number> = {
 }
 
 // codecs.escape_decode, as load_string applies it to a protocol 0 STRING; the bytes are read as latin-1.
-function escapeDecode(bytes: Uint8Array, start: number, end: number): string {
+export function escapeDecode(bytes: Uint8Array, start: number, end: number): string {
   const out = Buffer.allocUnsafe(end - start)
   let n = 0
   let i = start

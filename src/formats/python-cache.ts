@@ -7,7 +7,7 @@ import {MsgpackError, parseMsgpack} from './msgpack.js'
 import {
   bufferChunks, type ChunkSource, inflatedChunks, isMsgpackMap, readOversized,
 } from './oversized.js'
-import {payloadSkipper} from './pickle-skip.js'
+import {msgpackCannotHold, payloadSkipper} from './pickle-skip.js'
 import {isPickle} from './pickle.js'
 import {parsePayload} from './python.js'
 
@@ -38,8 +38,10 @@ export function createCacheValueCodec(options: {maxPayloadBytes?: number; msgpac
     let serializer: string
     if (isPickle(bytes)) serializer = 'pickle'
     else if (bytes[0] === 0x7B) serializer = 'json'
-    else if (isMsgpackMap(bytes[0])) return options.msgpack ? fromMsgpack(bytes, plain.compression) : ownerUnknown('msgpack (unsupported)')
-    else return undecodable(options.msgpack ? 'not a pickle, msgpack or JSON' : 'not a pickle or JSON')
+    else if (isMsgpackMap(bytes[0])) {
+      if (!options.msgpack) return ownerUnknown('msgpack (unsupported)')
+      return userId !== undefined && msgpackCannotHold(bytes, userId) ? undefined : fromMsgpack(bytes, plain.compression)
+    } else return undecodable(options.msgpack ? 'not a pickle, msgpack or JSON' : 'not a pickle or JSON')
     if (userId !== undefined && skipper?.(bytes, userId)) return undefined
     // parsePayload sniffs pickle vs JSON the same way; its JSON path reads latin-1, which is
     // exact for django-redis's JSONSerializer (json.dumps escapes everything beyond ASCII).

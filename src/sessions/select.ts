@@ -109,6 +109,8 @@ export class Selector {
   ) {
     this.summary = {
       store, scanned: 0, matched: 0, kept: 0, undecodable: {}, ownerUnknown: {}, badSignature: 0, now,
+      // As classify decides whether it prefilters.
+      undecodableCounted: filter.userId !== undefined && filter.strictCounts !== true && codec.decodeFor !== undefined ? 'candidates' : 'all',
     }
     this.tally = options.enrich || filter.names || filter.inspect ? undefined : options.onTally
   }

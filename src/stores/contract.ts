@@ -217,6 +217,14 @@ export interface ScanSummary {
   ownerUnknown: Record<string, number>
   /** Readable sessions whose signature is wrong (with --secret-key): the framework ignores them. */
   badSignature: number
+  /**
+   * What `undecodable` covers: 'candidates' when a scan for one user skipped the values whose
+   * bytes cannot hold the user without parsing them (so a value that is also not JSON or not a
+   * pickle is not counted; bad base64, bad zlib, empty and too large always are), 'all' when every
+   * value was decoded (no user, --strict-counts, or a format without the prefilter). Set by
+   * every scan that decodes (Selector).
+   */
+  undecodableCounted?: 'all' | 'candidates'
   /** The clock used to tell live from expired (the store's own clock where it has one). */
   now: Date
   /**

@@ -79,9 +79,28 @@ describe('sessions list', () => {
 
     assert.deepEqual(doc.sessions.filter((s: {expired: boolean}) => s.expired).length, 1)
     assert.deepEqual(doc.summary, {
-      badSignature: 0, matched: 3, ownerUnknown: 0, scanned: 7, undecodable: 1,
+      badSignature: 0, matched: 3, ownerUnknown: 0, scanned: 7, undecodable: 1, undecodableCounted: 'candidates',
     })
     assert.deepEqual(doc.stores[0].undecodable, {'bad zlib': 1})
+  })
+
+  it('--json says what the undecodable counts cover: with --user, not JSON is counted among candidates only; --strict-counts counts it', async () => {
+    const rows = seed('list3s')
+    const notJson = (text: string): MemoryRow => ({expiresAt: new Date(Date.now() + HOUR), value: Buffer.from(`${Buffer.from(text).toString('base64url')}:1xWfJ4:abc`)})
+    rows.set(key('hnotjson7'), notJson('{"_auth_user_id":"7",'))
+    rows.set(key('inotjson42'), notJson('{"_auth_user_id":"42",'))
+    const counts = async (...flags: string[]): Promise<{stores: Array<{undecodable: unknown; undecodableCounted: string}>; summary: {undecodable: number; undecodableCounted: string}}> =>
+      JSON.parse((await run(['sessions', 'list', '--store', 'memory://list3s', ...flags, '--json'])).stdout)
+    const user = await counts('--user', '42')
+    assert.deepEqual(user.stores[0].undecodable, {'bad zlib': 1, 'not JSON': 1}, 'the not-JSON value that cannot be user 42’s is not parsed')
+    assert.equal(user.summary.undecodableCounted, 'candidates')
+    assert.equal(user.stores[0].undecodableCounted, 'candidates')
+    const strict = await counts('--user', '42', '--strict-counts')
+    assert.deepEqual(strict.stores[0].undecodable, {'bad zlib': 1, 'not JSON': 2})
+    assert.equal(strict.summary.undecodableCounted, 'all')
+    const everyone = await counts()
+    assert.deepEqual(everyone.stores[0].undecodable, {'bad zlib': 1, 'not JSON': 2})
+    assert.equal(everyone.summary.undecodableCounted, 'all')
   })
 
   it('--expired-only lists only the expired ones', async () => {

@@ -24,7 +24,7 @@ import {ROOT} from '../support/run.js'
 const MiB = 1024 * 1024
 
 /** A protocol-4 pickle of a dict of str, as pickle.dumps writes it (BINUNICODE strings, one SETITEMS). */
-function pickleDumps(dict: Record<string, string>): Buffer {
+function pickleDumps(dict: Record<string, number | string>): Buffer {
   const str = (text: string): Buffer => {
     const bytes = Buffer.from(text)
     const head = Buffer.alloc(5)
@@ -33,7 +33,9 @@ function pickleDumps(dict: Record<string, string>): Buffer {
     return Buffer.concat([head, bytes])
   }
 
-  return Buffer.concat([Buffer.from([0x80, 0x04, 0x7D, 0x28]), ...Object.entries(dict).flatMap(([k, v]) => [str(k), str(v)]), Buffer.from([0x75, 0x2E])])
+  // A number is a BININT1.
+  const items = Object.entries(dict).flatMap(([k, v]) => [str(k), typeof v === 'number' ? Buffer.from([0x4B, v]) : str(v)])
+  return Buffer.concat([Buffer.from([0x80, 0x04, 0x7D, 0x28]), ...items, Buffer.from([0x75, 0x2E])])
 }
 
 const small = {maxPayloadBytes: 64 * 1024}
@@ -59,10 +61,15 @@ describe('oversized payloads', () => {
     assert.equal(codec.decodeFor!(other, '42'), undefined)
     assert.deepEqual(codec.decodeFor!(mine, '42'), {ok: false, ownerUnknown: true, reason: 'too large'})
     assert.deepEqual(codec.decode(other), {ok: false, ownerUnknown: true, reason: 'too large'})
-    // The id across a piece boundary (256 KiB of output) is still found.
-    for (const shift of [-3, -2, -1, 0, 1]) {
-      const padded = pickleDumps({cart: 'z'.repeat((256 * 1024) - 40 + shift), who: 'u42'})
+    // The id across a piece boundary (256 KiB of output) is still found, as a whole str token
+    // only: inside other text ("u42") it is not the id.
+    for (const shift of [-12, -9, -6, -3, -2, -1, 0, 1, 2]) {
+      const padded = pickleDumps({cart: 'z'.repeat((256 * 1024) - 40 + shift), who: '42'})
       assert.notEqual(codec.decodeFor!(deflateSync(padded), '42'), undefined, `shift ${shift}`)
+      const inText = pickleDumps({cart: 'z'.repeat((256 * 1024) - 40 + shift), who: 'u42'})
+      assert.equal(codec.decodeFor!(deflateSync(inText), '42'), undefined, `shift ${shift}, u42`)
+      const asInt = pickleDumps({cart: 'z'.repeat((256 * 1024) - 40 + shift), who: 42})
+      assert.notEqual(codec.decodeFor!(deflateSync(asInt), '42'), undefined, `shift ${shift}, BININT1 42`)
     }
 
     // JSON serializer output over the limit: exact, gzip too.

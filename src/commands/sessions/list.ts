@@ -17,7 +17,7 @@ import {scanStores, totals} from '../../sessions/scan.js'
 export interface ListResult {
   sessions: SessionJson[]
   stores: Array<Record<string, unknown>>
-  summary: {badSignature: number; matched: number; ownerUnknown: number; scanned: number; undecodable: number;}
+  summary: {badSignature: number; matched: number; ownerUnknown: number; scanned: number; undecodable: number; undecodableCounted: 'all' | 'candidates'}
   /** With --undecodable: the values that could not be decoded, instead of sessions. */
   undecodable?: UndecodableJson[]
 }
@@ -109,6 +109,8 @@ A fingerprint can be given to "purge --except".`
       stores: scans.map(s => storeScanJson(s)),
       summary: {
         scanned: t.scanned, matched: t.matched, undecodable: t.undecodable, ownerUnknown: t.ownerUnknown, badSignature: t.badSignature,
+        // 'candidates': with --user, a value ruled out from its bytes is not parsed, so not counted (README: sessions list).
+        undecodableCounted: scans.some(s => s.summary?.undecodableCounted === 'candidates') ? 'candidates' : 'all',
       },
       ...(listUndecodable ? {undecodable: rejected.collected} : {}),
     }
