@@ -30,6 +30,10 @@ import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {deleteInBatches} from './delete-batches.js'
 import {sleep} from './pacing.js'
 import {
+  awaitOwner, eachConcurrently, failoverError, MAX_RESCANS, nodeKey, scanConcurrency, type Shard, shardsOf, throughFailover,
+} from './redis-shards.js'
+import {SeenKeys} from './seen-keys.js'
+import {
   databaseNumber, decodePart, type ParamKind, parseStoreUrl, readCaFile,
 } from './url.js'
 
@@ -126,6 +130,16 @@ export async function cleanupLease(client: Client, layout: RedisLayout, label: s
 }
 
 type Client = Cluster | Redis
+
+/** Cluster scans in this process (for tests and diagnostics): SCAN replies, shards read again after a failover, and the last scan's concurrency. */
+export const scanStats = {concurrency: 0, rescans: 0, scans: 0}
+
+/** An error of the Selector or the sink, which the master's failover does not explain (never retried). */
+class Downstream extends Error {
+  constructor(readonly inner: unknown) {
+    super('downstream')
+  }
+}
 
 /**
  * Where to connect: `redis://[user:password@]host:6379/0`, `rediss://…` (TLS),
@@ -626,6 +640,13 @@ class RedisStore implements SessionStore {
     }
   }
 
+  /**
+   * Every master at once on a cluster (up to scanConcurrency), each a pipeline of its own feeding
+   * the one Selector. A master that fails mid-scan is read again, from the start, on the replica
+   * promoted in its place: the SCAN cursor means nothing on another node, so the keys already
+   * submitted from that shard are remembered (SeenKeys) and skipped, and none is lost or counted
+   * twice. A standalone or Sentinel store is one shard, read as before.
+   */
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     try {
       const now = await serverTime(this.masters()[0])
@@ -633,43 +654,17 @@ class RedisStore implements SessionStore {
         enrich: sessions => this.withTtl(sessions, now),
         onSessions: sink.onSessions,
       })
-      for (const node of this.masters()) {
-        // A pipeline that keeps the server busy: SCANs run ahead and the MGETs of up to
-        // FETCH_AHEAD batches are queued on the server while this process decodes an earlier one.
-        let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-        const fetched: Array<Promise<Array<() => Promise<RawSession[]>>>> = []
-        for (;;) {
-          const [nextCursor, found] = await scan
-          const next = String(nextCursor)
-          const last = next === '0' || Boolean(filter.signal?.aborted)
-          if (!last) {
-            scan = node.scanBuffer(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-            // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
-            scan.catch(() => {})
-          }
-
-          const batch = this.fetchBatch(node, found)
-          batch.catch(() => {})
-          fetched.push(batch)
-          while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
-            for (const part of await fetched.shift()!) {
-              const raw = await part()
-              if (raw.length === 0) continue
-              await selector.submit(raw)
-              sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-            }
-          }
-
-          if (last) break
-        }
-      }
-
+      const warnings: string[] = []
+      const shards: Shard[] = this.cluster ? shardsOf(this.client as Cluster) : [{first: '', node: this.client as Redis, slots: []}]
+      scanStats.concurrency = scanConcurrency(shards.length)
+      const halt = (failed: () => boolean) => (): boolean => failed() || Boolean(filter.signal?.aborted)
+      await eachConcurrently(shards, scanStats.concurrency, (shard, failed) => this.scanShard(shard, selector, filter, sink, {halt: halt(failed), warnings}))
       const summary = await selector.finish()
-      const notices = takeDriverNotices()
-      if (notices.length > 0) summary.warnings = [...(summary.warnings ?? []), ...notices]
+      warnings.push(...takeDriverNotices())
+      if (warnings.length > 0) summary.warnings = [...(summary.warnings ?? []), ...warnings]
       return summary
     } catch (error) {
-      throw runtimeError(error, this.label)
+      throw runtimeError(error instanceof Downstream ? error.inner : error, this.label)
     }
   }
 
@@ -763,6 +758,72 @@ class RedisStore implements SessionStore {
     return session.ref === undefined ? Buffer.from(`${this.layout.prefixes[0]}${session.key}`) : Buffer.from(session.ref, 'latin1')
   }
 
+  /**
+   * One master's keys through `selector`: a pipeline that keeps the server busy, SCANs running
+   * ahead and the fetches of up to FETCH_AHEAD batches queued while this process decodes an
+   * earlier one. `seen` (cluster) drops keys already submitted from this shard.
+   */
+  private async scanNode(node: Redis, selector: Selector, sink: SessionSink, o: {halt(): boolean; seen?: SeenKeys}): Promise<void> {
+    let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+    const fetched: Array<Promise<Array<() => Promise<RawSession[]>>>> = []
+    for (;;) {
+      const [nextCursor, found] = await scan
+      scanStats.scans++
+      const next = String(nextCursor)
+      const last = next === '0' || o.halt()
+      if (!last) {
+        scan = node.scanBuffer(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+        // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
+        scan.catch(() => {})
+      }
+
+      const batch = this.fetchBatch(node, found)
+      batch.catch(() => {})
+      fetched.push(batch)
+      while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
+        for (const part of await fetched.shift()!) {
+          let raw = await part()
+          if (o.seen) {
+            const {seen} = o
+            raw = raw.filter(r => seen.add(r.ref!))
+          }
+
+          if (raw.length === 0) continue
+          try {
+            await selector.submit(raw)
+            sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+          } catch (error) {
+            throw new Downstream(error)
+          }
+        }
+      }
+
+      if (last) break
+    }
+  }
+
+  /**
+   * scanNode on the shard's master; on a cluster, after an error a failover explains, again on
+   * whichever master serves the shard's slots now, skipping the keys already submitted.
+   */
+  private async scanShard(shard: Shard, selector: Selector, filter: SessionFilter, sink: SessionSink, o: {halt(): boolean; warnings: string[]}): Promise<void> {
+    const seen = this.cluster ? new SeenKeys() : undefined
+    let {node} = shard
+    for (let rescans = 0; ; rescans++) {
+      try {
+        await this.scanNode(node, selector, sink, {halt: o.halt, seen})
+        return
+      } catch (error) {
+        if (!this.cluster || error instanceof Downstream || rescans >= MAX_RESCANS || !failoverError(error) || o.halt()) throw error
+        const why = redact((error as Error)?.message ?? String(error))
+        const failed = nodeKey(node)
+        node = await awaitOwner(this.client as Cluster, {...shard, node}, this.label, why, filter.signal)
+        scanStats.rescans++
+        o.warnings.push(`master ${failed} failed during the scan (${why}): its slots were read again on ${nodeKey(node)}, skipping the ${seen!.size} keys already read`)
+      }
+    }
+  }
+
   /** The session key inside a Redis key, or undefined when the key is not a session's. */
   private sessionKey(redisKey: Buffer): string | undefined {
     for (const prefix of this.prefixBytes) {
@@ -785,7 +846,7 @@ class RedisStore implements SessionStore {
     const keys = sessions.map(s => this.redisKey(s))
     // A cluster pipeline must stay within one slot: the few selected keys go one by one there.
     const ttls = this.cluster
-      ? await Promise.all(keys.map(k => this.client.pttl(k)))
+      ? await throughFailover(this.client as Cluster, () => Promise.all(keys.map(k => this.client.pttl(k))))
       : await this.pipelined<number>(this.client as Redis, keys, (p, k) => p.pttl(k))
     return withEarlierTtl(sessions, ttls, now)
   }
