@@ -43,6 +43,8 @@ const FETCH_AHEAD = 2
 const DEFAULT_DELETE_BATCH = 500
 /** Bytes of values one MGET fetches at most (a larger value is fetched alone). */
 const FETCH_BYTES = 8 * 1024 * 1024
+/** Bytes of each value a cluster scan fetches ahead of its turn (a longer one is read whole at its turn). */
+const HEAD_BYTES = 4096
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 const COMMAND_TIMEOUT_MS = 15_000
 
@@ -713,7 +715,39 @@ class RedisStore implements SessionStore {
       return splitBySize(keys, reply as number[]).map(group => () => fetch(group))
     }
 
-    return (await this.fetchGroups(node, keys)).map(group => () => fetch(group))
+    // Cluster: multi-key commands may not span slots, so one GETRANGE a key, pipelined, ahead of
+    // its turn: HEAD_BYTES of each value at most, so one reply stays within SCAN_COUNT ×
+    // HEAD_BYTES. A value that fills its head is read whole, by size, when its turn comes; an
+    // empty head is a key gone meanwhile or an empty value (EXISTS tells). One command a key
+    // where STRLEN then GET took two: the client's cost per command is what a cluster scan spends.
+    const heads = await this.heads(node, keys)
+    const whole: Buffer[] = []
+    const values: Buffer[] = []
+    const long: Buffer[] = []
+    const empty: Buffer[] = []
+    for (const [i, key] of keys.entries()) {
+      const head = heads[i]
+      if (head === null) continue
+      if (head.length >= HEAD_BYTES) long.push(key)
+      else if (head.length === 0) empty.push(key)
+      else {
+        whole.push(key)
+        values.push(head)
+      }
+    }
+
+    if (empty.length > 0) {
+      const exists = await this.pipelined<number>(node, empty, (p, k) => p.exists(k))
+      for (const [i, key] of empty.entries()) {
+        if (exists[i] !== 1) continue
+        whole.push(key)
+        values.push(Buffer.alloc(0))
+      }
+    }
+
+    const parts: Array<() => Promise<RawSession[]>> = whole.length > 0 ? [async () => toRaw(whole, values)] : []
+    if (long.length > 0) parts.push(...(await this.fetchGroups(node, long)).map(group => () => fetch(group)))
+    return parts
   }
 
   /**
@@ -728,6 +762,18 @@ class RedisStore implements SessionStore {
     for (const key of keys) pipeline.strlen(key)
     const sizes = ((await pipeline.exec()) ?? []).map(([error, n]) => (error ? 0 : Number(n)))
     return splitBySize(keys, sizes)
+  }
+
+  /** The first HEAD_BYTES of each key's value (GETRANGE, pipelined); null for a key that is not a string. */
+  private async heads(node: Redis, keys: Buffer[]): Promise<Array<Buffer | null>> {
+    const pipeline = node.pipeline()
+    for (const key of keys) pipeline.getrangeBuffer(key, 0, HEAD_BYTES - 1)
+    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+      if (!error) return value as Buffer
+      // What MGET answers for such a key (standalone): nil, nobody's session.
+      if (error.message.startsWith('WRONGTYPE')) return null
+      throw error
+    })
   }
 
   /**

@@ -133,6 +133,39 @@ describe('Redis Cluster: masters scanned at once, and a failover mid-scan', func
     }
   })
 
+  it('reads values of every length around the part fetched ahead, empty ones, and skips keys that are not strings', async () => {
+    const prefix = 'sizes:'
+    const store = await open(prefix)
+    try {
+      const lengths = [1, 4000, 4095, 4096, 4097, 10_000, 200_000]
+      const want = new Map<string, number>()
+      for (const [n, length] of lengths.entries()) {
+        const signed = (pad: number): string => encodeSigned({_auth_user_id: '42', pad: 'x'.repeat(pad)}, {compress: false, secretKey: SECRET, timestamp: 1_800_000_000})
+        // The signed value is longer than its padding (base64, then the signature): the longest padding that fits.
+        let pad = Math.max(0, Math.floor(((length - 120) * 3) / 4))
+        while (signed(pad + 1).length <= length) pad++
+        const value = signed(pad)
+        for (let i = 0; i < 3; i++) {
+          const key = sessionKey((n * 10) + i)
+          want.set(key, value.length)
+          await client.set(`${prefix}${key}`, value, 'EX', 3600)
+        }
+      }
+
+      await client.set(`${prefix}${sessionKey(900)}`, '', 'EX', 3600)
+      await client.hset(`${prefix}${sessionKey(901)}`, {not: 'a string'})
+      const {sessions, summary} = await scanAll(store, () => {})
+      assert.deepEqual(new Map(sessions.map(s => [s.key, s.size])), want)
+      const sizes = new Set(want.values())
+      // Around the 4096 bytes fetched ahead (a base64 length skips one in four).
+      assert.ok([4095, 4096, 4097].filter(n => sizes.has(n)).length >= 2, [...sizes].join(', '))
+      assert.equal(summary.scanned, want.size + 1, 'the empty value is scanned (undecodable), the hash is no session')
+      assert.equal(Object.values(summary.undecodable).reduce((a, b) => a + b, 0), 1)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('goes on reading the other masters while one is stopped (SIGSTOP)', async () => {
     const prefix = 'stop:'
     const users = await seed(prefix)
