@@ -543,11 +543,15 @@ class RedisStore implements SessionStore {
     const lease = fix ? await this.lease() : undefined
     try {
       const now = await serverTime(this.masters()[0])
-      for (const node of this.masters()) {
+      // Every master at once, as listSessions reads them; each paced on its own.
+      const masters = this.masters()
+      await eachConcurrently(masters, scanConcurrency(masters.length), async (node, failed) => {
         let cursor = '0'
         do {
-          summary.stoppedBy = cleanupStop(o)
-          if (summary.stoppedBy !== 'done') break
+          // The first reason to stop stands: another master going on must not reset it to 'done'.
+          const stop = cleanupStop(o)
+          if (stop !== 'done' && summary.stoppedBy === 'done') summary.stoppedBy = stop
+          if (summary.stoppedBy !== 'done' || failed()) break
           const [next, found] = await node.scanBuffer(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
           cursor = String(next)
           const keys = found.filter(k => this.sessionKey(k) !== undefined)
@@ -585,7 +589,9 @@ class RedisStore implements SessionStore {
               }
 
               for (const [key, version, at] of revive) {
-                noTtl.ttlSet += Number(await this.client.eval(COMPARE_AND_EXPIRE, 1, key, version, at))
+                // Awaited before the sum: `a += await b` reads `a` first, and loses what other masters add meanwhile.
+                const set = Number(await this.client.eval(COMPARE_AND_EXPIRE, 1, key, version, at))
+                noTtl.ttlSet += set
               }
             }
           }
@@ -593,7 +599,7 @@ class RedisStore implements SessionStore {
           summary.deleted = noTtl.deleted
           await afterCleanupBatch(summary, o, performance.now() - t0)
         } while (cursor !== '0')
-      }
+      })
     } catch (error) {
       if (error instanceof StoreError) throw error
       throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, summary.expired)
