@@ -21,8 +21,11 @@
  *            (scripts/bench/postgres.ts).
  *   startup  `sessionctl --version` and `sessions list --help`: wall time, and whether a database
  *            driver gets loaded (scripts/bench/startup.ts).
+ *   cluster  `sessionctl sessions list --user U` on a 3-master Redis Cluster of up to 300k Django
+ *            cache sessions: every master read at once against one after another
+ *            (SESSIONCTL_REDIS_SCAN_CONCURRENCY=1), peak RSS, exact keys (scripts/bench/cluster.ts).
  *
- * Options: --only cleanup,scan,postgres,spring,startup (default: all)   --rows 1000000   --repeat 3 (rounds; medians
+ * Options: --only cleanup,scan,postgres,spring,startup,cluster (default: all)   --rows 1000000   --repeat 3 (rounds; medians
  * reported)   --fresh (reseed)
  * Results are printed as tables and written to .bench/results/<time>.json (and latest.json). The
  * exit code is 1 if any result is not exact.
@@ -35,6 +38,7 @@ import {djangoSessionDdl} from '../test/support/mysql.js'
 import {
   APT_LINE, type MariaDbServer, missingSystemPackages, startMariaDb,
 } from '../test/support/servers.js'
+import {benchCluster} from './bench/cluster.js'
 import {
   CLI, haveGnuTime, log, median, removeTimeDir, ROOT, runNode, settle, timed, type Timed,
 } from './bench/common.js'
@@ -46,7 +50,7 @@ import {benchSpring} from './bench/spring.js'
 import {benchStartup} from './bench/startup.js'
 
 const BENCH_DIR = `${ROOT}.bench`
-const SECTIONS = ['cleanup', 'scan', 'postgres', 'spring', 'startup']
+const SECTIONS = ['cleanup', 'scan', 'postgres', 'spring', 'startup', 'cluster']
 
 const {values: args} = parseArgs({
   options: {
@@ -350,6 +354,12 @@ async function main(): Promise<void> {
   }
 
   if (sections.has('startup')) results.startup = await benchStartup()
+  if (sections.has('cluster')) {
+    const cluster = await benchCluster({repeat: REPEAT, rows: ROWS})
+    results.cluster = cluster.result
+    exact &&= cluster.exact
+  }
+
   removeTimeDir()
 
   const file = `${BENCH_DIR}/results/${new Date().toISOString().replaceAll(':', '-')}.json`

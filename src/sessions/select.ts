@@ -122,7 +122,12 @@ export class Selector {
     return this.summary
   }
 
-  /** Takes a batch; resolves when there is room for the next one. */
+  /**
+   * Takes a batch; resolves when there is room for the next one. Several producers may submit at
+   * once (a cluster's masters, scanned in parallel): the counts change before the first await,
+   * and each producer waits for room, so batches in flight on worker threads exceed the bound
+   * by at most one per producer.
+   */
   async submit(batch: readonly RawSession[]): Promise<void> {
     if (this.failure) throw this.failure
     this.startedAt ??= performance.now()

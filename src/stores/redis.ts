@@ -30,6 +30,10 @@ import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {deleteInBatches} from './delete-batches.js'
 import {sleep} from './pacing.js'
 import {
+  awaitOwner, eachConcurrently, failoverError, MAX_RESCANS, nodeKey, scanConcurrency, type Shard, shardsOf, throughFailover,
+} from './redis-shards.js'
+import {SeenKeys} from './seen-keys.js'
+import {
   databaseNumber, decodePart, type ParamKind, parseStoreUrl, readCaFile,
 } from './url.js'
 
@@ -39,6 +43,8 @@ const FETCH_AHEAD = 2
 const DEFAULT_DELETE_BATCH = 500
 /** Bytes of values one MGET fetches at most (a larger value is fetched alone). */
 const FETCH_BYTES = 8 * 1024 * 1024
+/** Bytes of each value a cluster scan fetches ahead of its turn (a longer one is read whole at its turn). */
+const HEAD_BYTES = 4096
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000
 const COMMAND_TIMEOUT_MS = 15_000
 
@@ -126,6 +132,16 @@ export async function cleanupLease(client: Client, layout: RedisLayout, label: s
 }
 
 type Client = Cluster | Redis
+
+/** Cluster scans in this process (for tests and diagnostics): SCAN replies, shards read again after a failover, and the last scan's concurrency. */
+export const scanStats = {concurrency: 0, rescans: 0, scans: 0}
+
+/** An error of the Selector or the sink, which the master's failover does not explain (never retried). */
+class Downstream extends Error {
+  constructor(readonly inner: unknown) {
+    super('downstream')
+  }
+}
 
 /**
  * Where to connect: `redis://[user:password@]host:6379/0`, `rediss://…` (TLS),
@@ -527,11 +543,15 @@ class RedisStore implements SessionStore {
     const lease = fix ? await this.lease() : undefined
     try {
       const now = await serverTime(this.masters()[0])
-      for (const node of this.masters()) {
+      // Every master at once, as listSessions reads them; each paced on its own.
+      const masters = this.masters()
+      await eachConcurrently(masters, scanConcurrency(masters.length), async (node, failed) => {
         let cursor = '0'
         do {
-          summary.stoppedBy = cleanupStop(o)
-          if (summary.stoppedBy !== 'done') break
+          // The first reason to stop stands: another master going on must not reset it to 'done'.
+          const stop = cleanupStop(o)
+          if (stop !== 'done' && summary.stoppedBy === 'done') summary.stoppedBy = stop
+          if (summary.stoppedBy !== 'done' || failed()) break
           const [next, found] = await node.scanBuffer(cursor, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
           cursor = String(next)
           const keys = found.filter(k => this.sessionKey(k) !== undefined)
@@ -569,7 +589,9 @@ class RedisStore implements SessionStore {
               }
 
               for (const [key, version, at] of revive) {
-                noTtl.ttlSet += Number(await this.client.eval(COMPARE_AND_EXPIRE, 1, key, version, at))
+                // Awaited before the sum: `a += await b` reads `a` first, and loses what other masters add meanwhile.
+                const set = Number(await this.client.eval(COMPARE_AND_EXPIRE, 1, key, version, at))
+                noTtl.ttlSet += set
               }
             }
           }
@@ -577,7 +599,7 @@ class RedisStore implements SessionStore {
           summary.deleted = noTtl.deleted
           await afterCleanupBatch(summary, o, performance.now() - t0)
         } while (cursor !== '0')
-      }
+      })
     } catch (error) {
       if (error instanceof StoreError) throw error
       throw PartialFailureError.during(runtimeError(error, this.label), summary.deleted, summary.expired)
@@ -626,6 +648,13 @@ class RedisStore implements SessionStore {
     }
   }
 
+  /**
+   * Every master at once on a cluster (up to scanConcurrency), each a pipeline of its own feeding
+   * the one Selector. A master that fails mid-scan is read again, from the start, on the replica
+   * promoted in its place: the SCAN cursor means nothing on another node, so the keys already
+   * submitted from that shard are remembered (SeenKeys) and skipped, and none is lost or counted
+   * twice. A standalone or Sentinel store is one shard, read as before.
+   */
   async listSessions(filter: SessionFilter, sink: SessionSink = {}): Promise<ScanSummary> {
     try {
       const now = await serverTime(this.masters()[0])
@@ -633,43 +662,17 @@ class RedisStore implements SessionStore {
         enrich: sessions => this.withTtl(sessions, now),
         onSessions: sink.onSessions,
       })
-      for (const node of this.masters()) {
-        // A pipeline that keeps the server busy: SCANs run ahead and the MGETs of up to
-        // FETCH_AHEAD batches are queued on the server while this process decodes an earlier one.
-        let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-        const fetched: Array<Promise<Array<() => Promise<RawSession[]>>>> = []
-        for (;;) {
-          const [nextCursor, found] = await scan
-          const next = String(nextCursor)
-          const last = next === '0' || Boolean(filter.signal?.aborted)
-          if (!last) {
-            scan = node.scanBuffer(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
-            // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
-            scan.catch(() => {})
-          }
-
-          const batch = this.fetchBatch(node, found)
-          batch.catch(() => {})
-          fetched.push(batch)
-          while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
-            for (const part of await fetched.shift()!) {
-              const raw = await part()
-              if (raw.length === 0) continue
-              await selector.submit(raw)
-              sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
-            }
-          }
-
-          if (last) break
-        }
-      }
-
+      const warnings: string[] = []
+      const shards: Shard[] = this.cluster ? shardsOf(this.client as Cluster) : [{first: '', node: this.client as Redis, slots: []}]
+      scanStats.concurrency = scanConcurrency(shards.length)
+      const halt = (failed: () => boolean) => (): boolean => failed() || Boolean(filter.signal?.aborted)
+      await eachConcurrently(shards, scanStats.concurrency, (shard, failed) => this.scanShard(shard, selector, filter, sink, {halt: halt(failed), warnings}))
       const summary = await selector.finish()
-      const notices = takeDriverNotices()
-      if (notices.length > 0) summary.warnings = [...(summary.warnings ?? []), ...notices]
+      warnings.push(...takeDriverNotices())
+      if (warnings.length > 0) summary.warnings = [...(summary.warnings ?? []), ...warnings]
       return summary
     } catch (error) {
-      throw runtimeError(error, this.label)
+      throw runtimeError(error instanceof Downstream ? error.inner : error, this.label)
     }
   }
 
@@ -718,7 +721,39 @@ class RedisStore implements SessionStore {
       return splitBySize(keys, reply as number[]).map(group => () => fetch(group))
     }
 
-    return (await this.fetchGroups(node, keys)).map(group => () => fetch(group))
+    // Cluster: multi-key commands may not span slots, so one GETRANGE a key, pipelined, ahead of
+    // its turn: HEAD_BYTES of each value at most, so one reply stays within SCAN_COUNT ×
+    // HEAD_BYTES. A value that fills its head is read whole, by size, when its turn comes; an
+    // empty head is a key gone meanwhile or an empty value (EXISTS tells). One command a key
+    // where STRLEN then GET took two: the client's cost per command is what a cluster scan spends.
+    const heads = await this.heads(node, keys)
+    const whole: Buffer[] = []
+    const values: Buffer[] = []
+    const long: Buffer[] = []
+    const empty: Buffer[] = []
+    for (const [i, key] of keys.entries()) {
+      const head = heads[i]
+      if (head === null) continue
+      if (head.length >= HEAD_BYTES) long.push(key)
+      else if (head.length === 0) empty.push(key)
+      else {
+        whole.push(key)
+        values.push(head)
+      }
+    }
+
+    if (empty.length > 0) {
+      const exists = await this.pipelined<number>(node, empty, (p, k) => p.exists(k))
+      for (const [i, key] of empty.entries()) {
+        if (exists[i] !== 1) continue
+        whole.push(key)
+        values.push(Buffer.alloc(0))
+      }
+    }
+
+    const parts: Array<() => Promise<RawSession[]>> = whole.length > 0 ? [async () => toRaw(whole, values)] : []
+    if (long.length > 0) parts.push(...(await this.fetchGroups(node, long)).map(group => () => fetch(group)))
+    return parts
   }
 
   /**
@@ -733,6 +768,18 @@ class RedisStore implements SessionStore {
     for (const key of keys) pipeline.strlen(key)
     const sizes = ((await pipeline.exec()) ?? []).map(([error, n]) => (error ? 0 : Number(n)))
     return splitBySize(keys, sizes)
+  }
+
+  /** The first HEAD_BYTES of each key's value (GETRANGE, pipelined); null for a key that is not a string. */
+  private async heads(node: Redis, keys: Buffer[]): Promise<Array<Buffer | null>> {
+    const pipeline = node.pipeline()
+    for (const key of keys) pipeline.getrangeBuffer(key, 0, HEAD_BYTES - 1)
+    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+      if (!error) return value as Buffer
+      // What MGET answers for such a key (standalone): nil, nobody's session.
+      if (error.message.startsWith('WRONGTYPE')) return null
+      throw error
+    })
   }
 
   /**
@@ -763,6 +810,72 @@ class RedisStore implements SessionStore {
     return session.ref === undefined ? Buffer.from(`${this.layout.prefixes[0]}${session.key}`) : Buffer.from(session.ref, 'latin1')
   }
 
+  /**
+   * One master's keys through `selector`: a pipeline that keeps the server busy, SCANs running
+   * ahead and the fetches of up to FETCH_AHEAD batches queued while this process decodes an
+   * earlier one. `seen` (cluster) drops keys already submitted from this shard.
+   */
+  private async scanNode(node: Redis, selector: Selector, sink: SessionSink, o: {halt(): boolean; seen?: SeenKeys}): Promise<void> {
+    let scan = node.scanBuffer('0', 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+    const fetched: Array<Promise<Array<() => Promise<RawSession[]>>>> = []
+    for (;;) {
+      const [nextCursor, found] = await scan
+      scanStats.scans++
+      const next = String(nextCursor)
+      const last = next === '0' || o.halt()
+      if (!last) {
+        scan = node.scanBuffer(next, 'MATCH', this.scanPattern, 'COUNT', SCAN_COUNT)
+        // Handled when awaited; this only keeps a failure meanwhile from being "unhandled".
+        scan.catch(() => {})
+      }
+
+      const batch = this.fetchBatch(node, found)
+      batch.catch(() => {})
+      fetched.push(batch)
+      while (fetched.length > (last ? 0 : FETCH_AHEAD)) {
+        for (const part of await fetched.shift()!) {
+          let raw = await part()
+          if (o.seen) {
+            const {seen} = o
+            raw = raw.filter(r => seen.add(r.ref!))
+          }
+
+          if (raw.length === 0) continue
+          try {
+            await selector.submit(raw)
+            sink.onProgress?.({matched: selector.summary.matched, scanned: selector.summary.scanned, store: this.label})
+          } catch (error) {
+            throw new Downstream(error)
+          }
+        }
+      }
+
+      if (last) break
+    }
+  }
+
+  /**
+   * scanNode on the shard's master; on a cluster, after an error a failover explains, again on
+   * whichever master serves the shard's slots now, skipping the keys already submitted.
+   */
+  private async scanShard(shard: Shard, selector: Selector, filter: SessionFilter, sink: SessionSink, o: {halt(): boolean; warnings: string[]}): Promise<void> {
+    const seen = this.cluster ? new SeenKeys() : undefined
+    let {node} = shard
+    for (let rescans = 0; ; rescans++) {
+      try {
+        await this.scanNode(node, selector, sink, {halt: o.halt, seen})
+        return
+      } catch (error) {
+        if (!this.cluster || error instanceof Downstream || rescans >= MAX_RESCANS || !failoverError(error) || o.halt()) throw error
+        const why = redact((error as Error)?.message ?? String(error))
+        const failed = nodeKey(node)
+        node = await awaitOwner(this.client as Cluster, {...shard, node}, this.label, why, filter.signal)
+        scanStats.rescans++
+        o.warnings.push(`master ${failed} failed during the scan (${why}): its slots were read again on ${nodeKey(node)}, skipping the ${seen!.size} keys already read`)
+      }
+    }
+  }
+
   /** The session key inside a Redis key, or undefined when the key is not a session's. */
   private sessionKey(redisKey: Buffer): string | undefined {
     for (const prefix of this.prefixBytes) {
@@ -785,7 +898,7 @@ class RedisStore implements SessionStore {
     const keys = sessions.map(s => this.redisKey(s))
     // A cluster pipeline must stay within one slot: the few selected keys go one by one there.
     const ttls = this.cluster
-      ? await Promise.all(keys.map(k => this.client.pttl(k)))
+      ? await throughFailover(this.client as Cluster, () => Promise.all(keys.map(k => this.client.pttl(k))))
       : await this.pipelined<number>(this.client as Redis, keys, (p, k) => p.pttl(k))
     return withEarlierTtl(sessions, ttls, now)
   }

@@ -4,12 +4,12 @@
  */
 import {RedisStore} from 'connect-redis'
 import session from 'express-session'
-import {Redis} from 'ioredis'
+import {Cluster, Redis} from 'ioredis'
 import assert from 'node:assert/strict'
 import {createClient} from 'redis'
 
 import {sessionctl} from '../support/cli.js'
-import {testRedisUrl} from '../support/servers.js'
+import {clusterSeeds, testRedisClusterUrl, testRedisUrl} from '../support/servers.js'
 
 const HOUR = 3_600_000
 
@@ -83,5 +83,49 @@ describe('sessions cleanup on Redis', function () {
     assert.equal(r.code, 5, r.stderr)
     assert.match(r.stderr, /another cleanup of redis:\/\/.* is running/)
     assert.equal((await redis.keys(`${prefix}*`)).length, 7)
+  })
+})
+
+describe('sessions cleanup on a Redis Cluster: every master at once', function () {
+  this.timeout(60_000)
+  let cluster: Cluster
+
+  before(async () => {
+    cluster = new Cluster(clusterSeeds(testRedisClusterUrl()))
+    await new Promise<void>(resolve => {
+      cluster.once('ready', () => resolve())
+    })
+  })
+
+  after(() => {
+    cluster?.disconnect()
+  })
+
+  it('--fix-no-ttl deletes exactly the expired keys without TTL on every master, and gives live ones their TTL', async () => {
+    const prefix = `cleanup-cluster:${Date.now()}:`
+    const sid = (kind: string, i: number): string => `${prefix}${kind}${i}`
+    // connect-redis's value: the session as JSON (written directly: it refuses expired ones).
+    const write = (key: string, expiresIn: number, ttl?: number): Promise<unknown> => {
+      const value = JSON.stringify(data(1, expiresIn))
+      return ttl === undefined ? cluster.set(key, value) : cluster.set(key, value, 'PX', ttl)
+    }
+
+    await Promise.all(Array.from({length: 200}, (_, i) => Promise.all([
+      write(sid('expired', i), -HOUR), write(sid('live', i), HOUR), write(sid('ttl', i), HOUR, HOUR),
+    ])))
+    const perMaster = await Promise.all(cluster.nodes('master').map(async node => (await node.keys(`${prefix}expired*`)).length))
+    assert.ok(perMaster.every(n => n > 0), `expired keys on every master: ${perMaster.join(', ')}`)
+    const r = await sessionctl(['sessions', 'cleanup', '--store', testRedisClusterUrl(), '--format', 'express', '--prefix', prefix, '--fix-no-ttl', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    const doc = JSON.parse(r.stdout)
+    assert.equal(doc.deleted, 200)
+    assert.deepEqual(doc.stores[0].noTtl, {
+      deleted: 200, expired: 200, found: 400, noExpiry: 0, ttlSet: 200,
+    })
+    const left = (await Promise.all(cluster.nodes('master').map(node => node.keys(`${prefix}*`)))).flat()
+    assert.equal(left.length, 400)
+    assert.ok(left.every(k => !k.startsWith(`${prefix}expired`)))
+    const ttls = await Promise.all(Array.from({length: 200}, (_, i) => cluster.pttl(sid('live', i))))
+    assert.ok(ttls.every(t => t > HOUR - 60_000 && t <= HOUR), 'every live key has its TTL back')
   })
 })

@@ -891,9 +891,15 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
 
 const CLUSTER_BUS_OFFSET = 10_000
 
-export async function startRedisCluster(opts: {masters?: number} = {}): Promise<RedisCluster> {
+/**
+ * A Redis Cluster of `masters` masters, each with `replicas` replicas (default 0): with replicas,
+ * killing a master (or CLUSTER FAILOVER on its replica) promotes the replica after about
+ * 2 s (--cluster-node-timeout). Which node is a master changes then: ask the servers (ROLE).
+ */
+export async function startRedisCluster(opts: {masters?: number; replicas?: number} = {}): Promise<RedisCluster> {
   const started = performance.now()
   const masters = opts.masters ?? 3
+  const replicas = opts.replicas ?? 0
   if (masters < 3) throw new Error('a Redis Cluster needs at least 3 masters')
   const redisCli = requireBinary('redis-cli')
   const clusterArgs = [
@@ -904,7 +910,7 @@ export async function startRedisCluster(opts: {masters?: number} = {}): Promise<
     '--cluster-node-timeout',
     '2000',
   ]
-  const results = await Promise.allSettled(Array.from({length: masters}, () => startRedisNode(clusterArgs, CLUSTER_BUS_OFFSET)))
+  const results = await Promise.allSettled(Array.from({length: masters * (1 + replicas)}, () => startRedisNode(clusterArgs, CLUSTER_BUS_OFFSET)))
   const nodes = results.flatMap(r => (r.status === 'fulfilled' ? [r.value] : []))
   const stop = async () => {
     await Promise.all(nodes.map(node => node.stop()))
@@ -914,8 +920,9 @@ export async function startRedisCluster(opts: {masters?: number} = {}): Promise<
     const failed = results.find(r => r.status === 'rejected')
     if (failed) throw (failed as PromiseRejectedResult).reason
     const seeds = nodes.map(node => `127.0.0.1:${node.port}`)
-    await run(redisCli, ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], 60_000)
+    await run(redisCli, ['--cluster', 'create', ...seeds, '--cluster-replicas', String(replicas), '--cluster-yes'], 60_000)
     await waitForCluster(nodes)
+    if (replicas > 0) await waitForReplicas(nodes, masters * replicas)
     startupTimings.push({kind: 'redis-cluster', ms: Math.round(performance.now() - started)})
     return {
       nodes, ready: () => waitForCluster(nodes), seeds, stop, url: `redis+cluster://${seeds.join(',')}`,
@@ -941,6 +948,24 @@ async function waitForCluster(nodes: Redis[]): Promise<void> {
   }
 
   throw new Error(`Redis Cluster not ready within ${READY_DEADLINE_MS / 1000} s; ${last}`)
+}
+
+/**
+ * Until `count` nodes are replicas in sync with their master (master_link_status:up). The cluster
+ * reports cluster_state:ok before the replicas have even learnt their role: a master killed then
+ * would never be replaced.
+ */
+export async function waitForReplicas(nodes: RedisServer[], count: number): Promise<void> {
+  const deadline = Date.now() + READY_DEADLINE_MS
+  let synced = 0
+  while (Date.now() < deadline) {
+    const infos = await Promise.all(nodes.map(node => redisCommand(node.port, ['INFO', 'replication']).catch(() => '')))
+    synced = infos.filter(info => /^role:slave\r?$/m.test(info) && /^master_link_status:up\r?$/m.test(info)).length
+    if (synced >= count) return
+    await sleep(20)
+  }
+
+  throw new Error(`Redis Cluster: ${synced} of ${count} replicas in sync within ${READY_DEADLINE_MS / 1000} s`)
 }
 
 /** 'redis+cluster://h1:p1,h2:p2' -> [{host, port}, ...] (for ioredis' Cluster). */
