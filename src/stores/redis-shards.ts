@@ -79,7 +79,7 @@ export function shardsOf(cluster: Cluster): Shard[] {
  */
 export function failoverError(error: unknown): boolean {
   const message = (error as Error)?.message ?? String(error)
-  return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|^(MOVED|CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN)\b/.test(message)
+  return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|Stream isn't writeable|Command timed out|Too many Cluster redirections|^(MOVED|CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN)\b/.test(message)
 }
 
 async function refreshSlots(cluster: Cluster): Promise<void> {
