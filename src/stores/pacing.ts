@@ -58,7 +58,9 @@ export async function runBatches(batch: Batch, o: CleanupOptions, summary: Clean
     }
 
     if (replicas) {
-      summary.replicaWaitS += await replicas.waitUntilCaughtUp(o)
+      // Awaited before the sum: workers share the summary, and `a += await b` would lose what the others add meanwhile.
+      const waitedS = await replicas.waitUntilCaughtUp(o)
+      summary.replicaWaitS += waitedS
       // Waiting may have run into the deadline or a signal: check again before deleting.
       if (o.signal?.aborted || (o.deadline !== undefined && Date.now() >= o.deadline)) continue
     }

@@ -19,6 +19,7 @@ export interface Replica {
  */
 export class ReplicaWatch {
   private checkedAt = 0
+  private waiting: Promise<number> | undefined
 
   constructor(
     private readonly replicas: readonly Replica[],
@@ -42,9 +43,29 @@ export class ReplicaWatch {
     await Promise.allSettled(this.replicas.map(r => r.close()))
   }
 
-  /** Seconds this call waited. Returns early on abort or at the deadline. */
+  /**
+   * Seconds this call started waiting. Workers share one watch: a call made while another is
+   * polling joins that wait and returns 0, so the summed figure is time spent waiting, not
+   * workers × time, and the replicas are asked once per step, not once per worker. Returns early
+   * on abort or at the deadline.
+   */
   async waitUntilCaughtUp(o: Pick<CleanupOptions, 'deadline' | 'signal'>): Promise<number> {
+    if (this.waiting) {
+      await this.waiting
+      return 0
+    }
+
     if (Date.now() - this.checkedAt < CHECK_EVERY_MS) return 0
+    const waiting = this.poll(o)
+    this.waiting = waiting
+    try {
+      return await waiting
+    } finally {
+      this.waiting = undefined
+    }
+  }
+
+  private async poll(o: Pick<CleanupOptions, 'deadline' | 'signal'>): Promise<number> {
     const started = Date.now()
     while (!o.signal?.aborted && (o.deadline === undefined || Date.now() < o.deadline)) {
       const lags = await Promise.all(this.replicas.map(r => r.lag()))
