@@ -9,7 +9,7 @@ import {LockHeldError, PartialFailureError} from '../errors.js'
 import {openMysqlReplica} from './mysql-replicas.js'
 import {leadingIndex, quote, storeError} from './mysql.js'
 import {
-  type Batch, estimateBatches, runWorkers, sleep,
+  type Batch, estimateBatches, newCleanupSummary, runWorkers, sleep,
 } from './pacing.js'
 import {ReplicaWatch} from './replica-watch.js'
 
@@ -71,10 +71,7 @@ export class MysqlCleanup {
     const started = Date.now()
     const {conn} = this.c
     const expiry = quote(this.c.columns.expiry)
-    const summary: CleanupSummary = {
-      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
-      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.c.label,
-    }
+    const summary = newCleanupSummary(this.c.label)
     if (!(await this.expiryIndexed())) {
       const {database, table} = this.c.name
       o.onWarning?.(`${this.c.label}: the expiry column ${this.c.columns.expiry} has no index, so every batch scans the table; add one: CREATE INDEX ${table}_${this.c.columns.expiry} ON ${database}.${table} (${this.c.columns.expiry})`)

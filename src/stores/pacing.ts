@@ -21,6 +21,14 @@ export function nextBatchSize(size: number, statementMs: number, targetMs: numbe
  */
 const PROBE_GROWTH = 16
 
+/** A cleanup run's summary before anything is found or done; `extra` adds a store's own parts (noTtl, staleIndex) or counts. */
+export function newCleanupSummary(store: string, extra: Partial<CleanupSummary> = {}): CleanupSummary {
+  return {
+    batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
+    replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store, ...extra,
+  }
+}
+
 /** Waits `ms`, or less if `signal` aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise(resolve => {

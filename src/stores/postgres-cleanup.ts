@@ -8,7 +8,7 @@ import {
   LockHeldError, PartialFailureError, StoreError, UsageError,
 } from '../errors.js'
 import {
-  type Batch, estimateBatches, runWorkers, sleep,
+  type Batch, estimateBatches, newCleanupSummary, runWorkers, sleep,
 } from './pacing.js'
 import {
   connect, LOCK_TIMEOUT_S, parsePostgresUrl, type PgConnection, pgError, type PostgresStore, type PostgresTarget, quoteIdent,
@@ -62,10 +62,7 @@ export class PostgresCleanup {
     const started = Date.now()
     const {client} = this.c.connection
     const {store} = this.c
-    const summary: CleanupSummary = {
-      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
-      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.c.label,
-    }
+    const summary = newCleanupSummary(this.c.label)
     const pageWalk = this.c.connection.facts.version >= TID_RANGE_VERSION && store.name.kind === 'r'
     if (!pageWalk && !store.columns.expiryIndexed) {
       const {schema, table} = store.name

@@ -25,6 +25,7 @@ import {fingerprint} from '../sessions/keys.js'
 import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector} from '../sessions/select.js'
 import {deleteInBatches} from './delete-batches.js'
+import {newCleanupSummary} from './pacing.js'
 import {
   afterCleanupBatch, cleanupLease, cleanupStop, closeClient, escapeGlob, keyText, runtimeError, serverTime, takeDriverNotices, withEarlierTtl,
 } from './redis.js'
@@ -140,10 +141,7 @@ export class RedisHashStore implements SessionStore {
     const staleIndex = {
       found: 0, removed: 0, sets: 0, unreadable: 0,
     }
-    const summary: CleanupSummary = {
-      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
-      replicaWaitS: 0, retries: 0, seconds: 0, staleIndex, stoppedBy: 'done', store: this.label,
-    }
+    const summary = newCleanupSummary(this.label, {staleIndex})
     const index = this.layout.userIndex
     if (!index) return summary
     const lease = o.dryRun ? undefined : await cleanupLease(this.client, this.layout, this.label)

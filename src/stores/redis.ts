@@ -28,7 +28,7 @@ import {
 import {purgeBySelection} from '../sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../sessions/select.js'
 import {deleteInBatches} from './delete-batches.js'
-import {sleep} from './pacing.js'
+import {newCleanupSummary, sleep} from './pacing.js'
 import {
   awaitOwner, eachConcurrently, failoverError, MAX_RESCANS, nodeKey, scanConcurrency, type Shard, shardsOf, throughFailover,
 } from './redis-shards.js'
@@ -535,10 +535,7 @@ class RedisStore implements SessionStore {
     const noTtl = {
       deleted: 0, expired: 0, found: 0, noExpiry: 0, ttlSet: 0,
     }
-    const summary: CleanupSummary = {
-      batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, newestExpiry: null, noTtl, oldestExpiry: null,
-      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.label,
-    }
+    const summary = newCleanupSummary(this.label, {noTtl})
     const fix = Boolean(o.fixNoTtl) && !o.dryRun
     const lease = fix ? await this.lease() : undefined
     try {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 
-import type {CleanupOptions, CleanupSummary} from '../../src/stores/contract.js'
+import type {CleanupOptions} from '../../src/stores/contract.js'
 
-import {type Batch, runWorkers} from '../../src/stores/pacing.js'
+import {type Batch, newCleanupSummary, runWorkers} from '../../src/stores/pacing.js'
 import {type Replica, ReplicaWatch} from '../../src/stores/replica-watch.js'
 
 /** A replica that is too far behind until `catchUpAt` (ms since epoch), counting how often it is asked. */
@@ -16,12 +16,6 @@ function laggingReplica(catchUpAt: number): Replica & {asked: number} {
       return Date.now() < catchUpAt ? 30 : 0
     },
   }
-}
-
-function summary(): CleanupSummary {
-  return {
-    batches: 0, deleted: 0, expired: 0, maxStatementMs: 0, replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: 'memory',
-  } as CleanupSummary
 }
 
 /** A worker's batches: `rows` to delete, 1 per batch, none left after. */
@@ -42,7 +36,7 @@ describe('ReplicaWatch shared by cleanup workers', () => {
   it('reports the time spent waiting, not workers × time, and asks the replicas once per step', async () => {
     const replica = laggingReplica(Date.now() + 1200)
     const watch = new ReplicaWatch([replica], 5)
-    const s = summary()
+    const s = newCleanupSummary('memory')
     const t0 = Date.now()
     await runWorkers([batchesOf(3), batchesOf(3), batchesOf(3), batchesOf(3)], options, s, watch)
     const wallS = (Date.now() - t0) / 1000

@@ -10,6 +10,7 @@ import {LockHeldError} from '../../src/errors.js'
 import {purgeBySelection} from '../../src/sessions/purge.js'
 import {type RawSession, Selector, sessionVersion} from '../../src/sessions/select.js'
 import {registerAdapter} from '../../src/stores/index.js'
+import {newCleanupSummary} from '../../src/stores/pacing.js'
 
 export interface MemoryRow {
   expiresAt: Date | null
@@ -54,10 +55,7 @@ export class MemoryStore implements SessionStore {
   async cleanupExpired(o: CleanupOptions): Promise<CleanupSummary> {
     const now = Date.now()
     const expired = [...this.rows].filter(([, row]) => row.expiresAt !== null && row.expiresAt.getTime() <= now)
-    const summary: CleanupSummary = {
-      batches: 0, deleted: 0, expired: expired.length, maxStatementMs: 0, newestExpiry: null, oldestExpiry: null,
-      replicaWaitS: 0, retries: 0, seconds: 0, stoppedBy: 'done', store: this.label,
-    }
+    const summary = newCleanupSummary(this.label, {expired: expired.length})
     for (const [, row] of expired) {
       if (!summary.oldestExpiry || row.expiresAt! < summary.oldestExpiry) summary.oldestExpiry = row.expiresAt
       if (!summary.newestExpiry || row.expiresAt! > summary.newestExpiry) summary.newestExpiry = row.expiresAt
