@@ -5,10 +5,11 @@
  *   cleanup  `DELETE … WHERE expire_date < now` (what Django's clearsessions does) on one copy of
  *            the table and `sessionctl sessions cleanup` on an identical copy: wall time, ratio,
  *            longest single statement, and that both left exactly the live rows.
- *   scan     `sessionctl sessions list/purge --dry-run --user U` on 1M Django sessions in MariaDB
- *            and 1M Django cache sessions in Redis, against the floor of reading every session
- *            with the bare driver (its own process); peak RSS; the keys found checked against the
- *            seed generator; an indexed `user_id` variant (scripts/bench/scan.ts).
+ *   scan     `sessionctl sessions list/purge --dry-run --user U` for a 2-digit and a 6-digit U on 1M
+ *            production-shaped Django sessions in MariaDB and 1M Django cache sessions (pickle 4 and
+ *            5, zlib or not) in Redis, against the floor of reading every session with the bare
+ *            driver (its own process); peak RSS; the keys found checked against the seed
+ *            generator; an indexed `user_id` variant (scripts/bench/scan.ts).
  *   spring   `sessionctl sessions list --format spring --user U --all` on 1M Spring Session sessions,
  *            JDBC (SPRING_SESSION, the exact DDL) and the Redis indexed repository, through the
  *            principal index, for a short id, an email and a heavy user: wall time (target < 1 s),
@@ -105,7 +106,7 @@ async function ensureSeed(conn: mysql.Connection): Promise<number> {
 }
 
 /**
- * The production-shaped seed for cleanup (seed-shaped.ts: the rows the PostgreSQL section uses, 1 in 5
+ * The production-shaped seed for cleanup and scan (seed-shaped.ts: the rows the PostgreSQL section uses, 1 in 5
  * expired, p50 ~300 B, a tail of several KB), made once and kept in .bench/ with the time it was made.
  */
 async function ensureShapedSeed(conn: mysql.Connection): Promise<number> {
@@ -114,7 +115,7 @@ async function ensureShapedSeed(conn: mysql.Connection): Promise<number> {
   const [meta] = await conn.query("SELECT name, value FROM bench.meta WHERE name LIKE 'shaped%'")
   const m = Object.fromEntries((meta as Array<{name: string; value: string}>).map(r => [r.name, r.value]))
   if (!args.fresh && Number(m.shapedRows) === ROWS && Number(m.shapedVersion) === SHAPED_VERSION) return Number(m.shapedSeededAt)
-  log(`Seeding ${ROWS.toLocaleString('en-US')} production-shaped Django sessions for cleanup (once; kept in .bench/)…`)
+  log(`Seeding ${ROWS.toLocaleString('en-US')} production-shaped Django sessions (once; kept in .bench/)…`)
   const seededAt = Date.now()
   await conn.query('DROP TABLE IF EXISTS bench.seed_shaped_session')
   await conn.query('USE bench')
@@ -318,15 +319,16 @@ async function main(): Promise<void> {
     try {
       // The Django seed only for the sections that use it.
       const seededAt = sections.has('scan') ? await ensureSeed(conn) : 0
+      const shapedSeededAt = sections.has('scan') || sections.has('cleanup') ? await ensureShapedSeed(conn) : 0
       if (sections.has('cleanup')) {
-        const cleanup = await benchCleanup(server, conn, await ensureShapedSeed(conn))
+        const cleanup = await benchCleanup(server, conn, shapedSeededAt)
         results.cleanup = cleanup
         exact &&= cleanup.exact === true
       }
 
       if (sections.has('scan')) {
         const scan = await benchScan({
-          benchDir: BENCH_DIR, conn, fresh: Boolean(args.fresh), mysqlPid: server.pid, mysqlUrl: server.url, repeat: REPEAT, rows: ROWS, seededAt,
+          benchDir: BENCH_DIR, conn, fresh: Boolean(args.fresh), mysqlPid: server.pid, mysqlUrl: server.url, repeat: REPEAT, rows: ROWS, seededAt, shapedSeededAt,
         })
         results.scan = scan.result
         exact &&= scan.exact

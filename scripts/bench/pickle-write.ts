@@ -173,13 +173,16 @@ class Writer {
   }
 }
 
-/** `pickle.dumps(value, protocol=5)` as CPython writes it. */
-export function pickleDumps(value: PickleValue): Buffer {
+/**
+ * `pickle.dumps(value, protocol)` as CPython writes it. For these types protocols 4 and 5 write
+ * the same opcodes (5 only adds out-of-band buffers) and differ in the PROTO byte alone.
+ */
+export function pickleDumps(value: PickleValue, protocol: 4 | 5 = 5): Buffer {
   const writer = new Writer()
   writer.save(value)
   const body = Buffer.concat([writer.bytes(), Buffer.from([OP.STOP])])
   if (body.length >= FRAME_SIZE_TARGET) throw new RangeError('pickle-write: values over 64 KiB (several frames) are not supported')
-  const head = Buffer.from([OP.PROTO, 5])
+  const head = Buffer.from([OP.PROTO, protocol])
   if (body.length < FRAME_SIZE_MIN) return Buffer.concat([head, body])
   const frame = Buffer.alloc(9)
   frame[0] = OP.FRAME
@@ -209,7 +212,7 @@ export const PICKLE_CHECK_CASES: PickleValue[] = [
  * Pickles every case with /usr/bin/python3 (from JSON, then with equal strings made one object as
  * our memo assumes) and with `pickleDumps`; returns the cases that differ (empty: byte for byte).
  */
-export function checkPickleWriter(python = '/usr/bin/python3', cases = PICKLE_CHECK_CASES): string[] {
+export function checkPickleWriter(python = '/usr/bin/python3', cases = PICKLE_CHECK_CASES, protocol: 4 | 5 = 5): string[] {
   const script = `
 import json, pickle, sys
 def one(v, seen):
@@ -221,12 +224,12 @@ def one(v, seen):
         return {one(k, seen): one(x, seen) for k, x in v.items()}
     return v
 for line in sys.stdin:
-    print(pickle.dumps(one(json.loads(line), {}), 5).hex())
+    print(pickle.dumps(one(json.loads(line), {}), ${protocol}).hex())
 `
   const input = cases.map(c => JSON.stringify(c)).join('\n') + '\n'
   const expected = execFileSync(python, ['-c', script], {encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024}).trim().split('\n')
   return cases.flatMap((c, i) => {
-    const ours = pickleDumps(c).toString('hex')
+    const ours = pickleDumps(c, protocol).toString('hex')
     return ours === expected[i] ? [] : [`${JSON.stringify(c).slice(0, 80)}: python ${expected[i].slice(0, 120)}… ours ${ours.slice(0, 120)}…`]
   })
 }
