@@ -64,6 +64,8 @@ interface Row {
 
 interface Summary {
   cpuS: null | number
+  /** the database server's CPU time during the run (median) */
+  serverCpuS: null | number
   exact: boolean | null
   id: string
   label: string
@@ -83,6 +85,14 @@ function cpuSecondsOf(pid: number): null | number {
   } catch {
     return null
   }
+}
+
+/** `run`, with the CPU time the server (its pid) spent meanwhile. */
+async function withServerCpu(pid: number, run: () => Promise<Row['runs'][number]>): Promise<Row['runs'][number]> {
+  const before = cpuSecondsOf(pid)
+  const result = await run()
+  const after = cpuSecondsOf(pid)
+  return {...result, serverCpuS: before === null || after === null ? null : fixed(after - before, 2)}
 }
 
 /** sysconf(_SC_CLK_TCK): 100 on Linux on every architecture Node runs on. */
@@ -105,6 +115,7 @@ function summarize(rows: Row[]): Summary[] {
     const floor = r.floor === undefined ? null : seconds.get(r.floor) ?? null
     return {
       cpuS: fixedOrNull(medianOrNull(r.runs.map(x => x.cpuS)), 2),
+      serverCpuS: fixedOrNull(medianOrNull(r.runs.map(x => x.serverCpuS ?? null)), 2),
       exact: r.runs.some(x => x.exact === null) ? null : r.runs.every(x => x.exact),
       id: r.id,
       label: r.label,
@@ -221,14 +232,12 @@ async function mysqlRows(o: ScanOptions, users: ShapedUser[]): Promise<{indexQue
   await runNode([CLI, '--version'])
   for (let round = 0; round < o.repeat; round++) {
     log(`scan: MySQL round ${round + 1} of ${o.repeat}`)
-    const serverBefore = cpuSecondsOf(o.mysqlPid)
-    const live = await floor('floor-mysql.mjs', [store, TABLE, 'live'], liveRows)
-    const serverAfter = cpuSecondsOf(o.mysqlPid)
-    byId.get('mysql.floor.live')!.runs.push({...live, serverCpuS: serverBefore === null || serverAfter === null ? null : fixed(serverAfter - serverBefore, 2)})
-    byId.get('mysql.floor.inflate')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'live', 'inflate'], liveRows))
-    for (const u of users) byId.get(rowId('mysql.list', u))!.runs.push(await cliRun(['sessions', 'list', ...base(u)], u.live))
-    byId.get('mysql.floor.all')!.runs.push(await floor('floor-mysql.mjs', [store, TABLE, 'all'], o.rows))
-    for (const u of users) byId.get(rowId('mysql.purge', u))!.runs.push(await cliRun(['sessions', 'purge', ...base(u), '--dry-run'], [...u.live, ...u.expired]))
+    const server = (run: () => Promise<Row['runs'][number]>): Promise<Row['runs'][number]> => withServerCpu(o.mysqlPid, run)
+    byId.get('mysql.floor.live')!.runs.push(await server(() => floor('floor-mysql.mjs', [store, TABLE, 'live'], liveRows)))
+    byId.get('mysql.floor.inflate')!.runs.push(await server(() => floor('floor-mysql.mjs', [store, TABLE, 'live', 'inflate'], liveRows)))
+    for (const u of users) byId.get(rowId('mysql.list', u))!.runs.push(await server(() => cliRun(['sessions', 'list', ...base(u)], u.live)))
+    byId.get('mysql.floor.all')!.runs.push(await server(() => floor('floor-mysql.mjs', [store, TABLE, 'all'], o.rows)))
+    for (const u of users) byId.get(rowId('mysql.purge', u))!.runs.push(await server(() => cliRun(['sessions', 'purge', ...base(u), '--dry-run'], [...u.live, ...u.expired])))
     const q = await timed(() => o.conn.query(indexQuery, [indexed.userId]) as unknown as Promise<[Array<{session_key: string}>]>)
     byId.get('mysql.indexed.query')!.runs.push({
       cpuS: null, exact: sameKeys(q.value[0].map(r => r.session_key), indexedAll), ms: fixed(q.ms, 2), rssMb: null,
@@ -254,6 +263,9 @@ async function redisRows(o: ScanOptions, users: ShapedUser[]): Promise<{redis: R
     await client.quit()
     const rows: Row[] = [
       {id: 'redis.floor', label: 'Redis floor: SCAN + MGET (ioredis)', runs: []},
+      {
+        floor: 'redis.floor', id: 'redis.floor.inflate', label: 'Redis floor + inflate only', runs: [],
+      },
       ...users.flatMap(u => [
         {
           floor: 'redis.floor', id: rowId('redis.list', u), label: `Redis sessionctl list --user ${u.userId}`, runs: [],
@@ -269,12 +281,14 @@ async function redisRows(o: ScanOptions, users: ShapedUser[]): Promise<{redis: R
     await floor('floor-redis.mjs', [store, pattern], o.rows)
     for (let round = 0; round < o.repeat; round++) {
       log(`scan: Redis round ${round + 1} of ${o.repeat}`)
-      byId.get('redis.floor')!.runs.push(await floor('floor-redis.mjs', [store, pattern], o.rows))
+      const onServer = (run: () => Promise<Row['runs'][number]>): Promise<Row['runs'][number]> => withServerCpu(server.pid, run)
+      byId.get('redis.floor')!.runs.push(await onServer(() => floor('floor-redis.mjs', [store, pattern], o.rows)))
+      byId.get('redis.floor.inflate')!.runs.push(await onServer(() => floor('floor-redis.mjs', [store, pattern, 'inflate'], o.rows)))
       for (const u of users) {
         // A cache holds no expired session: every seeded key of the user is there until its TTL.
         const all = [...u.live, ...u.expired]
-        byId.get(rowId('redis.list', u))!.runs.push(await cliRun(['sessions', 'list', ...base(u)], all))
-        byId.get(rowId('redis.purge', u))!.runs.push(await cliRun(['sessions', 'purge', ...base(u), '--dry-run'], all))
+        byId.get(rowId('redis.list', u))!.runs.push(await onServer(() => cliRun(['sessions', 'list', ...base(u)], all)))
+        byId.get(rowId('redis.purge', u))!.runs.push(await onServer(() => cliRun(['sessions', 'purge', ...base(u), '--dry-run'], all)))
       }
     }
 
@@ -290,21 +304,32 @@ async function redisRows(o: ScanOptions, users: ShapedUser[]): Promise<{redis: R
 }
 
 /**
- * The least wall time any exact scan of the MySQL rows could take here: the user id is inside
+ * The least wall time any exact scan of a store's sessions could take here: the user id is inside
  * the compressed bytes, so every value must at least be read and inflated (the inflate floor's
- * CPU), while the server spends its own CPU sending them; spread perfectly over every core.
+ * CPU), while the server spends its own CPU sending them (the plain floor's); spread perfectly
+ * over every core. `serverCpuS` may be given instead (what sessionctl's own reads cost the server).
  */
-function mysqlBound(rows: Row[]): null | {clientCpuS: number; cores: number; coresFor25: number; ratio: number; seconds: number; serverCpuS: number} {
-  const live = rows.find(r => r.id === 'mysql.floor.live')!.runs
-  const inflate = rows.find(r => r.id === 'mysql.floor.inflate')!.runs
+interface ScanBound {
+  clientCpuS: number
+  cores: number
+  /** cores needed for the bound to reach `ratio` × the floor */
+  coresFor: (ratio: number) => number
+  ratio: number
+  seconds: number
+  serverCpuS: number
+}
+
+function scanBound(rows: Row[], floorId: string, inflateId: string, serverCpuS?: null | number): null | ScanBound {
+  const plain = rows.find(r => r.id === floorId)!.runs
+  const inflate = rows.find(r => r.id === inflateId)!.runs
   const clientCpuS = medianOrNull(inflate.map(r => r.cpuS))
-  const serverCpuS = medianOrNull(live.map(r => r.serverCpuS ?? null))
-  if (clientCpuS === null || serverCpuS === null || live.length === 0) return null
-  const floorS = median(live.map(r => r.ms)) / 1000
+  const server = serverCpuS ?? medianOrNull(plain.map(r => r.serverCpuS ?? null))
+  if (clientCpuS === null || server === null || plain.length === 0) return null
+  const floorS = median(plain.map(r => r.ms)) / 1000
   const cores = availableParallelism()
-  const seconds = Math.max(floorS, (clientCpuS + serverCpuS) / cores)
+  const seconds = Math.max(floorS, (clientCpuS + server) / cores)
   return {
-    clientCpuS, cores, coresFor25: Math.ceil((clientCpuS + serverCpuS) / (2.5 * floorS)), ratio: fixed(seconds / floorS, 2), seconds: fixed(seconds, 3), serverCpuS,
+    clientCpuS, cores, coresFor: ratio => Math.ceil((clientCpuS + server) / (ratio * floorS)), ratio: fixed(seconds / floorS, 2), seconds: fixed(seconds, 3), serverCpuS: server,
   }
 }
 
@@ -314,7 +339,7 @@ function fmt(value: null | number, digits: number, suffix = ''): string {
 
 function printTable(title: string, summaries: Summary[]): void {
   console.log(`\n${title}`)
-  console.log(`  ${'measurement'.padEnd(46)} ${'seconds'.padStart(8)} ${'ratio'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'cpu s'.padStart(7)}  exact`)
+  console.log(`  ${'measurement'.padEnd(46)} ${'seconds'.padStart(8)} ${'ratio'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'cpu s'.padStart(7)} ${'server cpu s'.padStart(12)}  exact`)
   for (const s of summaries) {
     if (s.unavailable) {
       console.log(`  ${s.label.padEnd(46)} ${s.unavailable}`)
@@ -324,7 +349,7 @@ function printTable(title: string, summaries: Summary[]): void {
     const seconds = s.seconds !== null && s.seconds < 0.1 ? fmt(s.seconds, 4) : fmt(s.seconds, 2)
     const exact = s.exact === null ? '—' : String(s.exact)
     const ratio = s.ratio === null && s.id.includes('floor') ? 'floor' : fmt(s.ratio, 2, '×')
-    console.log(`  ${s.label.padEnd(46)} ${seconds.padStart(8)} ${ratio.padStart(8)} ${fmt(s.rssMb, 0).padStart(12)} ${fmt(s.cpuS, 2).padStart(7)}  ${exact}`)
+    console.log(`  ${s.label.padEnd(46)} ${seconds.padStart(8)} ${ratio.padStart(8)} ${fmt(s.rssMb, 0).padStart(12)} ${fmt(s.cpuS, 2).padStart(7)} ${fmt(s.serverCpuS, 2).padStart(12)}  ${exact}`)
   }
 }
 
@@ -366,11 +391,23 @@ export async function benchScan(o: ScanOptions): Promise<{exact: boolean; result
   )
   console.log('  (ratio: to the floor reading the same rows; exact: the session keys found are exactly the generator\'s, or the floor read every row)')
   printTargets(targets)
-  const bound = mysqlBound(mysqlPart.rows)
+  const bound = scanBound(mysqlPart.rows, 'mysql.floor.live', 'mysql.floor.inflate')
   if (bound) {
     console.log(`  lower bound for any exact scan of these MySQL rows on this machine: reading and inflating every compressed value takes ${bound.clientCpuS.toFixed(2)} s of CPU,
     the server ${bound.serverCpuS.toFixed(2)} s; on ${bound.cores} cores that is at least ${bound.seconds.toFixed(2)} s = ${bound.ratio.toFixed(2)}× the floor (before any JSON is parsed);
-    ${bound.coresFor25} cores would be needed for 2.5×`)
+    ${bound.coresFor(2.5)} cores would be needed for 2.5×`)
+  }
+
+  const redisBound = scanBound(redisPart.rows, 'redis.floor', 'redis.floor.inflate')
+  // What the server spends on sessionctl's reads: MGET plus a STRLEN of every key (MGET_WITHIN), so no reply exceeds 8 MiB.
+  const [first] = users
+  const boundedBound = scanBound(redisPart.rows, 'redis.floor', 'redis.floor.inflate', get(rowId('redis.list', first)).serverCpuS)
+  if (redisBound && boundedBound) {
+    console.log(`  lower bound for any exact scan of these Redis values on this machine: reading and inflating every compressed value takes ${redisBound.clientCpuS.toFixed(2)} s of CPU,
+    the server ${redisBound.serverCpuS.toFixed(2)} s for SCAN + MGET; on ${redisBound.cores} cores at least ${redisBound.seconds.toFixed(2)} s = ${redisBound.ratio.toFixed(2)}× the floor.
+    With replies bounded in size (a STRLEN of every key before its MGET, as sessionctl reads) the server spends ${boundedBound.serverCpuS.toFixed(2)} s:
+    at least ${boundedBound.seconds.toFixed(2)} s = ${boundedBound.ratio.toFixed(2)}×, which is ${(boundedBound.clientCpuS + boundedBound.serverCpuS).toFixed(2)} s of CPU for ${boundedBound.cores} cores:
+    1.0× only with every core busy for the whole floor time (${boundedBound.coresFor(1)} cores for any slack)`)
   }
 
   if (!exact) console.log('  RESULT: MISMATCH (see exact: false above)')
@@ -380,7 +417,10 @@ export async function benchScan(o: ScanOptions): Promise<{exact: boolean; result
     result: {
       exact,
       indexedQuery: mysqlPart.indexQuery,
-      mysqlBound: bound,
+      mysqlBound: bound && {...bound, coresFor25: bound.coresFor(2.5)},
+      redisBound: redisBound && boundedBound && {
+        bounded: {...boundedBound, coresFor1: boundedBound.coresFor(1)}, plain: redisBound,
+      },
       measurements: summaries.map((s, i) => ({...s, rounds: [...mysqlPart.rows, ...redisPart.rows][i].runs})),
       redis: redisPart.redis,
       repeat: o.repeat,
