@@ -406,7 +406,8 @@ export async function benchScan(o: ScanOptions): Promise<{exact: boolean; result
     console.log(`  lower bound for any exact scan of these Redis values on this machine: reading and inflating every compressed value takes ${redisBound.clientCpuS.toFixed(2)} s of CPU,
     the server ${redisBound.serverCpuS.toFixed(2)} s for SCAN + MGET; on ${redisBound.cores} cores at least ${redisBound.seconds.toFixed(2)} s = ${redisBound.ratio.toFixed(2)}× the floor.
     With replies bounded in size (a STRLEN of every key before its MGET, as sessionctl reads) the server spends ${boundedBound.serverCpuS.toFixed(2)} s:
-    at least ${boundedBound.seconds.toFixed(2)} s = ${boundedBound.ratio.toFixed(2)}×, which is ${(boundedBound.clientCpuS + boundedBound.serverCpuS).toFixed(2)} s of CPU for ${boundedBound.cores} cores:
+    at least ${boundedBound.seconds.toFixed(2)} s = ${boundedBound.ratio.toFixed(2)}×,
+    ${(boundedBound.clientCpuS + boundedBound.serverCpuS).toFixed(2)} s of CPU for ${boundedBound.cores} cores:
     1.0× only with every core busy for the whole floor time (${boundedBound.coresFor(1)} cores for any slack)`)
   }
 
