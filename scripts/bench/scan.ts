@@ -303,12 +303,6 @@ async function redisRows(o: ScanOptions, users: ShapedUser[]): Promise<{redis: R
   }
 }
 
-/**
- * The least wall time any exact scan of a store's sessions could take here: the user id is inside
- * the compressed bytes, so every value must at least be read and inflated (the inflate floor's
- * CPU), while the server spends its own CPU sending them (the plain floor's); spread perfectly
- * over every core. `serverCpuS` may be given instead (what sessionctl's own reads cost the server).
- */
 interface ScanBound {
   clientCpuS: number
   cores: number
@@ -319,6 +313,12 @@ interface ScanBound {
   serverCpuS: number
 }
 
+/**
+ * The least wall time any exact scan of a store's sessions could take here: the user id is inside
+ * the compressed bytes, so every value must at least be read and inflated (the inflate floor's
+ * CPU), while the server spends its own CPU sending them (the plain floor's); spread perfectly
+ * over every core. `serverCpuS` may be given instead (what sessionctl's own reads cost the server).
+ */
 function scanBound(rows: Row[], floorId: string, inflateId: string, serverCpuS?: null | number): null | ScanBound {
   const plain = rows.find(r => r.id === floorId)!.runs
   const inflate = rows.find(r => r.id === inflateId)!.runs
